@@ -1,0 +1,1 @@
+//! chaosplay: declarative chaos-engineering scenarios for distributed databases.
