@@ -1,1 +1,14 @@
 //! chaosplay: declarative chaos-engineering scenarios for distributed databases.
+//!
+//! Data flows down: `cli` → [`playbook`] (parse and validate) → [`engine`] (interpret) →
+//! [`steps`] (the registry). Events flow up from the engine to [`ui`] and [`report`].
+
+pub mod cli;
+pub mod diagnostic;
+pub mod duration;
+pub mod engine;
+pub mod playbook;
+pub mod report;
+pub mod steps;
+pub mod template;
+pub mod ui;

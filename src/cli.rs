@@ -1,0 +1,292 @@
+//! The command line: parses arguments, loads and validates every playbook before running any,
+//! wires the engine to the progress display and reporters, and turns outcomes into exit codes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::engine::{self, Cancel, RunOptions, RunResult, RunStatus, exit};
+use crate::playbook::{self, Playbook};
+use crate::report;
+use crate::steps::{StepKind, catalogue};
+use crate::ui::progress::{Progress, Verbosity};
+
+#[derive(Debug, Parser)]
+#[command(name = "chaosplay", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run playbooks (all are validated before the first one starts).
+    Run(RunArgs),
+    /// Check playbooks without running anything.
+    Validate {
+        #[arg(required = true, value_name = "PLAYBOOK")]
+        playbooks: Vec<PathBuf>,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
+    /// List the step kinds, or show one in full.
+    Steps {
+        name: Option<String>,
+        #[arg(long, value_enum, default_value_t = CatalogueFormat::Text)]
+        format: CatalogueFormat,
+    },
+    /// Print the playbook JSON Schema (for `#:schema` in TOML editors).
+    Schema,
+    /// Print a shell completion script.
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CatalogueFormat {
+    Text,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+struct VarArgs {
+    /// Override a variable: ints, floats and true/false are typed, anything else is a string.
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    vars: Vec<String>,
+    /// Read variables from a TOML file (applied before --var).
+    #[arg(long, value_name = "FILE")]
+    vars_file: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[arg(required = true, value_name = "PLAYBOOK")]
+    playbooks: Vec<PathBuf>,
+    #[command(flatten)]
+    vars: VarArgs,
+    /// Seed for every random choice (e.g. which container to kill); printed and reported so a
+    /// failing run can be replayed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write the JSON report here.
+    #[arg(long, value_name = "PATH")]
+    report_json: Option<PathBuf>,
+    /// Only print failures and the final line.
+    #[arg(short, long, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Also print every step's start and output.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Validate { playbooks, vars } => validate(&playbooks, &vars),
+        Command::Steps { name, format } => steps(name.as_deref(), format),
+        Command::Schema => {
+            let schema = playbook::schema::playbook_schema();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).expect("a JSON value serializes")
+            );
+            exit::PASSED
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "chaosplay",
+                &mut std::io::stdout(),
+            );
+            exit::PASSED
+        }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn steps(name: Option<&str>, format: CatalogueFormat) -> i32 {
+    match (name, format) {
+        (None, CatalogueFormat::Text) => print!("{}", catalogue::list()),
+        (None, CatalogueFormat::Markdown) => print!("{}", catalogue::markdown()),
+        (Some(name), _) => match StepKind::from_name(name) {
+            Some(kind) => print!("{}", catalogue::detail(kind)),
+            None => {
+                let suggestion =
+                    crate::diagnostic::did_you_mean(name, StepKind::ALL.iter().map(|k| k.name()));
+                eprintln!(
+                    "error: unknown step `{name}`{}",
+                    suggestion
+                        .map(|s| format!("; did you mean `{s}`?"))
+                        .unwrap_or_default()
+                );
+                return exit::INVALID;
+            }
+        },
+    }
+    exit::PASSED
+}
+
+fn overrides(args: &VarArgs) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let mut map = serde_json::Map::new();
+    for file in &args.vars_file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read vars file {}: {e}", file.display()))?;
+        let table: toml::Table = toml::from_str(&text)
+            .map_err(|e| format!("invalid vars file {}: {e}", file.display()))?;
+        let json = serde_json::to_value(table).map_err(|e| e.to_string())?;
+        if let serde_json::Value::Object(vars) = json {
+            map.extend(vars);
+        }
+    }
+    for pair in &args.vars {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("--var `{pair}` must look like KEY=VALUE"))?;
+        map.insert(key.trim().to_string(), typed_value(value));
+    }
+    Ok(map)
+}
+
+/// `--var n=3` is an integer, `--var on=true` a boolean, `--var s=abc` a string.
+fn typed_value(text: &str) -> serde_json::Value {
+    if let Ok(i) = text.parse::<i64>() {
+        return i.into();
+    }
+    if let Ok(b) = text.parse::<bool>() {
+        return b.into();
+    }
+    match text.parse::<f64>() {
+        Ok(f) if f.is_finite() => f.into(),
+        _ => text.into(),
+    }
+}
+
+/// Loads every playbook, printing all problems; `None` if any is invalid.
+fn load_all(paths: &[PathBuf], vars: &VarArgs) -> Result<Vec<Playbook>, i32> {
+    let overrides = overrides(vars).map_err(|e| {
+        eprintln!("error: {e}");
+        exit::INVALID
+    })?;
+    let mut loaded = Vec::new();
+    let mut invalid = false;
+    for path in paths {
+        match playbook::load(path, &overrides) {
+            Ok(p) => loaded.push(p),
+            Err(e) => {
+                eprintln!("{e}");
+                invalid = true;
+            }
+        }
+    }
+    if invalid {
+        Err(exit::INVALID)
+    } else {
+        Ok(loaded)
+    }
+}
+
+fn validate(paths: &[PathBuf], vars: &VarArgs) -> i32 {
+    match load_all(paths, vars) {
+        Ok(playbooks) => {
+            for p in &playbooks {
+                println!(
+                    "ok: {} ({} steps, {} finally)",
+                    p.source.path.display(),
+                    p.steps.len(),
+                    p.finally.len()
+                );
+            }
+            exit::PASSED
+        }
+        Err(code) => code,
+    }
+}
+
+fn run(args: RunArgs) -> i32 {
+    let playbooks = match load_all(&args.playbooks, &args.vars) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let verbosity = match (args.quiet, args.verbose) {
+        (true, _) => Verbosity::Quiet,
+        (_, true) => Verbosity::Verbose,
+        _ => Verbosity::Normal,
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::ENVIRONMENT;
+        }
+    };
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let results: Vec<RunResult> = runtime.block_on(async {
+        let cancel = Cancel::default();
+        if let Err(e) = cancel.on_signals() {
+            eprintln!("warning: cannot watch for Ctrl-C: {e}");
+        }
+        let listener = Arc::new(Progress::new(verbosity));
+        let mut results = Vec::new();
+        for playbook in playbooks {
+            if cancel.reason().is_some() {
+                break;
+            }
+            let options = RunOptions {
+                seed,
+                trial: 1,
+                cancel: cancel.clone(),
+            };
+            results.push(engine::run(Arc::new(playbook), options, listener.clone()).await);
+        }
+        results
+    });
+    let code = overall_exit_code(&results);
+    if let Some(path) = &args.report_json
+        && let Err(e) = report::json::write(path, &results, code)
+    {
+        eprintln!(
+            "error: cannot write the JSON report to {}: {e}",
+            path.display()
+        );
+        return code.max(exit::ENVIRONMENT);
+    }
+    code
+}
+
+/// The most serious outcome wins: cleanup failures, then interruption, then environment
+/// errors, then failures.
+fn overall_exit_code(results: &[RunResult]) -> i32 {
+    let rank = |status: RunStatus| match status {
+        RunStatus::CleanupFailed => 4,
+        RunStatus::Interrupted => 3,
+        RunStatus::EnvironmentError => 2,
+        RunStatus::Failed => 1,
+        RunStatus::Passed => 0,
+    };
+    results
+        .iter()
+        .max_by_key(|r| rank(r.status))
+        .map_or(exit::PASSED, |r| r.exit_code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vars_are_typed() {
+        assert_eq!(typed_value("3"), serde_json::json!(3));
+        assert_eq!(typed_value("true"), serde_json::json!(true));
+        assert_eq!(typed_value("0.5"), serde_json::json!(0.5));
+        assert_eq!(typed_value("sim"), serde_json::json!("sim"));
+        assert_eq!(typed_value("nan"), serde_json::json!("nan"));
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

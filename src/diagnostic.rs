@@ -1,0 +1,151 @@
+//! User-facing errors that point into the user's file, rendered the way rustc and hurl do:
+//! `error: …`, `--> path:line:col`, the source line and carets under the offending text.
+
+use std::fmt::Write as _;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// A file the user wrote, kept whole so every diagnostic can quote it.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The path as the user gave it: diagnostics must name the file the way they typed it.
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl Source {
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+        Source {
+            path: path.into(),
+            text: text.into(),
+        }
+    }
+
+    pub fn read(path: &Path) -> std::io::Result<Self> {
+        Ok(Source::new(path, std::fs::read_to_string(path)?))
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let col = self.text[line_start..offset].chars().count() + 1;
+        (line, col)
+    }
+
+    fn line_bounds(&self, offset: usize) -> Range<usize> {
+        let offset = offset.min(self.text.len());
+        let start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let end = self.text[offset..]
+            .find('\n')
+            .map_or(self.text.len(), |i| offset + i);
+        start..end
+    }
+}
+
+/// One problem found in a user's file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub message: String,
+    pub span: Option<Range<usize>>,
+    /// Printed after the carets: the short "why" right under the offending text.
+    pub label: Option<String>,
+    /// Printed as `= help: …` below the snippet.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(message: impl Into<String>, span: Option<Range<usize>>) -> Self {
+        Diagnostic {
+            message: message.into(),
+            span,
+            label: None,
+            help: None,
+        }
+    }
+
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Renders the diagnostic against the file it refers to.
+    pub fn render(&self, source: &Source) -> String {
+        let mut out = format!("error: {}\n", self.message);
+        let path = source.path.display();
+        match &self.span {
+            None => {
+                let _ = writeln!(out, "  --> {path}");
+            }
+            Some(span) => {
+                let (line, col) = source.line_col(span.start);
+                let bounds = source.line_bounds(span.start);
+                let text = source.text[bounds.clone()].trim_end_matches('\r');
+                let gutter = line.to_string().len();
+                let pad = " ".repeat(gutter);
+                let _ = writeln!(out, "{pad}--> {path}:{line}:{col}");
+                let _ = writeln!(out, "{pad} |");
+                let _ = writeln!(out, "{line} | {text}");
+                let lead: String = source.text[bounds.start..span.start]
+                    .chars()
+                    .map(|c| if c == '\t' { '\t' } else { ' ' })
+                    .collect();
+                let end = span.end.clamp(span.start, bounds.end);
+                let width = source.text[span.start..end].chars().count().max(1);
+                let _ = write!(out, "{pad} | {lead}{}", "^".repeat(width));
+                if let Some(label) = &self.label {
+                    let _ = write!(out, " {label}");
+                }
+                out.push('\n');
+            }
+        }
+        if let Some(help) = &self.help {
+            let _ = writeln!(out, "  = help: {help}");
+        }
+        out
+    }
+}
+
+/// The closest candidate to `word`, if any is close enough to be a plausible typo.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_caret_under_span() {
+        let src = Source::new("p.toml", "a = 1\nuses = \"slep\"\n");
+        let start = src.text.find("\"slep\"").unwrap();
+        let d = Diagnostic::new("unknown step `slep`", Some(start..start + 6))
+            .with_label("did you mean `sleep`?");
+        assert_eq!(
+            d.render(&src),
+            "error: unknown step `slep`\n --> p.toml:2:8\n  |\n2 | uses = \"slep\"\n  |        ^^^^^^ did you mean `sleep`?\n"
+        );
+    }
+
+    #[test]
+    fn suggests_close_names_only() {
+        let names = ["docker.kill", "docker.start", "sleep"];
+        assert_eq!(did_you_mean("dokcer.kill", names), Some("docker.kill"));
+        assert_eq!(did_you_mean("zzz", names), None);
+    }
+}

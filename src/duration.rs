@@ -1,0 +1,104 @@
+//! Human-friendly durations (`"30s"`, `"2m"`, `"1h 30m"`, `"500ms"`) for playbooks and CLI flags.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Serialize, Serializer};
+
+use crate::playbook::check::PLACEHOLDER_NEWTYPE;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Duration(pub std::time::Duration);
+
+impl Duration {
+    pub fn from_secs(secs: u64) -> Self {
+        Duration(std::time::Duration::from_secs(secs))
+    }
+
+    pub fn from_millis(ms: u64) -> Self {
+        Duration(std::time::Duration::from_millis(ms))
+    }
+}
+
+impl std::str::FromStr for Duration {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        humantime::parse_duration(s.trim())
+            .map(Duration)
+            .map_err(|e| {
+                format!("invalid duration `{s}`: {e} (examples: \"500ms\", \"30s\", \"2m\")")
+            })
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+impl Serialize for Duration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct DurationVisitor;
+        impl<'de> Visitor<'de> for DurationVisitor {
+            type Value = Duration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"30s\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_newtype_struct<D: Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<Duration, D::Error> {
+                d.deserialize_str(self)
+            }
+        }
+        d.deserialize_newtype_struct(PLACEHOLDER_NEWTYPE, DurationVisitor)
+    }
+}
+
+impl JsonSchema for Duration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A duration such as \"500ms\", \"30s\", \"2m\" or \"1h 30m\".",
+            "pattern": "^\\s*([0-9]+\\s*[a-zµ]+\\s*)+$"
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints() {
+        let d: Duration = "1m 30s".parse().unwrap();
+        assert_eq!(d.0.as_secs(), 90);
+        assert_eq!(d.to_string(), "1m 30s");
+        assert_eq!(
+            serde_json::from_str::<Duration>("\"250ms\"").unwrap(),
+            Duration::from_millis(250)
+        );
+    }
+
+    #[test]
+    fn rejects_nonsense_and_overflow() {
+        assert!("soon".parse::<Duration>().is_err());
+        assert!("99999999999999999999d".parse::<Duration>().is_err());
+    }
+}

@@ -1,0 +1,331 @@
+//! What a running scenario knows: variables, step outputs, the template environment, and the
+//! handles of background steps. Templates read it through a cheap view, so rendering cost does
+//! not grow with the number of steps already run.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use minijinja::value::{Enumerator, Object, Serde, Value};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::events::{EventKind, Listener, RunEvent};
+use super::{StepError, StepRecord, StepStatus};
+use crate::playbook::node::{Node, Value as NodeValue};
+use crate::playbook::{Phase, Playbook, Step};
+use crate::steps::StepKind;
+use crate::template;
+
+/// Outputs of finished steps by id: `steps.<id>` in templates.
+#[derive(Debug, Default)]
+struct Outputs(RwLock<BTreeMap<String, Value>>);
+
+impl Object for Outputs {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let map = self.0.read().unwrap_or_else(|e| e.into_inner());
+        map.get(key.as_str()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let map = self.0.read().unwrap_or_else(|e| e.into_inner());
+        Enumerator::Values(map.keys().map(|k| Value::from(k.as_str())).collect())
+    }
+}
+
+/// The process environment: `env.NAME` in templates.
+#[derive(Debug)]
+struct EnvVars;
+
+impl Object for EnvVars {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        std::env::var(key.as_str()?).ok().map(Value::from)
+    }
+}
+
+struct Background {
+    handle: JoinHandle<StepRecord>,
+    cancel: CancellationToken,
+}
+
+/// State shared by every step of one run (and its background tasks).
+pub(crate) struct RunShared {
+    pub playbook: Arc<Playbook>,
+    listener: Arc<dyn Listener>,
+    pub started: Instant,
+    env: minijinja::Environment<'static>,
+    vars: Value,
+    run: Value,
+    outputs: Arc<Outputs>,
+    http: reqwest::Client,
+    background: Mutex<HashMap<String, Background>>,
+    /// Records of background steps that were joined, for the report.
+    pub joined: Mutex<Vec<StepRecord>>,
+}
+
+impl RunShared {
+    pub fn new(
+        playbook: Arc<Playbook>,
+        listener: Arc<dyn Listener>,
+        run: serde_json::Value,
+    ) -> Self {
+        RunShared {
+            vars: Value::from(Serde(&playbook.vars)),
+            run: Value::from(Serde(&run)),
+            playbook,
+            listener,
+            started: Instant::now(),
+            env: template::environment(),
+            outputs: Arc::default(),
+            http: reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+            background: Mutex::default(),
+            joined: Mutex::default(),
+        }
+    }
+
+    pub fn emit(&self, kind: EventKind<'_>) {
+        self.listener.event(&RunEvent {
+            elapsed: self.started.elapsed(),
+            kind,
+        });
+    }
+
+    pub fn step(&self, phase: Phase, index: usize) -> &Step {
+        match phase {
+            Phase::Steps => &self.playbook.steps[index],
+            Phase::Finally => &self.playbook.finally[index],
+        }
+    }
+
+    fn context(&self, output: Option<&serde_json::Value>) -> Value {
+        let mut ctx = BTreeMap::from([
+            ("vars", self.vars.clone()),
+            ("steps", Value::from_dyn_object(self.outputs.clone())),
+            ("env", Value::from_object(EnvVars)),
+            ("run", self.run.clone()),
+        ]);
+        if let Some(output) = output {
+            ctx.insert("output", Value::from(Serde(output)));
+        }
+        Value::from(ctx)
+    }
+
+    pub fn evaluate(
+        &self,
+        expr: &str,
+        output: Option<&serde_json::Value>,
+    ) -> Result<Value, StepError> {
+        self.env
+            .compile_expression(expr)
+            .and_then(|e| e.eval(self.context(output)))
+            .map_err(|e| StepError::Template(format!("`{expr}`: {}", template::error_message(&e))))
+    }
+
+    /// `with` rendered into plain JSON, ready to deserialize into the step's parameters.
+    pub fn render(&self, with: &Node, kind: StepKind) -> Result<serde_json::Value, StepError> {
+        let ctx = self.context(None);
+        let expressions = kind.doc().expressions;
+        let mut out = serde_json::Map::new();
+        for (key, value) in with.as_table().unwrap_or_default() {
+            let rendered = if expressions.contains(&key.name.as_str()) {
+                value.to_json()
+            } else {
+                self.render_node(value, &ctx)?
+            };
+            out.insert(key.name.clone(), rendered);
+        }
+        Ok(out.into())
+    }
+
+    fn render_node(&self, node: &Node, ctx: &Value) -> Result<serde_json::Value, StepError> {
+        match &node.value {
+            NodeValue::String(s) if template::is_template(s) => self.render_string(s, ctx),
+            NodeValue::Array(items) => items.iter().map(|n| self.render_node(n, ctx)).collect(),
+            NodeValue::Table(entries) => entries
+                .iter()
+                .map(|(k, v)| Ok((k.name.clone(), self.render_node(v, ctx)?)))
+                .collect::<Result<serde_json::Map<_, _>, _>>()
+                .map(Into::into),
+            _ => Ok(node.to_json()),
+        }
+    }
+
+    fn render_string(&self, text: &str, ctx: &Value) -> Result<serde_json::Value, StepError> {
+        let fail = |e: minijinja::Error| {
+            StepError::Template(format!("`{text}`: {}", template::error_message(&e)))
+        };
+        match template::sole_expression(text) {
+            Some(expr) => {
+                let value = self
+                    .env
+                    .compile_expression(expr)
+                    .and_then(|e| e.eval(ctx.clone()))
+                    .map_err(fail)?;
+                serde_json::to_value(&value)
+                    .map_err(|e| StepError::Template(format!("`{text}`: {e}")))
+            }
+            None => self
+                .env
+                .render_str(text, ctx.clone())
+                .map(Into::into)
+                .map_err(fail),
+        }
+    }
+
+    pub fn set_output(&self, id: &str, output: &serde_json::Value) {
+        let mut map = self.outputs.0.write().unwrap_or_else(|e| e.into_inner());
+        map.insert(id.to_string(), Value::from(Serde(output)));
+    }
+
+    pub fn add_background(
+        &self,
+        id: String,
+        handle: JoinHandle<StepRecord>,
+        cancel: CancellationToken,
+    ) {
+        let mut map = self.background.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(id, Background { handle, cancel });
+    }
+
+    /// Joins the named background steps (all of them if `ids` is `None`), cancelling them first
+    /// if asked, and keeps their records.
+    pub async fn join_background(
+        &self,
+        ids: Option<&[String]>,
+        cancel: bool,
+    ) -> Vec<(String, StepStatus)> {
+        let taken: Vec<(String, Background)> = {
+            let mut map = self.background.lock().unwrap_or_else(|e| e.into_inner());
+            match ids {
+                Some(ids) => ids.iter().filter_map(|id| map.remove_entry(id)).collect(),
+                None => map.drain().collect(),
+            }
+        };
+        let mut statuses = Vec::new();
+        for (id, bg) in taken {
+            if cancel {
+                bg.cancel.cancel();
+            }
+            // A background task only ends early by panicking, which is a bug worth surfacing.
+            let record = bg.handle.await.expect("background step task panicked");
+            statuses.push((id, record.status));
+            self.joined
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(record);
+        }
+        statuses
+    }
+
+    fn reference_values(&self, expr: &str) -> Vec<(String, String)> {
+        let Ok(paths) = template::references(&self.env, expr, true) else {
+            return Vec::new();
+        };
+        paths
+            .into_iter()
+            .map(|path| {
+                let shown = match self.evaluate(&path, None) {
+                    Ok(v) => {
+                        let text = serde_json::to_string(&v).unwrap_or_else(|_| format!("{v}"));
+                        truncate(&text, 300)
+                    }
+                    Err(_) => "undefined".to_string(),
+                };
+                (path, shown)
+            })
+            .collect()
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+/// What a step function can use while it runs.
+pub struct StepContext {
+    pub(crate) shared: Arc<RunShared>,
+    pub(crate) phase: Phase,
+    pub(crate) index: usize,
+}
+
+impl StepContext {
+    fn step(&self) -> &Step {
+        self.shared.step(self.phase, self.index)
+    }
+
+    /// Updates the step's live status line.
+    pub fn status(&self, message: impl AsRef<str>) {
+        self.shared.emit(EventKind::StepStatus {
+            step: self.step(),
+            message: message.as_ref(),
+        });
+    }
+
+    pub fn log(&self, message: &str) {
+        self.shared.emit(EventKind::StepLog {
+            step: self.step(),
+            message,
+        });
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.shared.http
+    }
+
+    /// The playbook's directory: relative paths in parameters start here.
+    pub fn base_dir(&self) -> &Path {
+        self.shared.playbook.dir()
+    }
+
+    pub fn evaluate(&self, expr: &str) -> Result<Value, StepError> {
+        self.shared.evaluate(expr, None)
+    }
+
+    /// The values an expression read, as `(path, JSON text)`, to explain a failed assertion.
+    pub fn reference_values(&self, expr: &str) -> Vec<(String, String)> {
+        self.shared.reference_values(expr)
+    }
+
+    pub async fn await_background(
+        &self,
+        ids: &[String],
+        cancel: bool,
+    ) -> Result<serde_json::Value, StepError> {
+        let statuses = self.shared.join_background(Some(ids), cancel).await;
+        let mut out = serde_json::Map::new();
+        let mut failed = Vec::new();
+        for id in ids {
+            match statuses.iter().find(|(i, _)| i == id) {
+                Some((_, status)) => {
+                    out.insert(id.clone(), serde_json::to_value(status).unwrap_or_default());
+                    let ok = matches!(status, StepStatus::Passed)
+                        || (cancel && matches!(status, StepStatus::Cancelled));
+                    if !ok {
+                        failed.push(format!(
+                            "`{id}` {}",
+                            serde_json::to_string(status)
+                                .unwrap_or_default()
+                                .trim_matches('"')
+                        ));
+                    }
+                }
+                None => failed.push(format!("`{id}` was already awaited")),
+            }
+        }
+        if failed.is_empty() {
+            Ok(out.into())
+        } else {
+            Err(StepError::Failed(format!(
+                "background steps did not pass: {}",
+                failed.join(", ")
+            )))
+        }
+    }
+}

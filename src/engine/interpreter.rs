@@ -1,0 +1,339 @@
+//! The run loop: main steps in order (stopping at the first failure), background steps joined
+//! at the end, then every `finally` step under the cleanup deadline, whatever happened before.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use tokio::time::Instant as Deadline;
+use tokio_util::sync::CancellationToken;
+
+use super::cancel::Cancel;
+use super::context::{RunShared, StepContext};
+use super::events::{EventKind, Listener};
+use super::{ErrorRecord, RunResult, RunStatus, StepError, StepRecord, StepStatus};
+use crate::duration::Duration;
+use crate::playbook::{Phase, Playbook, Step};
+
+pub struct RunOptions {
+    /// Seeds every random choice of the run, so a failing run replays exactly.
+    pub seed: u64,
+    /// 1-based trial number when a scenario is repeated.
+    pub trial: u32,
+    pub cancel: Cancel,
+}
+
+pub async fn run(
+    playbook: Arc<Playbook>,
+    options: RunOptions,
+    listener: Arc<dyn Listener>,
+) -> RunResult {
+    let started_at = SystemTime::now();
+    let run_info = serde_json::json!({
+        "seed": options.seed,
+        "trial": options.trial,
+        "started_at": humantime::format_rfc3339_millis(started_at).to_string(),
+        "scenario": playbook.scenario.name,
+    });
+    let shared = Arc::new(RunShared::new(Arc::clone(&playbook), listener, run_info));
+    shared.emit(EventKind::RunStarted {
+        playbook: &playbook,
+        seed: options.seed,
+    });
+    let cancel = options.cancel.clone();
+    let mut records = Vec::new();
+    let mut main_failed = false;
+    for step in &playbook.steps {
+        if cancel.token().is_cancelled() {
+            break;
+        }
+        if step.background {
+            let token = cancel.token().child_token();
+            let task_shared = Arc::clone(&shared);
+            let task_token = token.clone();
+            let index = step.index;
+            let handle = tokio::spawn(async move {
+                let step = task_shared.step(Phase::Steps, index);
+                execute(&task_shared, step, &task_token).await
+            });
+            let id = step
+                .id
+                .clone()
+                .expect("validation requires an id on background steps");
+            shared.add_background(id, handle, token);
+            continue;
+        }
+        let record = execute(&shared, step, cancel.token()).await;
+        let ok = record.succeeded();
+        records.push(record);
+        if !ok {
+            main_failed = true;
+            break;
+        }
+    }
+    // Background steps still running are joined after a success and cancelled otherwise.
+    let stop_background = main_failed || cancel.token().is_cancelled();
+    shared.join_background(None, stop_background).await;
+    if let Some(reason) = cancel.reason() {
+        shared.emit(EventKind::Cancelling { reason });
+    }
+
+    let mut cleanup_failed = false;
+    if !playbook.finally.is_empty() {
+        shared.emit(EventKind::CleanupStarted);
+        let deadline = Deadline::now() + playbook.scenario.finally_timeout.0;
+        // Cleanup is not cancelled by the first signal; a second one exits the process.
+        let cleanup = CancellationToken::new();
+        for step in &playbook.finally {
+            let record =
+                match tokio::time::timeout_at(deadline, execute(&shared, step, &cleanup)).await {
+                    Ok(record) => record,
+                    Err(_) => cancelled_record(
+                        &shared,
+                        step,
+                        format!(
+                            "cleanup deadline reached (finally_timeout = {})",
+                            playbook.scenario.finally_timeout
+                        ),
+                    ),
+                };
+            cleanup_failed |= !record.succeeded();
+            records.push(record);
+        }
+    }
+
+    records.extend(
+        shared
+            .joined
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..),
+    );
+    records.sort_by_key(|r| (r.phase == Phase::Finally, r.index));
+    let environment_error = records.iter().any(|r| {
+        r.phase == Phase::Steps
+            && r.error
+                .as_ref()
+                .is_some_and(|e| e.kind == super::ErrorKind::Environment)
+    });
+    let any_failed = records
+        .iter()
+        .any(|r| r.phase == Phase::Steps && !r.succeeded());
+    let status = if cleanup_failed {
+        RunStatus::CleanupFailed
+    } else if cancel.reason().is_some() {
+        RunStatus::Interrupted
+    } else if environment_error {
+        RunStatus::EnvironmentError
+    } else if any_failed {
+        RunStatus::Failed
+    } else {
+        RunStatus::Passed
+    };
+    let result = RunResult {
+        scenario: playbook.scenario.clone(),
+        file: playbook.source.path.display().to_string(),
+        seed: options.seed,
+        trial: options.trial,
+        started_at: humantime::format_rfc3339_millis(started_at).to_string(),
+        duration_ms: millis(shared.started.elapsed()),
+        status,
+        interrupted_by: cancel.reason(),
+        exit_code: status.exit_code(cancel.reason()),
+        steps: records,
+    };
+    shared.emit(EventKind::RunFinished { result: &result });
+    result
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn base_record(shared: &RunShared, step: &Step, start: Instant) -> StepRecord {
+    StepRecord {
+        phase: step.phase,
+        index: step.index,
+        id: step.id.clone(),
+        name: step.display_name().to_string(),
+        uses: step.kind.name(),
+        line: shared.playbook.source.line_col(step.span.start).0,
+        background: step.background,
+        status: StepStatus::Passed,
+        params: None,
+        output: None,
+        attempts: 0,
+        polls: 0,
+        error: None,
+        start_ms: millis(start.duration_since(shared.started)),
+        duration_ms: 0,
+    }
+}
+
+fn cancelled_record(shared: &RunShared, step: &Step, message: String) -> StepRecord {
+    let mut record = base_record(shared, step, Instant::now());
+    record.status = StepStatus::Cancelled;
+    record.error = Some(ErrorRecord::from(&StepError::Failed(message)));
+    record.error.as_mut().expect("just set").kind = super::ErrorKind::Cancelled;
+    shared.emit(EventKind::StepFinished {
+        step,
+        record: &record,
+    });
+    record
+}
+
+/// Runs one step to completion: condition, rendering, retries, `until`, timeout, cancellation.
+async fn execute(shared: &Arc<RunShared>, step: &Step, cancel: &CancellationToken) -> StepRecord {
+    let start = Instant::now();
+    let mut record = base_record(shared, step, start);
+    shared.emit(EventKind::StepStarted { step });
+    let outcome = attempt_all(shared, step, cancel, &mut record).await;
+    match outcome {
+        Ok(Some(output)) => {
+            if let Some(id) = &step.id {
+                shared.set_output(id, &output);
+            }
+            record.output = Some(output);
+        }
+        Ok(None) => record.status = StepStatus::Skipped,
+        Err(e) => {
+            record.status = match e {
+                StepError::Timeout { .. } => StepStatus::TimedOut,
+                StepError::Cancelled => StepStatus::Cancelled,
+                _ => StepStatus::Failed,
+            };
+            record.error = Some(ErrorRecord::from(&e));
+        }
+    }
+    record.duration_ms = millis(start.elapsed());
+    shared.emit(EventKind::StepFinished {
+        step,
+        record: &record,
+    });
+    record
+}
+
+/// `Ok(None)` when the step's `if` is false.
+async fn attempt_all(
+    shared: &Arc<RunShared>,
+    step: &Step,
+    cancel: &CancellationToken,
+    record: &mut StepRecord,
+) -> Result<Option<serde_json::Value>, StepError> {
+    if let Some(condition) = &step.condition
+        && !shared.evaluate(condition, None)?.is_true()
+    {
+        return Ok(None);
+    }
+    let params = shared.render(&step.with, step.kind)?;
+    record.params = Some(params.clone());
+    let cx = StepContext {
+        shared: Arc::clone(shared),
+        phase: step.phase,
+        index: step.index,
+    };
+    let timeout = step
+        .timeout
+        .unwrap_or(shared.playbook.scenario.step_timeout);
+    let mut delay = step.retry.delay.0;
+    loop {
+        record.attempts += 1;
+        let attempt = once(&cx, step, params.clone(), timeout, record);
+        let result = tokio::select! {
+            _ = cancel.cancelled() => Err(StepError::Cancelled),
+            r = attempt => r,
+        };
+        match result {
+            Ok(output) => return Ok(Some(output)),
+            Err(e @ (StepError::Cancelled | StepError::Params(_))) => return Err(e),
+            Err(e) if record.attempts >= step.retry.attempts => return Err(e),
+            Err(e) => {
+                cx.status(format!(
+                    "attempt {} failed: {e}; retrying in {}",
+                    record.attempts,
+                    Duration(delay)
+                ));
+                tokio::select! {
+                    _ = cancel.cancelled() => return Err(StepError::Cancelled),
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                delay = delay.mul_f64(step.retry.backoff);
+            }
+        }
+    }
+}
+
+/// One attempt: a single execution under the timeout, or `until` polling to the deadline.
+async fn once(
+    cx: &StepContext,
+    step: &Step,
+    params: serde_json::Value,
+    timeout: Duration,
+    record: &mut StepRecord,
+) -> Result<serde_json::Value, StepError> {
+    let deadline = Deadline::now() + timeout.0;
+    let Some(until) = &step.until else {
+        return match tokio::time::timeout_at(deadline, step.kind.run(params, cx)).await {
+            Ok(result) => result,
+            Err(_) => Err(StepError::Timeout {
+                after: timeout,
+                last: None,
+            }),
+        };
+    };
+    let mut last: Option<String> = None;
+    let mut holding_since: Option<Instant> = None;
+    loop {
+        record.polls += 1;
+        let poll = tokio::time::timeout_at(deadline, step.kind.run(params.clone(), cx)).await;
+        match poll {
+            Ok(Ok(output)) => match cx.shared.evaluate(&until.condition, Some(&output)) {
+                Ok(v) if v.is_true() => {
+                    let since = *holding_since.get_or_insert_with(Instant::now);
+                    let stable = until.stable_for.is_none_or(|d| since.elapsed() >= d.0);
+                    if stable {
+                        return Ok(output);
+                    }
+                    cx.status(format!("`{}` holds, waiting until stable", until.condition));
+                    record.output = Some(output);
+                }
+                Ok(_) => {
+                    holding_since = None;
+                    last = Some(format!(
+                        "`{}` was false; last output: {}",
+                        until.condition,
+                        brief(&output)
+                    ));
+                    record.output = Some(output);
+                }
+                Err(e) => {
+                    holding_since = None;
+                    last = Some(e.to_string());
+                    record.output = Some(output);
+                }
+            },
+            Ok(Err(StepError::Params(e))) => return Err(StepError::Params(e)),
+            Ok(Err(e)) => {
+                holding_since = None;
+                cx.status(format!("not yet: {e}"));
+                last = Some(format!("last error: {e}"));
+            }
+            Err(_) => {}
+        }
+        let now = Deadline::now();
+        if now >= deadline {
+            return Err(StepError::Timeout {
+                after: timeout,
+                last,
+            });
+        }
+        tokio::time::sleep_until((now + until.interval.0).min(deadline)).await;
+    }
+}
+
+fn brief(output: &serde_json::Value) -> String {
+    let text = output.to_string();
+    match text.char_indices().nth(400) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text,
+    }
+}

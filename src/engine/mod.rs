@@ -1,0 +1,41 @@
+//! The interpreter: runs a validated [`Playbook`](crate::playbook::Playbook) step by step with
+//! timeouts, retries, `until` polling, background steps and `finally` cleanup, and reports what
+//! happens as [`RunEvent`]s. It never prints; listeners (the progress UI, reporters) do.
+
+mod cancel;
+mod context;
+mod events;
+mod interpreter;
+mod result;
+
+pub use cancel::{Cancel, CancelReason};
+pub use context::StepContext;
+pub use events::{EventKind, Listener, RunEvent};
+pub use interpreter::{RunOptions, run};
+pub use result::{ErrorKind, ErrorRecord, RunResult, RunStatus, StepRecord, StepStatus, exit};
+
+use crate::duration::Duration;
+
+/// Why a step did not succeed. The variant decides the run's exit code.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StepError {
+    /// The step ran and its expectation did not hold (an assertion, an exit code, a status).
+    #[error("{0}")]
+    Failed(String),
+    /// Something the scenario depends on could not be reached (an endpoint, the Docker daemon).
+    #[error("{0}")]
+    Environment(String),
+    /// The rendered parameters do not fit the step (only templates can cause this at run time).
+    #[error("invalid parameters: {0}")]
+    Params(String),
+    #[error("{0}")]
+    Template(String),
+    #[error("timed out after {after}{}", last.as_ref().map(|l| format!(": {l}")).unwrap_or_default())]
+    Timeout {
+        after: Duration,
+        /// What the step last saw, so a failed wait explains itself.
+        last: Option<String>,
+    },
+    #[error("cancelled")]
+    Cancelled,
+}

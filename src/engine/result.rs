@@ -1,0 +1,136 @@
+//! The record of a run: plain data that reports are written from after the run.
+
+use serde::Serialize;
+
+use super::{CancelReason, StepError};
+use crate::playbook::{Phase, Scenario};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Passed,
+    Failed,
+    TimedOut,
+    /// Its `if` was false.
+    Skipped,
+    /// Aborted by a signal, by `await cancel = true`, or by the cleanup deadline.
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    Failed,
+    Environment,
+    Params,
+    Template,
+    Timeout,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorRecord {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl From<&StepError> for ErrorRecord {
+    fn from(e: &StepError) -> Self {
+        let kind = match e {
+            StepError::Failed(_) => ErrorKind::Failed,
+            StepError::Environment(_) => ErrorKind::Environment,
+            StepError::Params(_) => ErrorKind::Params,
+            StepError::Template(_) => ErrorKind::Template,
+            StepError::Timeout { .. } => ErrorKind::Timeout,
+            StepError::Cancelled => ErrorKind::Cancelled,
+        };
+        ErrorRecord {
+            kind,
+            message: e.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRecord {
+    pub phase: Phase,
+    pub index: usize,
+    pub id: Option<String>,
+    pub name: String,
+    pub uses: &'static str,
+    /// Line of `uses` in the playbook.
+    pub line: usize,
+    pub background: bool,
+    pub status: StepStatus,
+    /// Parameters after rendering.
+    pub params: Option<serde_json::Value>,
+    /// The output (for a failed `until`, the last one observed).
+    pub output: Option<serde_json::Value>,
+    pub attempts: u32,
+    /// Executions of the step by `until`, over all attempts.
+    pub polls: u32,
+    pub error: Option<ErrorRecord>,
+    /// Start, in milliseconds since the run started.
+    pub start_ms: u64,
+    pub duration_ms: u64,
+}
+
+impl StepRecord {
+    pub fn succeeded(&self) -> bool {
+        matches!(self.status, StepStatus::Passed | StepStatus::Skipped)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Passed,
+    Failed,
+    /// Something the scenario needs was unreachable.
+    EnvironmentError,
+    Interrupted,
+    /// A `finally` step failed: the subject may be left in a faulted state.
+    CleanupFailed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    pub scenario: Scenario,
+    pub file: String,
+    pub seed: u64,
+    pub trial: u32,
+    /// RFC 3339.
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub status: RunStatus,
+    pub interrupted_by: Option<CancelReason>,
+    pub exit_code: i32,
+    pub steps: Vec<StepRecord>,
+}
+
+impl RunResult {
+    pub fn failures(&self) -> impl Iterator<Item = &StepRecord> {
+        self.steps.iter().filter(|s| !s.succeeded())
+    }
+}
+
+/// Exit codes, documented in the README.
+pub mod exit {
+    pub const PASSED: i32 = 0;
+    pub const FAILED: i32 = 1;
+    pub const INVALID: i32 = 2;
+    pub const ENVIRONMENT: i32 = 3;
+    pub const CLEANUP_FAILED: i32 = 4;
+}
+
+impl RunStatus {
+    pub fn exit_code(self, interrupted_by: Option<CancelReason>) -> i32 {
+        match self {
+            RunStatus::Passed => exit::PASSED,
+            RunStatus::Failed => exit::FAILED,
+            RunStatus::EnvironmentError => exit::ENVIRONMENT,
+            RunStatus::CleanupFailed => exit::CLEANUP_FAILED,
+            RunStatus::Interrupted => interrupted_by.map_or(130, CancelReason::exit_code),
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! Checks a step's `with` table against that step's typed parameters before anything runs.
+//!
+//! This is a serde `Deserializer` over the spanned [`Node`] tree, so a type error points at the
+//! exact value the user wrote. Strings holding a template (`"{{ vars.n }}"`) can only be typed
+//! once rendered, so here they stand in for any type; the real check happens again on the
+//! rendered value right before the step runs.
+
+use std::fmt;
+use std::ops::Range;
+
+use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
+
+use super::node::{Key, Node, Value};
+use crate::template::is_template;
+
+/// The newtype name through which a type says "a template stands in for me with this text".
+/// Durations use it so that `timeout = "{{ vars.t }}"` validates as a well-formed duration.
+pub const PLACEHOLDER_NEWTYPE: &str = "chaosplay::Duration";
+const DURATION_PLACEHOLDER: &str = "1s";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckError {
+    pub message: String,
+    pub span: Option<Range<usize>>,
+}
+
+impl fmt::Display for CheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CheckError {}
+
+impl de::Error for CheckError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        CheckError {
+            message: msg.to_string(),
+            span: None,
+        }
+    }
+}
+
+impl CheckError {
+    fn at(mut self, span: &Range<usize>) -> Self {
+        self.span.get_or_insert_with(|| span.clone());
+        self
+    }
+}
+
+/// Deserializes `T` from `node`, accepting templates in place of any value.
+pub fn check<'de, T: de::Deserialize<'de>>(node: &'de Node) -> Result<T, CheckError> {
+    T::deserialize(node).map_err(|e| e.at(&node.span))
+}
+
+fn type_error(node: &Node, expected: &str) -> CheckError {
+    CheckError {
+        message: format!("expected {expected}, found {}", node.value.type_name()),
+        span: Some(node.span.clone()),
+    }
+}
+
+impl<'de> de::Deserializer<'de> for &'de Node {
+    type Error = CheckError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CheckError> {
+        let result = match &self.value {
+            Value::String(s) | Value::Datetime(s) => visitor.visit_str(s),
+            Value::Integer(i) => visitor.visit_i64(*i),
+            Value::Float(f) => visitor.visit_f64(*f),
+            Value::Bool(b) => visitor.visit_bool(*b),
+            Value::Array(items) => visitor.visit_seq(Seq {
+                items: items.iter(),
+            }),
+            Value::Table(entries) => visitor.visit_map(Map {
+                entries: entries.iter(),
+                value: None,
+            }),
+        };
+        result.map_err(|e| e.at(&self.span))
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CheckError> {
+        match &self.value {
+            Value::Bool(b) => visitor.visit_bool(*b),
+            Value::String(s) if is_template(s) => visitor.visit_bool(false),
+            _ => Err(type_error(self, "a boolean")),
+        }
+    }
+
+    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CheckError> {
+        match &self.value {
+            Value::Integer(i) => visitor
+                .visit_i64(*i)
+                .map_err(|e: CheckError| e.at(&self.span)),
+            Value::String(s) if is_template(s) => visitor.visit_u64(0),
+            _ => Err(type_error(self, "an integer")),
+        }
+    }
+
+    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CheckError> {
+        self.deserialize_i64(visitor)
+    }
+
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CheckError> {
+        match &self.value {
+            Value::Float(f) => visitor.visit_f64(*f),
+            Value::Integer(i) => visitor.visit_i64(*i),
+            Value::String(s) if is_template(s) => visitor.visit_f64(0.0),
+            _ => Err(type_error(self, "a number")),
+        }
+        .map_err(|e| e.at(&self.span))
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CheckError> {
+        match &self.value {
+            Value::String(s) => visitor
+                .visit_str(s)
+                .map_err(|e: CheckError| e.at(&self.span)),
+            _ => Err(type_error(self, "a string")),
+        }
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CheckError> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CheckError> {
+        match &self.value {
+            Value::Array(items) => visitor.visit_seq(Seq {
+                items: items.iter(),
+            }),
+            Value::String(s) if is_template(s) => visitor.visit_seq(Seq { items: [].iter() }),
+            _ => Err(type_error(self, "an array")),
+        }
+        .map_err(|e| e.at(&self.span))
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CheckError> {
+        match &self.value {
+            Value::Table(entries) => visitor.visit_map(Map {
+                entries: entries.iter(),
+                value: None,
+            }),
+            Value::String(s) if is_template(s) => visitor.visit_map(Map {
+                entries: [].iter(),
+                value: None,
+            }),
+            _ => Err(type_error(self, "a table")),
+        }
+        .map_err(|e| e.at(&self.span))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, CheckError> {
+        match &self.value {
+            Value::Table(entries) => visitor
+                .visit_map(Map {
+                    entries: entries.iter(),
+                    value: None,
+                })
+                .map_err(|e| e.at(&self.span)),
+            _ => Err(type_error(self, "a table")),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CheckError> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, CheckError> {
+        match &self.value {
+            Value::String(s) if name == PLACEHOLDER_NEWTYPE && is_template(s) => visitor
+                .visit_newtype_struct(DURATION_PLACEHOLDER.into_deserializer())
+                .map_err(|e: CheckError| e.at(&self.span)),
+            _ => visitor.visit_newtype_struct(self),
+        }
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, CheckError> {
+        match &self.value {
+            Value::String(s) if is_template(s) => {
+                let first = variants.first().copied().unwrap_or_default();
+                visitor.visit_enum(first.into_deserializer())
+            }
+            Value::String(s) => visitor.visit_enum(s.as_str().into_deserializer()),
+            _ => Err(type_error(self, "a string")),
+        }
+        .map_err(|e| e.at(&self.span))
+    }
+
+    serde::forward_to_deserialize_any! {
+        i8 i16 i32 i128 u8 u16 u32 u128 f32 char bytes byte_buf unit unit_struct
+        tuple tuple_struct identifier ignored_any
+    }
+}
+
+struct Seq<'de> {
+    items: std::slice::Iter<'de, Node>,
+}
+
+impl<'de> de::SeqAccess<'de> for Seq<'de> {
+    type Error = CheckError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, CheckError> {
+        match self.items.next() {
+            Some(node) => seed
+                .deserialize(node)
+                .map(Some)
+                .map_err(|e| e.at(&node.span)),
+            None => Ok(None),
+        }
+    }
+}
+
+struct Map<'de> {
+    entries: std::slice::Iter<'de, (Key, Node)>,
+    value: Option<&'de Node>,
+}
+
+impl<'de> de::MapAccess<'de> for Map<'de> {
+    type Error = CheckError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, CheckError> {
+        match self.entries.next() {
+            Some((key, value)) => {
+                self.value = Some(value);
+                seed.deserialize(key.name.as_str().into_deserializer())
+                    .map(Some)
+                    .map_err(|e: CheckError| e.at(&key.span))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, CheckError> {
+        let node = self
+            .value
+            .take()
+            .expect("serde asks for a value only after a key");
+        seed.deserialize(node).map_err(|e| e.at(&node.span))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use toml::de::DeTable;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct P {
+        count: u32,
+        flag: Option<bool>,
+        names: Vec<String>,
+    }
+
+    fn node(text: &str) -> (Node, String) {
+        let (t, errors) = DeTable::parse_recoverable(text);
+        assert!(errors.is_empty(), "{errors:?}");
+        (Node::from_table(&t), text.to_string())
+    }
+
+    fn error_at(text: &str) -> (String, String) {
+        let (n, text) = node(text);
+        let e = check::<P>(&n).unwrap_err();
+        (e.message, text[e.span.unwrap()].to_string())
+    }
+
+    #[test]
+    fn templates_stand_in_for_any_type() {
+        let (n, _) = node("count = \"{{ vars.n }}\"\nflag = \"{{ x }}\"\nnames = \"{{ y }}\"");
+        check::<P>(&n).unwrap();
+    }
+
+    #[test]
+    fn type_errors_point_at_the_value() {
+        assert_eq!(
+            error_at("count = \"three\"\nnames = []"),
+            (
+                "expected an integer, found a string".into(),
+                "\"three\"".into()
+            )
+        );
+        assert_eq!(
+            error_at("count = 1\nnames = [\"a\", 2]"),
+            ("expected a string, found an integer".into(), "2".into())
+        );
+    }
+
+    #[test]
+    fn unknown_keys_point_at_the_key() {
+        let (msg, at) = error_at("count = 1\nnames = []\ncuont = 2");
+        assert!(msg.starts_with("unknown field `cuont`"), "{msg}");
+        assert_eq!(at, "cuont");
+    }
+
+    #[test]
+    fn out_of_range_points_at_the_value() {
+        let (msg, at) = error_at("count = -1\nnames = []");
+        assert!(msg.contains("invalid value"), "{msg}");
+        assert_eq!(at, "-1");
+    }
+}

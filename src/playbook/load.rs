@@ -1,0 +1,632 @@
+//! From text to a validated [`Playbook`], collecting every problem in one pass.
+//!
+//! Parsing keeps the spanned TOML tree ([`Node`]); each part is then checked on its own so one
+//! mistake never hides the next: top-level keys, `[scenario]`, `[subject]`, every step's keys,
+//! its `uses`, its parameters against that step kind's types, its templates and expressions,
+//! and the step ids those reference.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use super::check::{CheckError, check};
+use super::node::{Key, Node, Value};
+use super::{
+    CONTEXT_ROOTS, Phase, Playbook, RUN_FIELDS, Retry, STEP_KEYS, Scenario, Step, Subject,
+    TOP_KEYS, Until,
+};
+use crate::diagnostic::{Diagnostic, Source, did_you_mean};
+use crate::duration::Duration;
+use crate::steps::StepKind;
+use crate::template;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read playbook {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", render(file, diagnostics))]
+    Invalid {
+        file: Arc<Source>,
+        diagnostics: Vec<Diagnostic>,
+    },
+}
+
+fn render(source: &Source, diagnostics: &[Diagnostic]) -> String {
+    let mut out: String = diagnostics
+        .iter()
+        .map(|d| d.render(source) + "\n")
+        .collect();
+    let n = diagnostics.len();
+    out.push_str(&format!(
+        "error: {} is invalid: {n} error{}; nothing was run",
+        source.path.display(),
+        if n == 1 { "" } else { "s" }
+    ));
+    out
+}
+
+/// Reads and validates a playbook; `overrides` are `--var`/`--vars-file` values.
+pub fn load(
+    path: &Path,
+    overrides: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Playbook, LoadError> {
+    let source = Source::read(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(source, overrides)
+}
+
+/// Validates a playbook already in memory.
+pub fn parse(
+    source: Source,
+    overrides: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Playbook, LoadError> {
+    let source = Arc::new(source);
+    let (table, errors) = toml::de::DeTable::parse_recoverable(&source.text);
+    if !errors.is_empty() {
+        let diagnostics = errors
+            .iter()
+            .map(|e| Diagnostic::new(format!("invalid TOML: {}", e.message().trim()), e.span()))
+            .collect();
+        return Err(LoadError::Invalid {
+            file: source,
+            diagnostics,
+        });
+    }
+    let root = Node::from_table(&table);
+    let mut v = Validator {
+        source: Arc::clone(&source),
+        diagnostics: Vec::new(),
+    };
+    let playbook = v.playbook(&root, overrides);
+    // In file order, whatever order the checks ran in.
+    v.diagnostics
+        .sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.start));
+    match playbook {
+        Some(p) if v.diagnostics.is_empty() => Ok(p),
+        _ => Err(LoadError::Invalid {
+            file: source,
+            diagnostics: v.diagnostics,
+        }),
+    }
+}
+
+struct Validator {
+    source: Arc<Source>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// What templates of one step may read.
+struct Scope<'a> {
+    vars: &'a serde_json::Map<String, serde_json::Value>,
+    /// Step ids defined before this step, with their kinds.
+    earlier: &'a HashMap<String, StepKind>,
+    /// All ids in the file, to tell "defined later" from "not defined".
+    all: &'a HashMap<String, StepKind>,
+    /// The kind whose output `output` names, inside `until` only.
+    output: Option<StepKind>,
+}
+
+impl Validator {
+    fn error(&mut self, message: impl Into<String>, span: Range<usize>) -> &mut Diagnostic {
+        self.diagnostics.push(Diagnostic::new(message, Some(span)));
+        self.diagnostics.last_mut().expect("just pushed")
+    }
+
+    fn typed<T: DeserializeOwned>(&mut self, node: &Node, what: &str) -> Option<T> {
+        match check::<T>(node) {
+            Ok(v) => Some(v),
+            Err(CheckError { message, span }) => {
+                let mut d = Diagnostic::new(
+                    format!("{what}: {message}"),
+                    span.or(Some(node.span.clone())),
+                );
+                d.label = unknown_field_suggestion(&message);
+                self.diagnostics.push(d);
+                None
+            }
+        }
+    }
+
+    fn unknown_key(&mut self, key: &Key, known: &[&str], what: &str) {
+        let suggestion = did_you_mean(&key.name, known.iter().copied());
+        let d = self.error(
+            format!("unknown key `{}` in {what}", key.name),
+            key.span.clone(),
+        );
+        match suggestion {
+            Some(s) => d.label = Some(format!("did you mean `{s}`?")),
+            None => d.help = Some(format!("expected one of: {}", known.join(", "))),
+        }
+    }
+
+    fn playbook(
+        &mut self,
+        root: &Node,
+        overrides: &serde_json::Map<String, serde_json::Value>,
+    ) -> Option<Playbook> {
+        let entries = root.as_table().unwrap_or_default();
+        for (key, _) in entries {
+            if !TOP_KEYS.contains(&key.name.as_str()) {
+                self.unknown_key(key, TOP_KEYS, "the playbook");
+            }
+        }
+        let scenario = match root.get("scenario") {
+            Some(node) => self.typed::<Scenario>(node, "invalid [scenario]"),
+            None => {
+                self.diagnostics.push(
+                    Diagnostic::new("missing [scenario] table", Some(0..0))
+                        .with_help("every playbook starts with [scenario] and a `name`"),
+                );
+                None
+            }
+        };
+        let mut vars = serde_json::Map::new();
+        if let Some(node) = root.get("vars") {
+            match node.to_json() {
+                serde_json::Value::Object(map) => vars = map,
+                _ => {
+                    self.error("`vars` must be a table", node.span.clone());
+                }
+            }
+        }
+        vars.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let subject = root
+            .get("subject")
+            .and_then(|node| self.typed::<Subject>(node, "invalid [subject]"));
+
+        let step_nodes = |name: &str, v: &mut Validator| -> Vec<Node> {
+            match root.get(name) {
+                None => Vec::new(),
+                Some(Node {
+                    value: Value::Array(items),
+                    ..
+                }) => items.clone(),
+                Some(other) => {
+                    v.error(
+                        format!("`{name}` must be an array of tables: write [[{name}]]"),
+                        other.span.clone(),
+                    );
+                    Vec::new()
+                }
+            }
+        };
+        let main_nodes = step_nodes("steps", self);
+        let finally_nodes = step_nodes("finally", self);
+        if main_nodes.is_empty() && root.get("steps").is_none() {
+            self.diagnostics.push(
+                Diagnostic::new("the playbook has no [[steps]]", Some(0..0))
+                    .with_help("add at least one [[steps]] table with a `uses` key"),
+            );
+        }
+
+        // Ids first, so a reference to a step defined later gets a precise message.
+        let mut all_ids: HashMap<String, StepKind> = HashMap::new();
+        for node in main_nodes.iter().chain(&finally_nodes) {
+            if let (Some(id), Some(kind)) = (
+                node.get("id").and_then(Node::as_str),
+                node.get("uses")
+                    .and_then(Node::as_str)
+                    .and_then(StepKind::from_name),
+            ) {
+                all_ids.entry(id.to_string()).or_insert(kind);
+            }
+        }
+
+        let mut earlier: HashMap<String, StepKind> = HashMap::new();
+        let mut id_spans: HashMap<String, Range<usize>> = HashMap::new();
+        let mut background_ids: Vec<String> = Vec::new();
+        let mut steps = Vec::new();
+        let mut finally = Vec::new();
+        for (phase, nodes) in [
+            (Phase::Steps, &main_nodes),
+            (Phase::Finally, &finally_nodes),
+        ] {
+            for (index, node) in nodes.iter().enumerate() {
+                let step = self.step(
+                    node,
+                    phase,
+                    index,
+                    &vars,
+                    &earlier,
+                    &all_ids,
+                    &background_ids,
+                );
+                if let Some(step) = step {
+                    if let Some(id) = &step.id {
+                        let span = node.get("id").map(|n| n.span.clone()).unwrap_or_default();
+                        if let Some(first) = id_spans.get(id) {
+                            let (line, _) = self.source.line_col(first.start);
+                            self.error(format!("duplicate step id `{id}`"), span).label =
+                                Some(format!("first defined on line {line}"));
+                        } else {
+                            id_spans.insert(id.clone(), span);
+                            earlier.insert(id.clone(), step.kind);
+                            if step.background {
+                                background_ids.push(id.clone());
+                            }
+                        }
+                    }
+                    match phase {
+                        Phase::Steps => steps.push(step),
+                        Phase::Finally => finally.push(step),
+                    }
+                }
+            }
+        }
+        Some(Playbook {
+            source: Arc::clone(&self.source),
+            scenario: scenario?,
+            vars,
+            subject,
+            steps,
+            finally,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &mut self,
+        node: &Node,
+        phase: Phase,
+        index: usize,
+        vars: &serde_json::Map<String, serde_json::Value>,
+        earlier: &HashMap<String, StepKind>,
+        all: &HashMap<String, StepKind>,
+        background_ids: &[String],
+    ) -> Option<Step> {
+        let what = match phase {
+            Phase::Steps => "a [[steps]] entry",
+            Phase::Finally => "a [[finally]] entry",
+        };
+        let Some(entries) = node.as_table() else {
+            self.error(format!("{what} must be a table"), node.span.clone());
+            return None;
+        };
+        for (key, _) in entries {
+            if !STEP_KEYS.contains(&key.name.as_str()) {
+                self.unknown_key(key, STEP_KEYS, what);
+            }
+        }
+        let kind = match node.get("uses") {
+            None => {
+                self.error(
+                    format!("{what} needs `uses`"),
+                    node.span.start..node.span.start,
+                )
+                .help = Some("e.g. uses = \"exec\"; `chaosplay steps` lists every step".into());
+                None
+            }
+            Some(uses) => match uses.as_str() {
+                None => {
+                    self.error("`uses` must be a string", uses.span.clone());
+                    None
+                }
+                Some(name) => match StepKind::from_name(name) {
+                    Some(kind) => Some((kind, uses.span.clone())),
+                    None => {
+                        let names = StepKind::ALL.iter().map(|k| k.name());
+                        let suggestion = did_you_mean(name, names);
+                        let d = self.error(format!("unknown step `{name}`"), uses.span.clone());
+                        match suggestion {
+                            Some(s) => d.label = Some(format!("did you mean `{s}`?")),
+                            None => {
+                                d.help = Some("run `chaosplay steps` to list every step".into())
+                            }
+                        }
+                        None
+                    }
+                },
+            },
+        };
+
+        let id = node.get("id").and_then(|n| {
+            let id = self.typed::<String>(n, "invalid `id`")?;
+            let valid = id.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                self.error(format!("invalid step id `{id}`"), n.span.clone()).help = Some(
+                    "ids are read as `steps.<id>` in templates: use letters, digits and `_`, starting with a letter".into(),
+                );
+                return None;
+            }
+            Some(id)
+        });
+        let name = node
+            .get("name")
+            .and_then(|n| self.typed::<String>(n, "invalid `name`"));
+        let timeout = node
+            .get("timeout")
+            .and_then(|n| self.typed::<Duration>(n, "invalid `timeout`"));
+        let retry = node
+            .get("retry")
+            .and_then(|n| {
+                let retry = self.typed::<Retry>(n, "invalid `retry`")?;
+                if retry.attempts == 0 {
+                    self.error("`retry.attempts` must be at least 1", n.span.clone());
+                }
+                if !(retry.backoff.is_finite() && retry.backoff >= 1.0) {
+                    self.error("`retry.backoff` must be a number ≥ 1", n.span.clone());
+                }
+                Some(retry)
+            })
+            .unwrap_or_default();
+        let background = node
+            .get("background")
+            .and_then(|n| self.typed::<bool>(n, "invalid `background`"))
+            .unwrap_or(false);
+        if background {
+            let span = node
+                .get("background")
+                .map(|n| n.span.clone())
+                .unwrap_or_default();
+            if phase == Phase::Finally {
+                self.error("`background` is not allowed in [[finally]]", span);
+            } else if id.is_none() {
+                self.error("a background step needs an `id`", span).help =
+                    Some("`await` names background steps by id".into());
+            }
+        }
+
+        let scope = Scope {
+            vars,
+            earlier,
+            all,
+            output: None,
+        };
+        let condition = node.get("if").and_then(|n| {
+            let text = self.typed::<String>(n, "invalid `if`")?;
+            self.template(&text, n.span.clone(), true, &scope);
+            Some(text)
+        });
+        let until = match node.get("until") {
+            Some(n) => self.typed::<String>(n, "invalid `until`").map(|condition| {
+                let scope = Scope {
+                    output: kind.as_ref().map(|(k, _)| *k),
+                    ..scope
+                };
+                self.template(&condition, n.span.clone(), true, &scope);
+                Until {
+                    condition,
+                    interval: node
+                        .get("interval")
+                        .and_then(|n| self.typed::<Duration>(n, "invalid `interval`"))
+                        .unwrap_or(Duration::from_secs(1)),
+                    stable_for: node
+                        .get("stable_for")
+                        .and_then(|n| self.typed::<Duration>(n, "invalid `stable_for`")),
+                }
+            }),
+            None => {
+                for key in ["interval", "stable_for"] {
+                    if let Some(n) = node.get(key) {
+                        self.error(format!("`{key}` only applies with `until`"), n.span.clone());
+                    }
+                }
+                None
+            }
+        };
+
+        let with_node = node.get("with").cloned();
+        let (kind, uses_span) = kind?;
+        let with = match with_node {
+            Some(w) if w.as_table().is_some() => w,
+            Some(w) => {
+                self.error("`with` must be a table", w.span.clone());
+                return None;
+            }
+            // Parameters all defaulted: missing required ones are reported at `uses`.
+            None => Node::table(uses_span.clone(), Vec::new()),
+        };
+        self.parameters(kind, &with);
+        let doc = kind.doc();
+        for (key, value) in with.as_table().unwrap_or_default() {
+            let expression = doc.expressions.contains(&key.name.as_str());
+            for (text, span) in value.strings() {
+                if expression {
+                    self.template(text, span, true, &scope);
+                } else if template::is_template(text) {
+                    self.template(text, span, false, &scope);
+                }
+            }
+        }
+        if kind == StepKind::Await
+            && let Some(ids) = with.get("steps").and_then(Node::as_array)
+        {
+            for n in ids {
+                if let Some(target) = n.as_str()
+                    && !template::is_template(target)
+                    && !background_ids.iter().any(|b| b == target)
+                {
+                    self.error(
+                        format!("`{target}` is not a background step defined earlier"),
+                        n.span.clone(),
+                    )
+                    .help = Some("`await` joins steps marked `background = true`".into());
+                }
+            }
+        }
+        Some(Step {
+            phase,
+            index,
+            id,
+            name,
+            kind,
+            with,
+            timeout,
+            retry,
+            condition,
+            until,
+            background,
+            span: uses_span,
+        })
+    }
+
+    /// Checks `with` against the step's parameter types, reporting every bad key, not only the
+    /// first: after each error the offending entry is removed (an unknown key) or replaced by
+    /// a template, which stands in for any type, and the check runs again.
+    fn parameters(&mut self, kind: StepKind, with: &Node) {
+        let mut remaining = with.clone();
+        for _ in 0..64 {
+            let Err(CheckError { message, span }) = kind.check(&remaining) else {
+                return;
+            };
+            let span = span.unwrap_or_else(|| with.span.clone());
+            let mut d = Diagnostic::new(
+                format!("invalid parameters for `{kind}`: {message}"),
+                Some(span.clone()),
+            );
+            d.label = unknown_field_suggestion(&message);
+            self.diagnostics.push(d);
+            let Value::Table(entries) = &mut remaining.value else {
+                return;
+            };
+            if let Some(i) = entries.iter().position(|(k, _)| k.span == span) {
+                entries.remove(i);
+            } else if let Some((_, value)) = entries
+                .iter_mut()
+                .find(|(_, v)| v.span.start <= span.start && span.end <= v.span.end)
+            {
+                value.value = Value::String("{{ checked }}".into());
+            } else {
+                return;
+            }
+        }
+    }
+
+    /// Checks a template's (or expression's) syntax and every name it reads.
+    fn template(&mut self, text: &str, span: Range<usize>, expression: bool, scope: &Scope<'_>) {
+        let source = Arc::clone(&self.source);
+        let env = template::environment();
+        let refs = match template::references(&env, text, expression) {
+            Ok(refs) => refs,
+            Err(e) => {
+                let what = if expression { "expression" } else { "template" };
+                self.error(
+                    format!("invalid {what}: {}", template::error_message(&e)),
+                    span,
+                );
+                return;
+            }
+        };
+        for path in refs {
+            if let Some((message, label)) = reference_problem(&path, scope) {
+                let d = self.error(message, narrow(&source.text, &span, &path));
+                d.label = label;
+            }
+        }
+    }
+}
+
+/// "did you mean …?" for serde's "unknown field `cwdd`, expected one of `cwd`, …".
+fn unknown_field_suggestion(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, expected) = rest.split_once('`')?;
+    let candidates = expected.split('`').skip(1).step_by(2);
+    did_you_mean(field, candidates).map(|s| format!("did you mean `{s}`?"))
+}
+
+/// The part of `span` where `path` is written, so the carets sit under the bad reference.
+fn narrow(source: &str, span: &Range<usize>, path: &str) -> Range<usize> {
+    source
+        .get(span.clone())
+        .and_then(|text| text.find(path))
+        .map_or(span.clone(), |at| {
+            span.start + at..span.start + at + path.len()
+        })
+}
+
+/// Why `path` (e.g. `steps.kill.container`) cannot be read here, if it cannot.
+fn reference_problem(path: &str, scope: &Scope<'_>) -> Option<(String, Option<String>)> {
+    let parts: Vec<&str> = path.split('.').collect();
+    let suggest = |word: &str, options: &mut dyn Iterator<Item = &str>| {
+        did_you_mean(word, options.collect::<Vec<_>>()).map(|s| format!("did you mean `{s}`?"))
+    };
+    match parts[0] {
+        "vars" => {
+            let name = parts.get(1)?;
+            if scope.vars.contains_key(*name) {
+                return None;
+            }
+            let label = suggest(name, &mut scope.vars.keys().map(String::as_str));
+            Some((format!("unknown variable `vars.{name}`"), label))
+        }
+        "steps" => {
+            let id = parts.get(1)?;
+            let Some(kind) = scope.earlier.get(*id) else {
+                if scope.all.contains_key(*id) {
+                    return Some((
+                        format!("step `{id}` is referenced before it runs"),
+                        Some("a step can only read the outputs of steps above it".into()),
+                    ));
+                }
+                let label = suggest(id, &mut scope.earlier.keys().map(String::as_str));
+                return Some((format!("no step with id `{id}`"), label));
+            };
+            output_problem(*kind, parts.get(2).copied(), &format!("steps.{id}"))
+        }
+        "output" => match scope.output {
+            Some(kind) => output_problem(kind, parts.get(1).copied(), "output"),
+            None => Some((
+                "`output` is only defined in `until`".into(),
+                Some("use `steps.<id>` to read a step's output".into()),
+            )),
+        },
+        "run" => {
+            let field = parts.get(1)?;
+            if RUN_FIELDS.contains(field) {
+                return None;
+            }
+            let label = suggest(field, &mut RUN_FIELDS.iter().copied());
+            Some((format!("unknown field `run.{field}`"), label))
+        }
+        "env" => None,
+        // minijinja's own global functions
+        "range" | "dict" | "namespace" | "debug" => None,
+        other => {
+            let roots = CONTEXT_ROOTS.iter().copied().filter(|r| *r != "output");
+            let label = suggest(other, &mut CONTEXT_ROOTS.iter().copied()).or_else(|| {
+                Some(format!(
+                    "expected one of: {}",
+                    roots.collect::<Vec<_>>().join(", ")
+                ))
+            });
+            Some((format!("unknown name `{other}`"), label))
+        }
+    }
+}
+
+fn output_problem(
+    kind: StepKind,
+    field: Option<&str>,
+    prefix: &str,
+) -> Option<(String, Option<String>)> {
+    let field = field?;
+    let outputs = kind.doc().outputs;
+    if outputs
+        .iter()
+        .any(|(name, _)| *name == field || name.starts_with('<'))
+    {
+        return None;
+    }
+    let label = did_you_mean(field, outputs.iter().map(|(n, _)| *n))
+        .map(|s| format!("did you mean `{s}`?"))
+        .or_else(|| {
+            Some(format!(
+                "`{kind}` outputs: {}",
+                outputs
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        });
+    Some((format!("`{prefix}` has no field `{field}`"), label))
+}

@@ -1,0 +1,188 @@
+//! Playbooks: the TOML files users write. `load` parses and fully validates one, so nothing
+//! runs unless the whole file is sound; the result is the plan the engine executes.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostic::Source;
+use crate::duration::Duration;
+use crate::steps::StepKind;
+
+pub mod check;
+mod load;
+pub mod node;
+pub mod schema;
+
+pub use load::{LoadError, load, parse};
+
+/// A validated playbook.
+#[derive(Debug)]
+pub struct Playbook {
+    pub source: Arc<Source>,
+    pub scenario: Scenario,
+    /// `[vars]` with the command line's `--var` and `--vars-file` applied.
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    pub subject: Option<Subject>,
+    pub steps: Vec<Step>,
+    pub finally: Vec<Step>,
+}
+
+impl Playbook {
+    /// Relative paths in a playbook (commands' `cwd`, compose files) are relative to it.
+    pub fn dir(&self) -> &Path {
+        match self.source.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Shown in progress output and reports; also the JUnit suite name.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Timeout of a step that sets none.
+    #[serde(default = "default_step_timeout")]
+    pub step_timeout: Duration,
+    /// Deadline for all `[[finally]]` steps together, counted from when cleanup starts.
+    #[serde(default = "default_finally_timeout")]
+    pub finally_timeout: Duration,
+}
+
+fn default_step_timeout() -> Duration {
+    Duration::from_secs(300)
+}
+
+fn default_finally_timeout() -> Duration {
+    Duration::from_secs(120)
+}
+
+/// What the run owns: the compose project its selectors are scoped to.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Subject {
+    /// Path of the compose file, relative to the playbook (templates allowed).
+    #[serde(default)]
+    pub compose: Option<String>,
+    /// Compose project name; defaults to the compose file's directory name, as Docker Compose does.
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Variables for `${VAR}` interpolation in the compose file.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Steps,
+    Finally,
+}
+
+#[derive(Debug)]
+pub struct Step {
+    pub phase: Phase,
+    /// Position within its phase, from 0.
+    pub index: usize,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub kind: StepKind,
+    /// Parameters as written; rendered right before the step runs.
+    pub with: node::Node,
+    pub timeout: Option<Duration>,
+    pub retry: Retry,
+    /// The `if` expression.
+    pub condition: Option<String>,
+    pub until: Option<Until>,
+    pub background: bool,
+    /// Where `uses` is written: what annotations and runtime errors point at.
+    pub span: Range<usize>,
+}
+
+impl Step {
+    pub fn display_name(&self) -> &str {
+        self.name
+            .as_deref()
+            .or(self.id.as_deref())
+            .unwrap_or(self.kind.name())
+    }
+}
+
+/// `retry = { attempts = 3, delay = "1s", backoff = 2.0 }`
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Total attempts, the first included.
+    #[serde(default = "one")]
+    pub attempts: u32,
+    /// Pause before the second attempt.
+    #[serde(default = "default_retry_delay")]
+    pub delay: Duration,
+    /// Each further pause is the previous one times this factor.
+    #[serde(default = "one_f64")]
+    pub backoff: f64,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            attempts: 1,
+            delay: default_retry_delay(),
+            backoff: 1.0,
+        }
+    }
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn one_f64() -> f64 {
+    1.0
+}
+
+fn default_retry_delay() -> Duration {
+    Duration::from_secs(1)
+}
+
+/// `until`: run the step again every `interval` until the condition holds (for `stable_for`).
+#[derive(Debug, Clone)]
+pub struct Until {
+    pub condition: String,
+    pub interval: Duration,
+    pub stable_for: Option<Duration>,
+}
+
+/// Keys a step table may have, in the order the docs list them.
+pub const STEP_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "uses",
+    "with",
+    "if",
+    "timeout",
+    "retry",
+    "until",
+    "interval",
+    "stable_for",
+    "background",
+];
+
+/// Top-level tables of a playbook.
+pub const TOP_KEYS: &[&str] = &["scenario", "vars", "subject", "steps", "finally"];
+
+/// Names a template or expression may start with; `output` only inside `until`.
+pub const CONTEXT_ROOTS: &[&str] = &["vars", "steps", "env", "run", "output"];
+
+/// Fields of `run` in templates.
+pub const RUN_FIELDS: &[&str] = &["seed", "trial", "started_at", "scenario"];

@@ -1,0 +1,189 @@
+//! A TOML value that remembers where it came from. Every later check (unknown keys, parameter
+//! types, template syntax) points at the user's text through these spans.
+
+use std::ops::Range;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+/// A key of a TOML table and where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    pub name: String,
+    pub span: Range<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub span: Range<usize>,
+    pub value: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    String(String),
+    Integer(i64),
+    Float(f64),
+    Bool(bool),
+    /// TOML datetimes are kept as their text: no step takes one, so they only need to be shown.
+    Datetime(String),
+    Array(Vec<Node>),
+    Table(Vec<(Key, Node)>),
+}
+
+impl Value {
+    /// The word used in "expected …, found …" messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::String(_) => "a string",
+            Value::Integer(_) => "an integer",
+            Value::Float(_) => "a float",
+            Value::Bool(_) => "a boolean",
+            Value::Datetime(_) => "a datetime",
+            Value::Array(_) => "an array",
+            Value::Table(_) => "a table",
+        }
+    }
+}
+
+impl Node {
+    pub fn table(span: Range<usize>, entries: Vec<(Key, Node)>) -> Self {
+        Node {
+            span,
+            value: Value::Table(entries),
+        }
+    }
+
+    pub fn from_table(table: &Spanned<DeTable<'_>>) -> Self {
+        Node::table(table.span(), convert_table(table.get_ref()))
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_table(&self) -> Option<&[(Key, Node)]> {
+        match &self.value {
+            Value::Table(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn as_array(&self) -> Option<&[Node]> {
+        match &self.value {
+            Value::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.as_table()?
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map(|(_, v)| v)
+    }
+
+    /// Every string in the tree with its span, in document order.
+    pub fn strings(&self) -> Vec<(&str, Range<usize>)> {
+        let mut out = Vec::new();
+        self.collect_strings(&mut out);
+        out
+    }
+
+    fn collect_strings<'a>(&'a self, out: &mut Vec<(&'a str, Range<usize>)>) {
+        match &self.value {
+            Value::String(s) => out.push((s, self.span.clone())),
+            Value::Array(items) => items.iter().for_each(|n| n.collect_strings(out)),
+            Value::Table(entries) => entries.iter().for_each(|(_, n)| n.collect_strings(out)),
+            _ => {}
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        match &self.value {
+            Value::String(s) | Value::Datetime(s) => serde_json::Value::String(s.clone()),
+            Value::Integer(i) => (*i).into(),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number),
+            Value::Bool(b) => (*b).into(),
+            Value::Array(items) => items.iter().map(Node::to_json).collect(),
+            Value::Table(entries) => entries
+                .iter()
+                .map(|(k, v)| (k.name.clone(), v.to_json()))
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+        }
+    }
+}
+
+fn convert_table(table: &DeTable<'_>) -> Vec<(Key, Node)> {
+    let mut entries: Vec<(Key, Node)> = table
+        .iter()
+        .map(|(k, v)| {
+            let key = Key {
+                name: k.get_ref().to_string(),
+                span: k.span(),
+            };
+            (key, convert(v))
+        })
+        .collect();
+    // Tables assembled from `[a.b]` headers can list keys out of source order.
+    entries.sort_by_key(|(k, _)| k.span.start);
+    entries
+}
+
+fn convert(value: &Spanned<DeValue<'_>>) -> Node {
+    let span = value.span();
+    let value = match value.get_ref() {
+        DeValue::String(s) => Value::String(s.to_string()),
+        DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+            Ok(n) => Value::Integer(n),
+            // Beyond i64: keep the digits so the parameter check reports a clear type error.
+            Err(_) => Value::String(i.as_str().to_string()),
+        },
+        DeValue::Float(f) => Value::Float(parse_float(f.as_str())),
+        DeValue::Boolean(b) => Value::Bool(*b),
+        DeValue::Datetime(d) => Value::Datetime(d.to_string()),
+        DeValue::Array(items) => Value::Array(items.iter().map(convert).collect()),
+        DeValue::Table(t) => Value::Table(convert_table(t)),
+    };
+    Node { span, value }
+}
+
+fn parse_float(text: &str) -> f64 {
+    match text.trim_start_matches('+') {
+        "inf" => f64::INFINITY,
+        "-inf" => f64::NEG_INFINITY,
+        t if t.ends_with("nan") => f64::NAN,
+        t => t.replace('_', "").parse().unwrap_or(f64::NAN),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_spans_and_source_order() {
+        let text = "b = 1\na = \"x\"\n[t]\nk = [1, 2.5, true]\n";
+        let (table, errors) = DeTable::parse_recoverable(text);
+        assert!(errors.is_empty());
+        let node = Node::from_table(&table);
+        let names: Vec<_> = node
+            .as_table()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.name.as_str())
+            .collect();
+        assert_eq!(names, ["b", "a", "t"]);
+        let a = node.get("a").unwrap();
+        assert_eq!(&text[a.span.clone()], "\"x\"");
+        assert_eq!(
+            node.get("t").unwrap().to_json(),
+            serde_json::json!({"k": [1, 2.5, true]})
+        );
+    }
+}

@@ -1,0 +1,69 @@
+//! The playbook's JSON Schema (`chaosplay schema`, committed as schemas/playbook.schema.json),
+//! so TOML editors (Taplo, Even Better TOML) complete and check playbooks that start with
+//! `#:schema`.
+
+use serde_json::{Value, json};
+
+use super::{Retry, STEP_KEYS, Scenario, Subject};
+use crate::duration::Duration;
+use crate::steps::StepKind;
+use crate::steps::catalogue::generator;
+
+pub fn playbook_schema() -> Value {
+    let mut generator = generator();
+    let scenario = generator.subschema_for::<Scenario>().to_value();
+    let subject = generator.subschema_for::<Subject>().to_value();
+    let retry = generator.subschema_for::<Retry>().to_value();
+    let duration = generator.subschema_for::<Duration>().to_value();
+    let variants: Vec<Value> = StepKind::ALL
+        .iter()
+        .map(|kind| {
+            let params = kind.params_schema(&mut generator).to_value();
+            json!({
+                "if": { "properties": { "uses": { "const": kind.name() } }, "required": ["uses"] },
+                "then": { "properties": { "with": params } }
+            })
+        })
+        .collect();
+    let names: Vec<&str> = StepKind::ALL.iter().map(|k| k.name()).collect();
+    let step = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["uses"],
+        "properties": {
+            "id": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "description": "Names the step's output: `steps.<id>`." },
+            "name": { "type": "string", "description": "Shown in progress and reports." },
+            "uses": { "enum": names, "description": "The step kind; `chaosplay steps` lists them." },
+            "with": { "type": "object", "description": "The step's parameters; strings may hold templates." },
+            "if": { "type": "string", "description": "Expression; the step is skipped when false." },
+            "timeout": duration,
+            "retry": retry,
+            "until": { "type": "string", "description": "Expression over `output`; the step repeats until true." },
+            "interval": duration,
+            "stable_for": duration,
+            "background": { "type": "boolean", "description": "Run concurrently; join with `await`." }
+        },
+        "allOf": variants
+    });
+    debug_assert_eq!(
+        step["properties"].as_object().map(|p| p.len()),
+        Some(STEP_KEYS.len())
+    );
+    let mut defs = generator.take_definitions(true);
+    defs.insert("Step".into(), step);
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "chaosplay playbook",
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["scenario", "steps"],
+        "properties": {
+            "scenario": scenario,
+            "vars": { "type": "object", "description": "Variables, read as `vars.<name>`; overridable with --var." },
+            "subject": subject,
+            "steps": { "type": "array", "items": { "$ref": "#/$defs/Step" } },
+            "finally": { "type": "array", "items": { "$ref": "#/$defs/Step" } }
+        },
+        "$defs": defs
+    })
+}

@@ -1,0 +1,33 @@
+//! The JSON report: a stable, documented format (docs/report.md) for harnesses that measure
+//! recovery. Field names only ever get added, never renamed, within one `format` version.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::engine::RunResult;
+
+pub const FORMAT: &str = "chaosplay-report/1";
+
+#[derive(Debug, Serialize)]
+pub struct Report<'a> {
+    pub format: &'static str,
+    pub tool_version: &'static str,
+    /// The exit code of the whole invocation.
+    pub exit_code: i32,
+    pub runs: &'a [RunResult],
+}
+
+pub fn write(path: &Path, runs: &[RunResult], exit_code: i32) -> std::io::Result<()> {
+    let report = Report {
+        format: FORMAT,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        exit_code,
+        runs,
+    };
+    let text = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, text + "\n")
+}

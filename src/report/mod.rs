@@ -1,0 +1,3 @@
+//! Reports written after a run from its plain result data.
+
+pub mod json;

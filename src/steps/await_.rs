@@ -1,0 +1,33 @@
+//! `await`: join (or cancel) background steps started earlier with `background = true`.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::StepDoc;
+use crate::engine::{StepContext, StepError};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AwaitParams {
+    /// Ids of background steps defined earlier.
+    pub steps: Vec<String>,
+    /// Cancel them instead of waiting for them to finish (e.g. to stop a load generator).
+    #[serde(default)]
+    pub cancel: bool,
+}
+
+pub const DOC: StepDoc = StepDoc {
+    summary: "Wait for background steps to finish (or cancel them); fails if one of them failed.",
+    outputs: &[(
+        "<id>",
+        "the status of each awaited step: passed, failed or cancelled",
+    )],
+    expressions: &[],
+    read_only: false,
+    example: "uses = \"await\"\nwith = { steps = [\"load\"] }",
+};
+
+pub async fn run(p: AwaitParams, cx: &StepContext) -> Result<serde_json::Value, StepError> {
+    cx.status(format!("waiting for {}", p.steps.join(", ")));
+    cx.await_background(&p.steps, p.cancel).await
+}

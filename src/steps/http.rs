@@ -1,0 +1,127 @@
+//! `http.request`: one HTTP request; with `until` it becomes a readiness or recovery wait.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::StepDoc;
+use crate::duration::Duration;
+use crate::engine::{StepContext, StepError};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpRequestParams {
+    /// The full URL, e.g. `"http://127.0.0.1:2379/health"`.
+    pub url: String,
+    /// HTTP method.
+    #[serde(default = "default_method")]
+    pub method: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A JSON body (sets `content-type: application/json`).
+    #[serde(default)]
+    pub json: Option<serde_json::Value>,
+    /// A raw text body.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Per-request timeout, so a dead endpoint never stalls a wait.
+    #[serde(default = "default_timeout")]
+    pub timeout: Duration,
+    /// Status codes that count as success; empty (the default) accepts any response.
+    #[serde(default)]
+    pub expect_status: Vec<u16>,
+}
+
+fn default_method() -> String {
+    "GET".into()
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+pub const DOC: StepDoc = StepDoc {
+    summary: "Send one HTTP request and capture the response. Connection failures are environment errors (exit 3); with `until`, they count as not ready yet.",
+    outputs: &[
+        ("status", "the HTTP status code"),
+        ("headers", "response headers (lower-case names)"),
+        ("body", "the response body as text"),
+        ("json", "the body parsed as JSON, or null if it is not JSON"),
+        (
+            "elapsed_ms",
+            "time to the complete response, in milliseconds",
+        ),
+    ],
+    expressions: &[],
+    read_only: true,
+    example: "id = \"health\"\nuses = \"http.request\"\nwith = { url = \"http://127.0.0.1:2379/health\" }\nuntil = \"output.status == 200\"\ntimeout = \"30s\"",
+};
+
+pub async fn run(p: HttpRequestParams, cx: &StepContext) -> Result<serde_json::Value, StepError> {
+    let method = reqwest::Method::from_bytes(p.method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| StepError::Params(format!("`{}` is not an HTTP method", p.method)))?;
+    cx.status(format!("{method} {}", p.url));
+    let mut request = cx.http().request(method, &p.url).timeout(p.timeout.0);
+    for (name, value) in &p.headers {
+        request = request.header(name, value);
+    }
+    if let Some(json) = &p.json {
+        request = request.json(json);
+    }
+    if let Some(body) = p.body {
+        request = request.body(body);
+    }
+    let start = std::time::Instant::now();
+    let response = request.send().await.map_err(|e| describe(&p.url, e))?;
+    let status = response.status().as_u16();
+    let headers: BTreeMap<String, String> = response
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = response.text().await.map_err(|e| describe(&p.url, e))?;
+    let json = serde_json::from_str::<serde_json::Value>(&body).unwrap_or(serde_json::Value::Null);
+    let output = serde_json::json!({
+        "status": status,
+        "headers": headers,
+        "body": body,
+        "json": json,
+        "elapsed_ms": start.elapsed().as_millis() as u64,
+    });
+    if p.expect_status.is_empty() || p.expect_status.contains(&status) {
+        Ok(output)
+    } else {
+        Err(StepError::Failed(format!(
+            "{} answered {status}, expected {:?}",
+            p.url, p.expect_status
+        )))
+    }
+}
+
+fn describe(url: &str, e: reqwest::Error) -> StepError {
+    let mut msg = format!("{url}: ");
+    if e.is_timeout() {
+        msg.push_str("no response in time");
+    } else if e.is_connect() {
+        msg.push_str("cannot connect");
+    } else {
+        msg.push_str("request failed");
+    }
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    if e.is_builder() {
+        StepError::Params(msg)
+    } else {
+        StepError::Environment(msg)
+    }
+}

@@ -1,0 +1,3 @@
+//! What the user sees while a scenario runs.
+
+pub mod progress;

@@ -1,0 +1,239 @@
+//! Live progress: on a terminal, one spinner line per running step with its elapsed time and
+//! status; otherwise (CI logs, pipes) plain timestamped lines. Both end with a summary table.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::engine::{EventKind, Listener, RunEvent, RunResult, StepRecord, StepStatus};
+use crate::playbook::{Phase, Step};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+pub struct Progress {
+    verbosity: Verbosity,
+    live: Option<MultiProgress>,
+    bars: Mutex<HashMap<(Phase, usize), ProgressBar>>,
+    /// Last status printed per step in plain mode, to print only changes.
+    last_status: Mutex<HashMap<(Phase, usize), String>>,
+}
+
+impl Progress {
+    pub fn new(verbosity: Verbosity) -> Self {
+        let live = (std::io::stdout().is_terminal() && verbosity != Verbosity::Quiet)
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout()));
+        Progress {
+            verbosity,
+            live,
+            bars: Mutex::default(),
+            last_status: Mutex::default(),
+        }
+    }
+
+    fn line(&self, elapsed: Duration, text: &str) {
+        let line = format!("[{:>8.3}s] {text}", elapsed.as_secs_f64());
+        match &self.live {
+            Some(mp) => {
+                let _ = mp.println(line);
+            }
+            None => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+            }
+        }
+    }
+
+    fn started(&self, step: &Step) {
+        let Some(mp) = &self.live else { return };
+        let bar = mp.add(ProgressBar::new_spinner());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(label(step));
+        bar.enable_steady_tick(Duration::from_millis(120));
+        lock(&self.bars).insert((step.phase, step.index), bar);
+    }
+
+    fn status(&self, elapsed: Duration, step: &Step, message: &str) {
+        if let Some(bar) = lock(&self.bars).get(&(step.phase, step.index)) {
+            bar.set_message(message.to_string());
+            return;
+        }
+        if self.verbosity == Verbosity::Quiet {
+            return;
+        }
+        let mut last = lock(&self.last_status);
+        let key = (step.phase, step.index);
+        if last.get(&key).map(String::as_str) != Some(message) {
+            last.insert(key, message.to_string());
+            drop(last);
+            self.line(elapsed, &format!("  {}: {message}", label(step)));
+        }
+    }
+
+    fn finished(&self, elapsed: Duration, step: &Step, record: &StepRecord) {
+        if let Some(bar) = lock(&self.bars).remove(&(step.phase, step.index)) {
+            bar.finish_and_clear();
+        }
+        let show = match self.verbosity {
+            Verbosity::Quiet => !record.succeeded(),
+            _ => true,
+        };
+        if !show {
+            return;
+        }
+        let mut text = format!(
+            "{} {} {}",
+            symbol(record.status),
+            label(step),
+            human(Duration::from_millis(record.duration_ms))
+        );
+        if record.attempts > 1 {
+            text.push_str(&format!(" ({} attempts)", record.attempts));
+        }
+        if let Some(error) = &record.error {
+            text.push_str(&format!("\n{}", indent(&error.message)));
+        }
+        if self.verbosity == Verbosity::Verbose
+            && let Some(output) = &record.output
+        {
+            text.push_str(&format!("\n{}", indent(&format!("output: {output}"))));
+        }
+        self.line(elapsed, &text);
+    }
+
+    fn summary(&self, result: &RunResult) {
+        let mut out = String::new();
+        if self.verbosity != Verbosity::Quiet {
+            out.push_str(&format!("\n{:<10} {:>9}  step\n", "result", "duration"));
+            for r in &result.steps {
+                out.push_str(&format!(
+                    "{:<10} {:>9}  {}{} ({})\n",
+                    status_word(r.status),
+                    human(Duration::from_millis(r.duration_ms)),
+                    if r.phase == Phase::Finally {
+                        "finally: "
+                    } else {
+                        ""
+                    },
+                    r.name,
+                    r.uses
+                ));
+            }
+        }
+        let passed = result
+            .steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Passed)
+            .count();
+        let failed = result.steps.iter().filter(|s| !s.succeeded()).count();
+        out.push_str(&format!(
+            "{}: {} in {} (seed {}) — {passed} passed, {failed} failed\n",
+            serde_json::to_value(result.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+                .replace('_', " "),
+            result.scenario.name,
+            human(Duration::from_millis(result.duration_ms)),
+            result.seed,
+        ));
+        match &self.live {
+            Some(mp) => {
+                let _ = mp.println(out.trim_end());
+            }
+            None => print!("{out}"),
+        }
+    }
+}
+
+impl Listener for Progress {
+    fn event(&self, event: &RunEvent<'_>) {
+        let at = event.elapsed;
+        match &event.kind {
+            EventKind::RunStarted { playbook, seed } => {
+                if self.verbosity != Verbosity::Quiet {
+                    self.line(at, &format!("▶ {} (seed {seed})", playbook.scenario.name));
+                }
+            }
+            EventKind::StepStarted { step } => {
+                if self.live.is_some() {
+                    self.started(step);
+                } else if self.verbosity == Verbosity::Verbose {
+                    self.line(at, &format!("· {}", label(step)));
+                }
+            }
+            EventKind::StepStatus { step, message } => self.status(at, step, message),
+            EventKind::StepLog { step: _, message } => self.line(at, &format!("  {message}")),
+            EventKind::StepFinished { step, record } => self.finished(at, step, record),
+            EventKind::Cancelling { reason } => {
+                self.line(at, &format!("! cancelled ({reason:?}); running cleanup"));
+            }
+            EventKind::CleanupStarted => {
+                if self.verbosity != Verbosity::Quiet {
+                    self.line(at, "▶ finally");
+                }
+            }
+            EventKind::RunFinished { result } => self.summary(result),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn label(step: &Step) -> String {
+    if step.display_name() == step.kind.name() {
+        step.kind.name().to_string()
+    } else {
+        format!("{} ({})", step.display_name(), step.kind)
+    }
+}
+
+fn symbol(status: StepStatus) -> &'static str {
+    match status {
+        StepStatus::Passed => "✓",
+        StepStatus::Skipped => "-",
+        StepStatus::Failed | StepStatus::TimedOut => "✗",
+        StepStatus::Cancelled => "!",
+    }
+}
+
+fn status_word(status: StepStatus) -> &'static str {
+    match status {
+        StepStatus::Passed => "passed",
+        StepStatus::Failed => "FAILED",
+        StepStatus::TimedOut => "TIMED OUT",
+        StepStatus::Skipped => "skipped",
+        StepStatus::Cancelled => "cancelled",
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("             {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `850ms`, `12.3s`, `2m05s`: short enough for a table column.
+pub fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60)
+    }
+}
