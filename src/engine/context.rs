@@ -44,9 +44,23 @@ impl Object for EnvVars {
     }
 }
 
-struct Background {
-    handle: JoinHandle<StepRecord>,
-    cancel: CancellationToken,
+/// How to end background steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Join {
+    /// Wait for them to finish.
+    Wait,
+    /// Cancel them because the playbook asks to (`await` with `cancel = true`).
+    Stop,
+    /// Cancel them because the run failed or was interrupted.
+    Abort,
+}
+
+pub(crate) struct Background {
+    pub handle: JoinHandle<StepRecord>,
+    /// Cancels the step on purpose (it ends as `stopped`).
+    pub stop: CancellationToken,
+    /// Cancels the step because the run failed (it ends as `cancelled`); also stops it.
+    pub abort: CancellationToken,
 }
 
 /// State shared by every step of one run (and its background tasks).
@@ -181,22 +195,17 @@ impl RunShared {
         map.insert(id.to_string(), Value::from(Serde(output)));
     }
 
-    pub fn add_background(
-        &self,
-        id: String,
-        handle: JoinHandle<StepRecord>,
-        cancel: CancellationToken,
-    ) {
+    pub fn add_background(&self, id: String, background: Background) {
         let mut map = self.background.lock().unwrap_or_else(|e| e.into_inner());
-        map.insert(id, Background { handle, cancel });
+        map.insert(id, background);
     }
 
-    /// Joins the named background steps (all of them if `ids` is `None`), cancelling them first
-    /// if asked, and keeps their records.
+    /// Joins the named background steps (all of them if `ids` is `None`) and keeps their
+    /// records.
     pub async fn join_background(
         &self,
         ids: Option<&[String]>,
-        cancel: bool,
+        how: Join,
     ) -> Vec<(String, StepStatus)> {
         let taken: Vec<(String, Background)> = {
             let mut map = self.background.lock().unwrap_or_else(|e| e.into_inner());
@@ -207,8 +216,10 @@ impl RunShared {
         };
         let mut statuses = Vec::new();
         for (id, bg) in taken {
-            if cancel {
-                bg.cancel.cancel();
+            match how {
+                Join::Wait => {}
+                Join::Stop => bg.stop.cancel(),
+                Join::Abort => bg.abort.cancel(),
             }
             // A background task only ends early by panicking, which is a bug worth surfacing.
             let record = bg.handle.await.expect("background step task panicked");
@@ -298,22 +309,16 @@ impl StepContext {
         ids: &[String],
         cancel: bool,
     ) -> Result<serde_json::Value, StepError> {
-        let statuses = self.shared.join_background(Some(ids), cancel).await;
+        let how = if cancel { Join::Stop } else { Join::Wait };
+        let statuses = self.shared.join_background(Some(ids), how).await;
         let mut out = serde_json::Map::new();
         let mut failed = Vec::new();
         for id in ids {
             match statuses.iter().find(|(i, _)| i == id) {
                 Some((_, status)) => {
                     out.insert(id.clone(), serde_json::to_value(status).unwrap_or_default());
-                    let ok = matches!(status, StepStatus::Passed)
-                        || (cancel && matches!(status, StepStatus::Cancelled));
-                    if !ok {
-                        failed.push(format!(
-                            "`{id}` {}",
-                            serde_json::to_string(status)
-                                .unwrap_or_default()
-                                .trim_matches('"')
-                        ));
+                    if !matches!(status, StepStatus::Passed | StepStatus::Stopped) {
+                        failed.push(format!("`{id}` {}", status.word()));
                     }
                 }
                 None => failed.push(format!("`{id}` was already awaited")),

@@ -8,7 +8,7 @@ use tokio::time::Instant as Deadline;
 use tokio_util::sync::CancellationToken;
 
 use super::cancel::Cancel;
-use super::context::{RunShared, StepContext};
+use super::context::{Background, Join, RunShared, StepContext};
 use super::events::{EventKind, Listener};
 use super::{ErrorRecord, RunResult, RunStatus, StepError, StepRecord, StepStatus};
 use crate::duration::Duration;
@@ -47,22 +47,30 @@ pub async fn run(
             break;
         }
         if step.background {
-            let token = cancel.token().child_token();
-            let task_shared = Arc::clone(&shared);
-            let task_token = token.clone();
+            let abort = cancel.token().child_token();
+            let stop = abort.child_token();
+            let task = (Arc::clone(&shared), stop.clone(), abort.clone());
             let index = step.index;
             let handle = tokio::spawn(async move {
+                let (task_shared, task_stop, task_abort) = task;
                 let step = task_shared.step(Phase::Steps, index);
-                execute(&task_shared, step, &task_token).await
+                execute(&task_shared, step, &task_stop, Some(&task_abort)).await
             });
             let id = step
                 .id
                 .clone()
                 .expect("validation requires an id on background steps");
-            shared.add_background(id, handle, token);
+            shared.add_background(
+                id,
+                Background {
+                    handle,
+                    stop,
+                    abort,
+                },
+            );
             continue;
         }
-        let record = execute(&shared, step, cancel.token()).await;
+        let record = execute(&shared, step, cancel.token(), None).await;
         let ok = record.succeeded();
         records.push(record);
         if !ok {
@@ -71,8 +79,12 @@ pub async fn run(
         }
     }
     // Background steps still running are joined after a success and cancelled otherwise.
-    let stop_background = main_failed || cancel.token().is_cancelled();
-    shared.join_background(None, stop_background).await;
+    let how = if main_failed || cancel.token().is_cancelled() {
+        Join::Abort
+    } else {
+        Join::Wait
+    };
+    shared.join_background(None, how).await;
     if let Some(reason) = cancel.reason() {
         shared.emit(EventKind::Cancelling { reason });
     }
@@ -85,7 +97,9 @@ pub async fn run(
         let cleanup = CancellationToken::new();
         for step in &playbook.finally {
             let record =
-                match tokio::time::timeout_at(deadline, execute(&shared, step, &cleanup)).await {
+                match tokio::time::timeout_at(deadline, execute(&shared, step, &cleanup, None))
+                    .await
+                {
                     Ok(record) => record,
                     Err(_) => cancelled_record(
                         &shared,
@@ -182,7 +196,14 @@ fn cancelled_record(shared: &RunShared, step: &Step, message: String) -> StepRec
 }
 
 /// Runs one step to completion: condition, rendering, retries, `until`, timeout, cancellation.
-async fn execute(shared: &Arc<RunShared>, step: &Step, cancel: &CancellationToken) -> StepRecord {
+/// For a background step, `abort` tells a deliberate stop (`await` with `cancel = true`) from
+/// an abort.
+async fn execute(
+    shared: &Arc<RunShared>,
+    step: &Step,
+    cancel: &CancellationToken,
+    abort: Option<&CancellationToken>,
+) -> StepRecord {
     let start = Instant::now();
     let mut record = base_record(shared, step, start);
     shared.emit(EventKind::StepStarted { step });
@@ -195,6 +216,9 @@ async fn execute(shared: &Arc<RunShared>, step: &Step, cancel: &CancellationToke
             record.output = Some(output);
         }
         Ok(None) => record.status = StepStatus::Skipped,
+        Err(StepError::Cancelled) if abort.is_some_and(|a| !a.is_cancelled()) => {
+            record.status = StepStatus::Stopped;
+        }
         Err(e) => {
             record.status = match e {
                 StepError::Timeout { .. } => StepStatus::TimedOut,

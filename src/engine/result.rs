@@ -13,8 +13,23 @@ pub enum StepStatus {
     TimedOut,
     /// Its `if` was false.
     Skipped,
-    /// Aborted by a signal, by `await cancel = true`, or by the cleanup deadline.
+    /// Aborted by a signal, because the run failed, or by the cleanup deadline.
     Cancelled,
+    /// A background step ended on purpose by `await` with `cancel = true`.
+    Stopped,
+}
+
+impl StepStatus {
+    pub fn word(self) -> &'static str {
+        match self {
+            StepStatus::Passed => "passed",
+            StepStatus::Failed => "failed",
+            StepStatus::TimedOut => "timed out",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Cancelled => "cancelled",
+            StepStatus::Stopped => "stopped",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -77,7 +92,10 @@ pub struct StepRecord {
 
 impl StepRecord {
     pub fn succeeded(&self) -> bool {
-        matches!(self.status, StepStatus::Passed | StepStatus::Skipped)
+        matches!(
+            self.status,
+            StepStatus::Passed | StepStatus::Skipped | StepStatus::Stopped
+        )
     }
 }
 

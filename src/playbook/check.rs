@@ -48,52 +48,90 @@ impl CheckError {
     }
 }
 
-/// Deserializes `T` from `node`, accepting templates in place of any value.
+/// Deserializes `T` from `node`, accepting templates in place of any value (validation).
 pub fn check<'de, T: de::Deserialize<'de>>(node: &'de Node) -> Result<T, CheckError> {
-    T::deserialize(node).map_err(|e| e.at(&node.span))
+    T::deserialize(NodeDe {
+        node,
+        templates: true,
+    })
+    .map_err(|e| e.at(&node.span))
 }
 
-fn type_error(node: &Node, expected: &str) -> CheckError {
-    CheckError {
-        message: format!("expected {expected}, found {}", node.value.type_name()),
-        span: Some(node.span.clone()),
+/// Deserializes `T` from rendered parameters, where a template is just text (run time).
+pub fn convert<T: de::DeserializeOwned>(value: serde_json::Value) -> Result<T, CheckError> {
+    let node = Node::from_json(value);
+    T::deserialize(NodeDe {
+        node: &node,
+        templates: false,
+    })
+}
+
+/// A node being deserialized, and whether templates in it stand in for any value.
+#[derive(Clone, Copy)]
+struct NodeDe<'de> {
+    node: &'de Node,
+    templates: bool,
+}
+
+impl NodeDe<'_> {
+    fn template(&self) -> bool {
+        self.templates && matches!(&self.node.value, Value::String(s) if is_template(s))
     }
 }
 
-impl<'de> de::Deserializer<'de> for &'de Node {
+fn type_error(de: NodeDe<'_>, expected: &str) -> CheckError {
+    CheckError {
+        message: format!("expected {expected}, found {}", de.node.value.type_name()),
+        span: Some(de.node.span.clone()),
+    }
+}
+
+/// Every integer width checks like i64; the visitor then reports values out of its range.
+macro_rules! integers_as_i64 {
+    ($($method:ident)*) => {
+        $(fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CheckError> {
+            self.deserialize_i64(visitor)
+        })*
+    };
+}
+
+impl<'de> de::Deserializer<'de> for NodeDe<'de> {
     type Error = CheckError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CheckError> {
-        let result = match &self.value {
+        let result = match &self.node.value {
             Value::String(s) | Value::Datetime(s) => visitor.visit_str(s),
             Value::Integer(i) => visitor.visit_i64(*i),
             Value::Float(f) => visitor.visit_f64(*f),
             Value::Bool(b) => visitor.visit_bool(*b),
+            Value::Null => visitor.visit_unit(),
             Value::Array(items) => visitor.visit_seq(Seq {
                 items: items.iter(),
+                templates: self.templates,
             }),
             Value::Table(entries) => visitor.visit_map(Map {
                 entries: entries.iter(),
                 value: None,
+                templates: self.templates,
             }),
         };
-        result.map_err(|e| e.at(&self.span))
+        result.map_err(|e| e.at(&self.node.span))
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CheckError> {
-        match &self.value {
+        match &self.node.value {
             Value::Bool(b) => visitor.visit_bool(*b),
-            Value::String(s) if is_template(s) => visitor.visit_bool(false),
+            Value::String(_) if self.template() => visitor.visit_bool(false),
             _ => Err(type_error(self, "a boolean")),
         }
     }
 
     fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CheckError> {
-        match &self.value {
+        match &self.node.value {
             Value::Integer(i) => visitor
                 .visit_i64(*i)
-                .map_err(|e: CheckError| e.at(&self.span)),
-            Value::String(s) if is_template(s) => visitor.visit_u64(0),
+                .map_err(|e: CheckError| e.at(&self.node.span)),
+            Value::String(_) if self.template() => visitor.visit_u64(0),
             _ => Err(type_error(self, "an integer")),
         }
     }
@@ -103,20 +141,25 @@ impl<'de> de::Deserializer<'de> for &'de Node {
     }
 
     fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CheckError> {
-        match &self.value {
+        match &self.node.value {
             Value::Float(f) => visitor.visit_f64(*f),
             Value::Integer(i) => visitor.visit_i64(*i),
-            Value::String(s) if is_template(s) => visitor.visit_f64(0.0),
+            Value::String(_) if self.template() => visitor.visit_f64(0.0),
             _ => Err(type_error(self, "a number")),
         }
-        .map_err(|e| e.at(&self.span))
+        .map_err(|e| e.at(&self.node.span))
     }
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CheckError> {
-        match &self.value {
+        match &self.node.value {
             Value::String(s) => visitor
                 .visit_str(s)
-                .map_err(|e: CheckError| e.at(&self.span)),
+                .map_err(|e: CheckError| e.at(&self.node.span)),
+            // A string parameter takes the text of a scalar, so a rendered
+            // `"{{ vars.port }}"` (an integer) still fits `argv`.
+            Value::Integer(i) => visitor.visit_string(i.to_string()),
+            Value::Float(f) => visitor.visit_string(f.to_string()),
+            Value::Bool(b) => visitor.visit_string(b.to_string()),
             _ => Err(type_error(self, "a string")),
         }
     }
@@ -126,29 +169,35 @@ impl<'de> de::Deserializer<'de> for &'de Node {
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CheckError> {
-        match &self.value {
+        match &self.node.value {
             Value::Array(items) => visitor.visit_seq(Seq {
                 items: items.iter(),
+                templates: self.templates,
             }),
-            Value::String(s) if is_template(s) => visitor.visit_seq(Seq { items: [].iter() }),
+            Value::String(_) if self.template() => visitor.visit_seq(Seq {
+                items: [].iter(),
+                templates: false,
+            }),
             _ => Err(type_error(self, "an array")),
         }
-        .map_err(|e| e.at(&self.span))
+        .map_err(|e| e.at(&self.node.span))
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CheckError> {
-        match &self.value {
+        match &self.node.value {
             Value::Table(entries) => visitor.visit_map(Map {
                 entries: entries.iter(),
                 value: None,
+                templates: self.templates,
             }),
-            Value::String(s) if is_template(s) => visitor.visit_map(Map {
+            Value::String(_) if self.template() => visitor.visit_map(Map {
                 entries: [].iter(),
                 value: None,
+                templates: false,
             }),
             _ => Err(type_error(self, "a table")),
         }
-        .map_err(|e| e.at(&self.span))
+        .map_err(|e| e.at(&self.node.span))
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -157,19 +206,23 @@ impl<'de> de::Deserializer<'de> for &'de Node {
         _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, CheckError> {
-        match &self.value {
+        match &self.node.value {
             Value::Table(entries) => visitor
                 .visit_map(Map {
                     entries: entries.iter(),
                     value: None,
+                    templates: self.templates,
                 })
-                .map_err(|e| e.at(&self.span)),
+                .map_err(|e| e.at(&self.node.span)),
             _ => Err(type_error(self, "a table")),
         }
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CheckError> {
-        visitor.visit_some(self)
+        match self.node.value {
+            Value::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
     }
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
@@ -177,10 +230,10 @@ impl<'de> de::Deserializer<'de> for &'de Node {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value, CheckError> {
-        match &self.value {
-            Value::String(s) if name == PLACEHOLDER_NEWTYPE && is_template(s) => visitor
+        match &self.node.value {
+            Value::String(_) if name == PLACEHOLDER_NEWTYPE && self.template() => visitor
                 .visit_newtype_struct(DURATION_PLACEHOLDER.into_deserializer())
-                .map_err(|e: CheckError| e.at(&self.span)),
+                .map_err(|e: CheckError| e.at(&self.node.span)),
             _ => visitor.visit_newtype_struct(self),
         }
     }
@@ -191,25 +244,32 @@ impl<'de> de::Deserializer<'de> for &'de Node {
         variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, CheckError> {
-        match &self.value {
-            Value::String(s) if is_template(s) => {
+        match &self.node.value {
+            Value::String(_) if self.template() => {
                 let first = variants.first().copied().unwrap_or_default();
                 visitor.visit_enum(first.into_deserializer())
             }
             Value::String(s) => visitor.visit_enum(s.as_str().into_deserializer()),
             _ => Err(type_error(self, "a string")),
         }
-        .map_err(|e| e.at(&self.span))
+        .map_err(|e| e.at(&self.node.span))
     }
 
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CheckError> {
+        self.deserialize_f64(visitor)
+    }
+
+    integers_as_i64!(deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i128
+        deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u128);
+
     serde::forward_to_deserialize_any! {
-        i8 i16 i32 i128 u8 u16 u32 u128 f32 char bytes byte_buf unit unit_struct
-        tuple tuple_struct identifier ignored_any
+        char bytes byte_buf unit unit_struct tuple tuple_struct identifier ignored_any
     }
 }
 
 struct Seq<'de> {
     items: std::slice::Iter<'de, Node>,
+    templates: bool,
 }
 
 impl<'de> de::SeqAccess<'de> for Seq<'de> {
@@ -221,7 +281,10 @@ impl<'de> de::SeqAccess<'de> for Seq<'de> {
     ) -> Result<Option<T::Value>, CheckError> {
         match self.items.next() {
             Some(node) => seed
-                .deserialize(node)
+                .deserialize(NodeDe {
+                    node,
+                    templates: self.templates,
+                })
                 .map(Some)
                 .map_err(|e| e.at(&node.span)),
             None => Ok(None),
@@ -232,6 +295,7 @@ impl<'de> de::SeqAccess<'de> for Seq<'de> {
 struct Map<'de> {
     entries: std::slice::Iter<'de, (Key, Node)>,
     value: Option<&'de Node>,
+    templates: bool,
 }
 
 impl<'de> de::MapAccess<'de> for Map<'de> {
@@ -260,7 +324,11 @@ impl<'de> de::MapAccess<'de> for Map<'de> {
             .value
             .take()
             .expect("serde asks for a value only after a key");
-        seed.deserialize(node).map_err(|e| e.at(&node.span))
+        seed.deserialize(NodeDe {
+            node,
+            templates: self.templates,
+        })
+        .map_err(|e| e.at(&node.span))
     }
 }
 

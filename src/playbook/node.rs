@@ -21,6 +21,8 @@ pub struct Node {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// Only in rendered parameters (a template can evaluate to none); TOML has no null.
+    Null,
     String(String),
     Integer(i64),
     Float(f64),
@@ -35,6 +37,7 @@ impl Value {
     /// The word used in "expected …, found …" messages.
     pub fn type_name(&self) -> &'static str {
         match self {
+            Value::Null => "none",
             Value::String(_) => "a string",
             Value::Integer(_) => "an integer",
             Value::Float(_) => "a float",
@@ -104,6 +107,7 @@ impl Node {
 
     pub fn to_json(&self) -> serde_json::Value {
         match &self.value {
+            Value::Null => serde_json::Value::Null,
             Value::String(s) | Value::Datetime(s) => serde_json::Value::String(s.clone()),
             Value::Integer(i) => (*i).into(),
             Value::Float(f) => serde_json::Number::from_f64(*f)
@@ -116,6 +120,30 @@ impl Node {
                 .collect::<serde_json::Map<_, _>>()
                 .into(),
         }
+    }
+}
+
+impl Node {
+    /// A node for rendered JSON: no spans, since it was not written by the user as such.
+    pub fn from_json(value: serde_json::Value) -> Node {
+        let value = match value {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(b),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => Value::Integer(i),
+                None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            serde_json::Value::String(s) => Value::String(s),
+            serde_json::Value::Array(items) => {
+                Value::Array(items.into_iter().map(Node::from_json).collect())
+            }
+            serde_json::Value::Object(map) => Value::Table(
+                map.into_iter()
+                    .map(|(name, v)| (Key { name, span: 0..0 }, Node::from_json(v)))
+                    .collect(),
+            ),
+        };
+        Node { span: 0..0, value }
     }
 }
 

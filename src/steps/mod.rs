@@ -9,7 +9,7 @@ use schemars::{Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 
 use crate::engine::{StepContext, StepError};
-use crate::playbook::check::{CheckError, check};
+use crate::playbook::check::{CheckError, check, convert};
 use crate::playbook::node::Node;
 
 mod assert;
@@ -109,5 +109,5 @@ impl std::fmt::Display for StepKind {
 }
 
 fn parse_params<T: DeserializeOwned>(params: serde_json::Value) -> Result<T, StepError> {
-    serde_json::from_value(params).map_err(|e| StepError::Params(e.to_string()))
+    convert(params).map_err(|e| StepError::Params(e.to_string()))
 }

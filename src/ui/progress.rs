@@ -18,12 +18,14 @@ pub enum Verbosity {
     Verbose,
 }
 
+const STATUS_EVERY: Duration = Duration::from_secs(2);
+
 pub struct Progress {
     verbosity: Verbosity,
     live: Option<MultiProgress>,
     bars: Mutex<HashMap<(Phase, usize), ProgressBar>>,
-    /// Last status printed per step in plain mode, to print only changes.
-    last_status: Mutex<HashMap<(Phase, usize), String>>,
+    /// Last status printed per step in plain mode, and when.
+    last_status: Mutex<HashMap<(Phase, usize), (String, Duration)>>,
 }
 
 impl Progress {
@@ -71,10 +73,16 @@ impl Progress {
         if self.verbosity == Verbosity::Quiet {
             return;
         }
+        // Polling steps update their status on every poll: a log gets one line per
+        // STATUS_EVERY at most, and none for a status that did not change.
         let mut last = lock(&self.last_status);
         let key = (step.phase, step.index);
-        if last.get(&key).map(String::as_str) != Some(message) {
-            last.insert(key, message.to_string());
+        let due = match last.get(&key) {
+            None => true,
+            Some((text, at)) => text != message && elapsed >= *at + STATUS_EVERY,
+        };
+        if due {
+            last.insert(key, (message.to_string(), elapsed));
             drop(last);
             self.line(elapsed, &format!("  {}: {message}", label(step)));
         }
@@ -206,16 +214,14 @@ fn symbol(status: StepStatus) -> &'static str {
         StepStatus::Skipped => "-",
         StepStatus::Failed | StepStatus::TimedOut => "✗",
         StepStatus::Cancelled => "!",
+        StepStatus::Stopped => "■",
     }
 }
 
-fn status_word(status: StepStatus) -> &'static str {
+fn status_word(status: StepStatus) -> String {
     match status {
-        StepStatus::Passed => "passed",
-        StepStatus::Failed => "FAILED",
-        StepStatus::TimedOut => "TIMED OUT",
-        StepStatus::Skipped => "skipped",
-        StepStatus::Cancelled => "cancelled",
+        StepStatus::Failed | StepStatus::TimedOut => status.word().to_uppercase(),
+        _ => status.word().to_string(),
     }
 }
 
