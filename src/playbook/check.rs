@@ -375,8 +375,8 @@ mod tests {
             )
         );
         assert_eq!(
-            error_at("count = 1\nnames = [\"a\", 2]"),
-            ("expected a string, found an integer".into(), "2".into())
+            error_at("count = 1\nnames = [\"a\", [2]]"),
+            ("expected a string, found an array".into(), "[2]".into())
         );
     }
 

@@ -39,9 +39,12 @@ pub fn params(kind: StepKind) -> Vec<ParamDoc> {
         .iter()
         .map(|(name, prop)| ParamDoc {
             name: name.clone(),
-            type_name: type_name(prop, &definitions),
+            type_name: type_name(prop),
             required: required.contains(&name.as_str()),
-            default: prop.get("default").map(Value::to_string),
+            default: prop
+                .get("default")
+                .filter(|d| !d.is_null())
+                .map(Value::to_string),
             description: prop["description"]
                 .as_str()
                 .unwrap_or_default()
@@ -57,7 +60,7 @@ fn resolve<'a>(schema: &'a Value, definitions: &'a serde_json::Map<String, Value
     }
 }
 
-fn type_name(prop: &Value, definitions: &serde_json::Map<String, Value>) -> String {
+fn type_name(prop: &Value) -> String {
     if let Some(name) = prop["$ref"].as_str().and_then(|r| r.rsplit('/').next()) {
         return name.to_lowercase();
     }
@@ -65,7 +68,7 @@ fn type_name(prop: &Value, definitions: &serde_json::Map<String, Value>) -> Stri
         let names: Vec<String> = any
             .iter()
             .filter(|s| s["type"] != "null")
-            .map(|s| type_name(s, definitions))
+            .map(type_name)
             .collect();
         return names.join(" | ");
     }
@@ -87,9 +90,9 @@ fn type_name(prop: &Value, definitions: &serde_json::Map<String, Value>) -> Stri
         _ => return "any".into(),
     };
     match ty.as_str() {
-        "array" => format!("[{}]", type_name(&prop["items"], definitions)),
+        "array" => format!("[{}]", type_name(&prop["items"])),
         "object" => match prop.get("additionalProperties") {
-            Some(v) if v.is_object() => format!("{{ {} }}", type_name(v, definitions)),
+            Some(v) if v.is_object() => format!("{{ {} }}", type_name(v)),
             _ => "table".into(),
         },
         _ => ty,

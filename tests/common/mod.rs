@@ -1,0 +1,65 @@
+//! Helpers shared by the integration tests: they drive the built `chaosplay` binary.
+#![allow(dead_code)] // each test crate uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_chaosplay"))
+}
+
+pub fn chaosplay() -> std::process::Command {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.env_remove("GITHUB_ACTIONS");
+    cmd
+}
+
+/// A fresh directory under the target dir, removed at the start of each use.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs a playbook with a JSON report and returns the process output and the parsed report.
+pub fn run(dir: &Path, playbook: &str, args: &[&str]) -> (Output, serde_json::Value) {
+    let path = write(dir, "playbook.toml", playbook);
+    let report = dir.join("report.json");
+    let output = chaosplay()
+        .arg("run")
+        .arg(&path)
+        .arg("--report-json")
+        .arg(&report)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(&report).unwrap_or_else(|e| {
+        panic!(
+            "no report ({e}); stdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output, serde_json::from_str(&text).unwrap())
+}
+
+/// The steps of the first run of a report, by name.
+pub fn step<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["runs"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in {report:#}"))
+}
+
+pub fn code(output: &Output) -> i32 {
+    output.status.code().unwrap_or(-1)
+}

@@ -1,0 +1,486 @@
+//! The interpreter, end to end through the binary: finally, timeouts, signals, until-polling,
+//! retries, background steps and exit codes.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{chaosplay, code, run, scratch, step};
+
+#[test]
+fn finally_runs_after_a_failure() {
+    let dir = scratch("finally-failure");
+    let (out, report) = run(
+        &dir,
+        r#"
+[scenario]
+name = "failing"
+[[steps]]
+name = "boom"
+uses = "exec"
+with = { argv = ["sh", "-c", "echo oops >&2; exit 3"] }
+[[steps]]
+name = "never"
+uses = "log"
+with = { message = "unreachable" }
+[[finally]]
+name = "cleanup"
+uses = "exec"
+with = { argv = ["touch", "cleaned"] }
+"#,
+        &[],
+    );
+    assert_eq!(code(&out), 1);
+    let boom = step(&report, "boom");
+    assert_eq!(boom["status"], "failed");
+    let message = boom["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("exited with 3") && message.contains("oops"),
+        "{message}"
+    );
+    assert!(
+        report["runs"][0]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["name"] != "never")
+    );
+    assert_eq!(step(&report, "cleanup")["status"], "passed");
+    assert!(dir.join("cleaned").exists());
+    assert_eq!(report["runs"][0]["status"], "failed");
+}
+
+#[test]
+fn finally_runs_after_a_timeout() {
+    let dir = scratch("finally-timeout");
+    let (out, report) = run(
+        &dir,
+        r#"
+[scenario]
+name = "slow"
+[[steps]]
+name = "hang"
+uses = "exec"
+with = { argv = ["sleep", "30"] }
+timeout = "300ms"
+[[finally]]
+name = "cleanup"
+uses = "exec"
+with = { argv = ["touch", "cleaned"] }
+"#,
+        &[],
+    );
+    assert_eq!(code(&out), 1);
+    let hang = step(&report, "hang");
+    assert_eq!(hang["status"], "timed_out");
+    assert_eq!(hang["error"]["kind"], "timeout");
+    assert!(hang["duration_ms"].as_u64().unwrap() < 10_000);
+    assert!(dir.join("cleaned").exists());
+}
+
+#[test]
+fn a_failing_cleanup_exits_4() {
+    let dir = scratch("cleanup-fails");
+    let (out, report) = run(
+        &dir,
+        "[scenario]\nname = \"x\"\n[[steps]]\nuses = \"log\"\nwith = { message = \"hi\" }\n[[finally]]\nname = \"bad cleanup\"\nuses = \"exec\"\nwith = { argv = [\"false\"] }\n[[finally]]\nname = \"still runs\"\nuses = \"log\"\nwith = { message = \"after\" }\n",
+        &[],
+    );
+    assert_eq!(code(&out), 4);
+    assert_eq!(report["runs"][0]["status"], "cleanup_failed");
+    assert_eq!(step(&report, "still runs")["status"], "passed");
+}
+
+#[test]
+fn an_unreachable_endpoint_exits_3() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = scratch("unreachable");
+    let (out, report) = run(
+        &dir,
+        "[scenario]\nname = \"x\"\n[vars]\nport = 1\n[[steps]]\nname = \"probe\"\nuses = \"http.request\"\nwith = { url = \"http://127.0.0.1:{{ vars.port }}/\" }\n",
+        &["--var", &format!("port={port}")],
+    );
+    assert_eq!(code(&out), 3);
+    assert_eq!(step(&report, "probe")["error"]["kind"], "environment");
+    assert_eq!(report["runs"][0]["status"], "environment_error");
+}
+
+#[test]
+fn until_polls_until_the_condition_holds() {
+    let dir = scratch("until");
+    let (out, report) = run(
+        &dir,
+        r#"
+[scenario]
+name = "poll"
+[[steps]]
+id = "count"
+name = "count"
+uses = "exec"
+with = { argv = ["sh", "-c", "n=$(cat n 2>/dev/null || echo 0); n=$((n+1)); echo $n > n; echo $n"] }
+until = "output.stdout | trim | int >= 3"
+interval = "50ms"
+timeout = "10s"
+[[steps]]
+uses = "assert"
+with.that = ["steps.count.stdout | trim == '3'"]
+"#,
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(step(&report, "count")["polls"], 3);
+}
+
+#[test]
+fn until_times_out_showing_the_last_output() {
+    let dir = scratch("until-timeout");
+    let (out, report) = run(
+        &dir,
+        r#"
+[scenario]
+name = "poll"
+[[steps]]
+name = "never"
+uses = "exec"
+with = { argv = ["echo", "not ready"] }
+until = "output.stdout == 'ready'"
+interval = "50ms"
+timeout = "400ms"
+"#,
+        &[],
+    );
+    assert_eq!(code(&out), 1);
+    let never = step(&report, "never");
+    assert_eq!(never["status"], "timed_out");
+    let message = never["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("was false; last output") && message.contains("not ready"),
+        "{message}"
+    );
+    assert!(never["polls"].as_u64().unwrap() >= 2);
+}
+
+#[test]
+fn stable_for_needs_the_condition_to_hold_continuously() {
+    let dir = scratch("stable");
+    let (out, report) = run(
+        &dir,
+        r#"
+[scenario]
+name = "stable"
+[[steps]]
+name = "steady"
+uses = "exec"
+with = { argv = ["true"] }
+until = "output.exit_code == 0"
+interval = "50ms"
+stable_for = "300ms"
+timeout = "10s"
+"#,
+        &[],
+    );
+    assert_eq!(code(&out), 0);
+    let steady = step(&report, "steady");
+    assert!(steady["polls"].as_u64().unwrap() >= 6, "{steady}");
+    assert!(steady["duration_ms"].as_u64().unwrap() >= 300);
+}
+
+#[test]
+fn retries_until_an_attempt_succeeds() {
+    let dir = scratch("retry");
+    let (out, report) = run(
+        &dir,
+        r#"
+[scenario]
+name = "retry"
+[[steps]]
+name = "flaky"
+uses = "exec"
+with = { argv = ["sh", "-c", "n=$(cat n 2>/dev/null || echo 0); n=$((n+1)); echo $n > n; [ $n -ge 3 ]"] }
+retry = { attempts = 5, delay = "20ms", backoff = 2.0 }
+[[steps]]
+name = "gives up"
+uses = "exec"
+with = { argv = ["false"] }
+retry = { attempts = 2, delay = "10ms" }
+"#,
+        &[],
+    );
+    assert_eq!(code(&out), 1);
+    assert_eq!(step(&report, "flaky")["attempts"], 3);
+    assert_eq!(step(&report, "flaky")["status"], "passed");
+    assert_eq!(step(&report, "gives up")["attempts"], 2);
+    assert_eq!(step(&report, "gives up")["status"], "failed");
+}
+
+#[test]
+fn background_steps_run_concurrently_and_are_awaited() {
+    let dir = scratch("background");
+    let (out, report) = run(
+        &dir,
+        r#"
+[scenario]
+name = "bg"
+[[steps]]
+id = "slow"
+name = "slow"
+uses = "exec"
+with = { argv = ["sh", "-c", "sleep 0.4; echo done"] }
+background = true
+[[steps]]
+id = "fast"
+name = "fast"
+uses = "exec"
+with = { argv = ["echo", "fast"] }
+[[steps]]
+uses = "await"
+with = { steps = ["slow"] }
+[[steps]]
+uses = "assert"
+with.that = ["steps.slow.stdout | trim == 'done'"]
+[[steps]]
+id = "failing"
+name = "failing"
+uses = "exec"
+with = { argv = ["false"] }
+background = true
+[[steps]]
+name = "join failing"
+uses = "await"
+with = { steps = ["failing"] }
+"#,
+        &[],
+    );
+    assert_eq!(code(&out), 1);
+    let slow = step(&report, "slow");
+    let fast = step(&report, "fast");
+    // The fast step started while the slow one was still running.
+    assert!(
+        fast["start_ms"].as_u64().unwrap()
+            < slow["start_ms"].as_u64().unwrap() + slow["duration_ms"].as_u64().unwrap()
+    );
+    assert_eq!(slow["status"], "passed");
+    let join = step(&report, "join failing");
+    assert_eq!(join["status"], "failed");
+    assert!(
+        join["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`failing` failed")
+    );
+}
+
+#[test]
+fn if_false_skips_and_templates_keep_types() {
+    let dir = scratch("if");
+    let (out, report) = run(
+        &dir,
+        r#"
+[scenario]
+name = "if"
+[vars]
+enabled = false
+n = 2
+[[steps]]
+name = "skipped"
+uses = "exec"
+with = { argv = ["false"] }
+if = "vars.enabled"
+[[steps]]
+id = "echo"
+name = "echo"
+uses = "exec"
+with = { argv = ["echo", "{{ vars.n * 21 }}"], expect_exit = ["{{ vars.n - 2 }}"] }
+[[steps]]
+uses = "assert"
+with.that = ["steps.echo.stdout | trim == '42'", "vars.n is integer"]
+"#,
+        &["--var", "n=2"],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(step(&report, "skipped")["status"], "skipped");
+    assert_eq!(
+        step(&report, "echo")["params"]["expect_exit"],
+        serde_json::json!([0])
+    );
+}
+
+#[test]
+fn failed_assertions_show_the_values_they_read() {
+    let dir = scratch("assert");
+    let (out, report) = run(
+        &dir,
+        r#"
+[scenario]
+name = "assert"
+[vars]
+stores = 3
+[[steps]]
+id = "probe"
+uses = "exec"
+with = { argv = ["echo", "2"] }
+[[steps]]
+name = "check"
+uses = "assert"
+with.that = ["steps.probe.stdout | trim | int == vars.stores", "vars.stores > 0"]
+"#,
+        &[],
+    );
+    assert_eq!(code(&out), 1);
+    let message = step(&report, "check")["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        message,
+        "assertion failed: steps.probe.stdout | trim | int == vars.stores\n  steps.probe.stdout = \"2\\n\"\n  vars.stores = 3"
+    );
+}
+
+#[test]
+fn vars_file_and_var_override_in_order() {
+    let dir = scratch("vars");
+    common::write(&dir, "vars.toml", "name = \"from-file\"\ncount = 7\n");
+    let vars_file = dir.join("vars.toml");
+    let (out, _) = run(
+        &dir,
+        "[scenario]\nname = \"x\"\n[vars]\nname = \"default\"\ncount = 1\n[[steps]]\nuses = \"assert\"\nwith.that = [\"vars.name == 'from-file'\", \"vars.count == 9\"]\n",
+        &[
+            "--vars-file",
+            vars_file.to_str().unwrap(),
+            "--var",
+            "count=9",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// Starts a playbook whose first step sleeps, waits until it is running, and sends signals.
+fn interrupt(
+    name: &str,
+    finally_argv: &str,
+    signals: &[&str],
+) -> (i32, std::path::PathBuf, Duration) {
+    let dir = scratch(name);
+    let started = dir.join("started");
+    let playbook = format!(
+        r#"
+[scenario]
+name = "interrupt"
+[[steps]]
+uses = "exec"
+with = {{ argv = ["sh", "-c", "touch {started}; exec sleep 60"] }}
+[[finally]]
+uses = "exec"
+with = {{ argv = {finally_argv} }}
+"#,
+        started = started.display()
+    );
+    let path = common::write(&dir, "p.toml", &playbook);
+    let mut child = chaosplay()
+        .current_dir(&dir)
+        .arg("run")
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "the first step never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = Instant::now();
+    for signal in signals {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let status = child.wait().unwrap();
+    (status.code().unwrap_or(-1), dir, sent.elapsed())
+}
+
+#[test]
+fn sigint_cancels_the_step_and_runs_finally() {
+    let (code, dir, _) = interrupt("sigint", r#"["touch", "cleaned"]"#, &["INT"]);
+    assert_eq!(code, 130);
+    assert!(
+        dir.join("cleaned").exists(),
+        "finally must run after Ctrl-C"
+    );
+}
+
+#[test]
+fn sigterm_exits_143_after_cleanup() {
+    let (code, dir, _) = interrupt("sigterm", r#"["touch", "cleaned"]"#, &["TERM"]);
+    assert_eq!(code, 143);
+    assert!(dir.join("cleaned").exists());
+}
+
+#[test]
+fn a_second_sigint_aborts_cleanup() {
+    let (code, dir, _) = interrupt(
+        "sigint-twice",
+        r#"["sh", "-c", "sleep 30; touch cleaned"]"#,
+        &["INT", "INT"],
+    );
+    assert_eq!(code, 130);
+    assert!(
+        !dir.join("cleaned").exists(),
+        "the second signal must stop cleanup"
+    );
+}
+
+#[test]
+fn several_playbooks_run_in_order_and_the_worst_exit_code_wins() {
+    let dir = scratch("several");
+    let ok = common::write(
+        &dir,
+        "ok.toml",
+        "[scenario]\nname = \"ok\"\n[[steps]]\nuses = \"log\"\nwith = { message = \"fine\" }\n",
+    );
+    let bad = common::write(
+        &dir,
+        "bad.toml",
+        "[scenario]\nname = \"bad\"\n[[steps]]\nuses = \"assert\"\nwith.that = [\"false\"]\n",
+    );
+    let report = dir.join("r.json");
+    let out = chaosplay()
+        .arg("run")
+        .args([&ok, &bad])
+        .arg("--report-json")
+        .arg(&report)
+        .arg("-q")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    assert_eq!(report["format"], "chaosplay-report/1");
+    assert_eq!(report["exit_code"], 1);
+    let names: Vec<_> = report["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["scenario"]["name"].clone())
+        .collect();
+    assert_eq!(names, ["ok", "bad"]);
+}
+
+#[test]
+fn the_seed_is_reported_and_readable() {
+    let dir = scratch("seed");
+    let (out, report) = run(
+        &dir,
+        "[scenario]\nname = \"x\"\n[[steps]]\nuses = \"assert\"\nwith.that = [\"run.seed == 42\", \"run.trial == 1\", \"run.scenario == 'x'\"]\n",
+        &["--seed", "42"],
+    );
+    assert_eq!(code(&out), 0);
+    assert_eq!(report["runs"][0]["seed"], 42);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("seed 42"));
+}

@@ -1,0 +1,144 @@
+//! `http.request` against a real HTTP server on 127.0.0.1 started by the test.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::mpsc;
+
+use common::{code, run, scratch, step};
+
+/// What the server received.
+struct Received {
+    request_line: String,
+    headers: Vec<String>,
+    body: String,
+}
+
+/// Serves `responses` in order, one connection each, and reports what it received.
+fn serve(responses: Vec<(u16, &'static str, &'static str)>) -> (u16, mpsc::Receiver<Received>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for (status, content_type, body) in responses {
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let mut headers = Vec::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let line = line.trim_end().to_string();
+                if line.is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                headers.push(line);
+            }
+            let mut received = vec![0; length];
+            reader.read_exact(&mut received).unwrap();
+            let _ = tx.send(Received {
+                request_line: request_line.trim_end().to_string(),
+                headers,
+                body: String::from_utf8(received).unwrap(),
+            });
+            let mut stream = stream;
+            write!(
+                stream,
+                "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\nx-test: yes\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn sends_method_headers_and_json_and_captures_the_response() {
+    let (port, received) = serve(vec![(201, "application/json", r#"{"ok":true,"n":[1,2]}"#)]);
+    let dir = scratch("http-post");
+    let (out, report) = run(
+        &dir,
+        r#"
+[scenario]
+name = "http"
+[vars]
+port = 0
+[[steps]]
+id = "post"
+name = "post"
+uses = "http.request"
+with = { method = "post", url = "http://127.0.0.1:{{ vars.port }}/pd/api/v1/config", headers = { x-run = "{{ run.seed }}" }, json = { max-store-down-time = "1m", n = "{{ vars.port }}" }, expect_status = [200, 201] }
+[[steps]]
+uses = "assert"
+with.that = ["steps.post.status == 201", "steps.post.json.ok", "steps.post.json.n | length == 2", "steps.post.headers['x-test'] == 'yes'"]
+"#,
+        &["--var", &format!("port={port}"), "--seed", "7"],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    let got = received.recv().unwrap();
+    assert_eq!(got.request_line, "POST /pd/api/v1/config HTTP/1.1");
+    assert!(
+        got.headers
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case("x-run: 7")),
+        "{:?}",
+        got.headers
+    );
+    assert!(
+        got.headers
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case("content-type: application/json"))
+    );
+    let body: serde_json::Value = serde_json::from_str(&got.body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"max-store-down-time": "1m", "n": port})
+    );
+    assert_eq!(step(&report, "post")["output"]["status"], 201);
+}
+
+#[test]
+fn an_unexpected_status_fails() {
+    let (port, _received) = serve(vec![(500, "text/plain", "not json")]);
+    let dir = scratch("http-500");
+    let (out, report) = run(
+        &dir,
+        "[scenario]\nname = \"x\"\n[vars]\nport = 0\n[[steps]]\nname = \"get\"\nuses = \"http.request\"\nwith = { url = \"http://127.0.0.1:{{ vars.port }}/health\", expect_status = [200] }\n",
+        &["--var", &format!("port={port}")],
+    );
+    assert_eq!(code(&out), 1);
+    let get = step(&report, "get");
+    assert_eq!(get["error"]["kind"], "failed");
+    assert!(
+        get["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("answered 500, expected [200]")
+    );
+}
+
+#[test]
+fn until_rides_out_errors_and_bad_statuses() {
+    let (port, _received) = serve(vec![
+        (503, "text/plain", "starting"),
+        (200, "application/json", r#"{"health":"false"}"#),
+        (200, "application/json", r#"{"health":"true"}"#),
+    ]);
+    let dir = scratch("http-until");
+    let (out, report) = run(
+        &dir,
+        "[scenario]\nname = \"x\"\n[vars]\nport = 0\n[[steps]]\nname = \"health\"\nuses = \"http.request\"\nwith = { url = \"http://127.0.0.1:{{ vars.port }}/health\" }\nuntil = \"output.json.health == 'true'\"\ninterval = \"20ms\"\ntimeout = \"10s\"\n",
+        &["--var", &format!("port={port}")],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(step(&report, "health")["polls"], 3);
+}
