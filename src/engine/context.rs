@@ -72,7 +72,9 @@ pub(crate) struct RunShared {
     vars: Value,
     run: Value,
     outputs: Arc<Outputs>,
-    http: reqwest::Client,
+    /// Built on first use: loading the system's TLS roots costs tens of milliseconds that a
+    /// playbook without HTTP steps should not pay.
+    http: std::sync::OnceLock<reqwest::Client>,
     background: Mutex<HashMap<String, Background>>,
     /// Records of background steps that were joined, for the report.
     pub joined: Mutex<Vec<StepRecord>>,
@@ -92,10 +94,7 @@ impl RunShared {
             started: Instant::now(),
             env: template::environment(),
             outputs: Arc::default(),
-            http: reqwest::Client::builder()
-                .connect_timeout(std::time::Duration::from_secs(5))
-                .build()
-                .unwrap_or_default(),
+            http: std::sync::OnceLock::new(),
             background: Mutex::default(),
             joined: Mutex::default(),
         }
@@ -287,7 +286,12 @@ impl StepContext {
     }
 
     pub fn http(&self) -> &reqwest::Client {
-        &self.shared.http
+        self.shared.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .build()
+                .unwrap_or_default()
+        })
     }
 
     /// The playbook's directory: relative paths in parameters start here.

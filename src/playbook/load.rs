@@ -81,8 +81,10 @@ pub fn parse(
         });
     }
     let root = Node::from_table(&table);
+    drop(table);
     let mut v = Validator {
         source: Arc::clone(&source),
+        env: template::environment(),
         diagnostics: Vec::new(),
     };
     let playbook = v.playbook(&root, overrides);
@@ -100,6 +102,7 @@ pub fn parse(
 
 struct Validator {
     source: Arc<Source>,
+    env: minijinja::Environment<'static>,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -182,19 +185,19 @@ impl Validator {
             .get("subject")
             .and_then(|node| self.typed::<Subject>(node, "invalid [subject]"));
 
-        let step_nodes = |name: &str, v: &mut Validator| -> Vec<Node> {
+        let step_nodes = |name: &str, v: &mut Validator| -> &[Node] {
             match root.get(name) {
-                None => Vec::new(),
+                None => &[],
                 Some(Node {
                     value: Value::Array(items),
                     ..
-                }) => items.clone(),
+                }) => items,
                 Some(other) => {
                     v.error(
                         format!("`{name}` must be an array of tables: write [[{name}]]"),
                         other.span.clone(),
                     );
-                    Vec::new()
+                    &[]
                 }
             }
         };
@@ -209,7 +212,7 @@ impl Validator {
 
         // Ids first, so a reference to a step defined later gets a precise message.
         let mut all_ids: HashMap<String, StepKind> = HashMap::new();
-        for node in main_nodes.iter().chain(&finally_nodes) {
+        for node in main_nodes.iter().chain(finally_nodes) {
             if let (Some(id), Some(kind)) = (
                 node.get("id").and_then(Node::as_str),
                 node.get("uses")
@@ -225,10 +228,7 @@ impl Validator {
         let mut background_ids: Vec<String> = Vec::new();
         let mut steps = Vec::new();
         let mut finally = Vec::new();
-        for (phase, nodes) in [
-            (Phase::Steps, &main_nodes),
-            (Phase::Finally, &finally_nodes),
-        ] {
+        for (phase, nodes) in [(Phase::Steps, main_nodes), (Phase::Finally, finally_nodes)] {
             for (index, node) in nodes.iter().enumerate() {
                 let step = self.step(
                     node,
@@ -504,8 +504,7 @@ impl Validator {
     /// Checks a template's (or expression's) syntax and every name it reads.
     fn template(&mut self, text: &str, span: Range<usize>, expression: bool, scope: &Scope<'_>) {
         let source = Arc::clone(&self.source);
-        let env = template::environment();
-        let refs = match template::references(&env, text, expression) {
+        let refs = match template::references(&self.env, text, expression) {
             Ok(refs) => refs,
             Err(e) => {
                 let what = if expression { "expression" } else { "template" };
