@@ -4,6 +4,7 @@
 //! [`steps`] (the registry). Events flow up from the engine to [`ui`] and [`report`].
 
 pub mod cli;
+pub mod clients;
 pub mod diagnostic;
 pub mod duration;
 pub mod engine;

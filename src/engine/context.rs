@@ -13,9 +13,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::events::{EventKind, Listener, RunEvent};
 use super::{StepError, StepRecord, StepStatus};
+use crate::clients::docker::DockerClient;
 use crate::playbook::node::{Node, Value as NodeValue};
 use crate::playbook::{Phase, Playbook, Step};
 use crate::steps::StepKind;
+use crate::steps::undo::Undo;
 use crate::template;
 
 /// Outputs of finished steps by id: `steps.<id>` in templates.
@@ -76,6 +78,14 @@ pub(crate) struct RunShared {
     /// playbook without HTTP steps should not pay.
     http: std::sync::OnceLock<reqwest::Client>,
     background: Mutex<HashMap<String, Background>>,
+    docker: tokio::sync::OnceCell<DockerClient>,
+    /// The compose project the run owns: selectors only see its containers.
+    project: Option<String>,
+    seed: u64,
+    /// Random choices made so far: each gets its own seed derived from the run's.
+    draws: std::sync::atomic::AtomicU64,
+    /// Faults applied and not yet reversed, oldest first.
+    undo: Mutex<Vec<Undo>>,
     /// Records of background steps that were joined, for the report.
     pub joined: Mutex<Vec<StepRecord>>,
 }
@@ -85,8 +95,14 @@ impl RunShared {
         playbook: Arc<Playbook>,
         listener: Arc<dyn Listener>,
         run: serde_json::Value,
+        seed: u64,
     ) -> Self {
         RunShared {
+            project: subject_project(&playbook),
+            seed,
+            draws: Default::default(),
+            undo: Mutex::default(),
+            docker: tokio::sync::OnceCell::new(),
             vars: Value::from(Serde(&playbook.vars)),
             run: Value::from(Serde(&run)),
             playbook,
@@ -98,6 +114,19 @@ impl RunShared {
             background: Mutex::default(),
             joined: Mutex::default(),
         }
+    }
+
+    pub async fn docker(&self) -> Result<&DockerClient, StepError> {
+        self.docker
+            .get_or_try_init(DockerClient::connect)
+            .await
+            .map_err(StepError::from)
+    }
+
+    /// Outstanding undos, newest first, emptying the ledger.
+    pub fn take_undo(&self) -> Vec<Undo> {
+        let mut ledger = self.undo.lock().unwrap_or_else(|e| e.into_inner());
+        ledger.drain(..).rev().collect()
     }
 
     pub fn emit(&self, kind: EventKind<'_>) {
@@ -251,6 +280,27 @@ impl RunShared {
     }
 }
 
+/// The subject's compose project name: `[subject] project`, or, as Docker Compose does, the
+/// compose file's directory name, lower-cased and reduced to `[a-z0-9_-]`.
+fn subject_project(playbook: &Playbook) -> Option<String> {
+    let subject = playbook.subject.as_ref()?;
+    if let Some(project) = &subject.project {
+        return Some(project.clone());
+    }
+    let compose = playbook.dir().join(subject.compose.as_ref()?);
+    let dir = std::fs::canonicalize(&compose)
+        .ok()?
+        .parent()?
+        .file_name()?
+        .to_string_lossy()
+        .to_lowercase();
+    Some(
+        dir.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+            .collect(),
+    )
+}
+
 fn truncate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &text[..i]),
@@ -268,6 +318,40 @@ pub struct StepContext {
 impl StepContext {
     fn step(&self) -> &Step {
         self.shared.step(self.phase, self.index)
+    }
+
+    /// The Docker client, connected on first use.
+    pub async fn docker(&self) -> Result<&DockerClient, StepError> {
+        self.shared.docker().await
+    }
+
+    /// The subject's compose project, if the playbook has a subject.
+    pub fn project(&self) -> Option<&str> {
+        self.shared.project.as_deref()
+    }
+
+    /// A seed for one random choice, derived from the run's seed and how many choices came
+    /// before it: the same `--seed` replays the same choices.
+    pub fn next_seed(&self) -> u64 {
+        let n = self
+            .shared
+            .draws
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.shared.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// Records how to reverse a fault, before the fault is applied.
+    pub fn register_undo(&self, undo: Undo) {
+        let mut ledger = self.shared.undo.lock().unwrap_or_else(|e| e.into_inner());
+        if !ledger.contains(&undo) {
+            ledger.push(undo);
+        }
+    }
+
+    /// Forgets an undo that a step has just done itself.
+    pub fn clear_undo(&self, done: &Undo) {
+        let mut ledger = self.shared.undo.lock().unwrap_or_else(|e| e.into_inner());
+        ledger.retain(|u| !u.is_done_by(done));
     }
 
     /// Updates the step's live status line.

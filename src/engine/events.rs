@@ -3,7 +3,7 @@
 
 use crate::playbook::{Playbook, Step};
 
-use super::{CancelReason, RunResult, StepRecord};
+use super::{CancelReason, RunResult, StepRecord, UndoRecord};
 
 #[derive(Debug)]
 pub struct RunEvent<'a> {
@@ -38,7 +38,14 @@ pub enum EventKind<'a> {
     Cancelling {
         reason: CancelReason,
     },
+    /// The run cannot start: something it needs (the Docker daemon) is unreachable.
+    Unavailable {
+        message: &'a str,
+    },
     CleanupStarted,
+    Undone {
+        record: &'a UndoRecord,
+    },
     RunFinished {
         result: &'a RunResult,
     },

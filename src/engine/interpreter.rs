@@ -10,9 +10,10 @@ use tokio_util::sync::CancellationToken;
 use super::cancel::Cancel;
 use super::context::{Background, Join, RunShared, StepContext};
 use super::events::{EventKind, Listener};
-use super::{ErrorRecord, RunResult, RunStatus, StepError, StepRecord, StepStatus};
+use super::{ErrorRecord, RunResult, RunStatus, StepError, StepRecord, StepStatus, UndoRecord};
 use crate::duration::Duration;
 use crate::playbook::{Phase, Playbook, Step};
+use crate::steps::undo::Undo;
 
 pub struct RunOptions {
     /// Seeds every random choice of the run, so a failing run replays exactly.
@@ -34,12 +35,42 @@ pub async fn run(
         "started_at": humantime::format_rfc3339_millis(started_at).to_string(),
         "scenario": playbook.scenario.name,
     });
-    let shared = Arc::new(RunShared::new(Arc::clone(&playbook), listener, run_info));
+    let shared = Arc::new(RunShared::new(
+        Arc::clone(&playbook),
+        listener,
+        run_info,
+        options.seed,
+    ));
     shared.emit(EventKind::RunStarted {
         playbook: &playbook,
         seed: options.seed,
     });
     let cancel = options.cancel.clone();
+    let needs_docker = playbook
+        .steps
+        .iter()
+        .chain(&playbook.finally)
+        .any(|s| s.kind.doc().needs_docker);
+    if needs_docker && let Err(e) = shared.docker().await {
+        let message = e.to_string();
+        shared.emit(EventKind::Unavailable { message: &message });
+        let result = RunResult {
+            scenario: playbook.scenario.clone(),
+            file: playbook.source.path.display().to_string(),
+            seed: options.seed,
+            trial: options.trial,
+            started_at: humantime::format_rfc3339_millis(started_at).to_string(),
+            duration_ms: millis(shared.started.elapsed()),
+            status: RunStatus::EnvironmentError,
+            interrupted_by: None,
+            exit_code: RunStatus::EnvironmentError.exit_code(None),
+            error: Some(message),
+            steps: Vec::new(),
+            undo: Vec::new(),
+        };
+        shared.emit(EventKind::RunFinished { result: &result });
+        return result;
+    }
     let mut records = Vec::new();
     let mut main_failed = false;
     for step in &playbook.steps {
@@ -90,9 +121,19 @@ pub async fn run(
     }
 
     let mut cleanup_failed = false;
-    if !playbook.finally.is_empty() {
+    let deadline = Deadline::now() + playbook.scenario.finally_timeout.0;
+    let undos = shared.take_undo();
+    if !undos.is_empty() || !playbook.finally.is_empty() {
         shared.emit(EventKind::CleanupStarted);
-        let deadline = Deadline::now() + playbook.scenario.finally_timeout.0;
+    }
+    let mut undo_records = Vec::new();
+    for undo in undos {
+        let record = reverse(&shared, undo, deadline).await;
+        cleanup_failed |= !record.ok;
+        shared.emit(EventKind::Undone { record: &record });
+        undo_records.push(record);
+    }
+    if !playbook.finally.is_empty() {
         // Cleanup is not cancelled by the first signal; a second one exits the process.
         let cleanup = CancellationToken::new();
         for step in &playbook.finally {
@@ -153,10 +194,31 @@ pub async fn run(
         status,
         interrupted_by: cancel.reason(),
         exit_code: status.exit_code(cancel.reason()),
+        error: None,
         steps: records,
+        undo: undo_records,
     };
     shared.emit(EventKind::RunFinished { result: &result });
     result
+}
+
+/// Applies one automatic undo under the cleanup deadline.
+async fn reverse(shared: &RunShared, undo: Undo, deadline: Deadline) -> UndoRecord {
+    let start = Instant::now();
+    let outcome = tokio::time::timeout_at(deadline, async {
+        let docker = shared.docker().await.map_err(|e| e.to_string())?;
+        undo.apply(docker).await.map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|_| Err("cleanup deadline reached".into()));
+    UndoRecord {
+        description: undo.describe(),
+        undo,
+        ok: outcome.is_ok(),
+        error: outcome.err(),
+        start_ms: millis(start.duration_since(shared.started)),
+        duration_ms: millis(start.elapsed()),
+    }
 }
 
 fn millis(d: std::time::Duration) -> u64 {

@@ -12,7 +12,9 @@ pub use cancel::{Cancel, CancelReason};
 pub use context::StepContext;
 pub use events::{EventKind, Listener, RunEvent};
 pub use interpreter::{RunOptions, run};
-pub use result::{ErrorKind, ErrorRecord, RunResult, RunStatus, StepRecord, StepStatus, exit};
+pub use result::{
+    ErrorKind, ErrorRecord, RunResult, RunStatus, StepRecord, StepStatus, UndoRecord, exit,
+};
 
 use crate::duration::Duration;
 
@@ -38,4 +40,15 @@ pub enum StepError {
     },
     #[error("cancelled")]
     Cancelled,
+}
+
+impl From<crate::clients::docker::DockerError> for StepError {
+    fn from(e: crate::clients::docker::DockerError) -> Self {
+        match e {
+            crate::clients::docker::DockerError::Unreachable { .. } => {
+                StepError::Environment(e.to_string())
+            }
+            _ => StepError::Failed(e.to_string()),
+        }
+    }
 }

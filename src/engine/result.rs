@@ -99,6 +99,18 @@ impl StepRecord {
     }
 }
 
+/// A fault reversed automatically during cleanup.
+#[derive(Debug, Clone, Serialize)]
+pub struct UndoRecord {
+    /// The undo, e.g. `{"action": "start", "container": "…"}`.
+    pub undo: crate::steps::undo::Undo,
+    pub description: String,
+    pub ok: bool,
+    pub error: Option<String>,
+    pub start_ms: u64,
+    pub duration_ms: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
@@ -123,7 +135,11 @@ pub struct RunResult {
     pub status: RunStatus,
     pub interrupted_by: Option<CancelReason>,
     pub exit_code: i32,
+    /// Why nothing ran, when the environment was unusable from the start (no Docker daemon).
+    pub error: Option<String>,
     pub steps: Vec<StepRecord>,
+    /// Faults reversed automatically, before `[[finally]]`.
+    pub undo: Vec<UndoRecord>,
 }
 
 impl RunResult {

@@ -22,6 +22,7 @@ pub const DOC: StepDoc = StepDoc {
     outputs: &[("checked", "how many expressions were evaluated")],
     expressions: &["that"],
     read_only: true,
+    needs_docker: false,
     example: "uses = \"assert\"\nwith.that = [\n  \"steps.health.status == 200\",\n  \"steps.health.json.health == 'true'\",\n]",
 };
 

@@ -24,6 +24,7 @@ pub const DOC: StepDoc = StepDoc {
     )],
     expressions: &[],
     read_only: false,
+    needs_docker: false,
     example: "uses = \"await\"\nwith = { steps = [\"load\"] }",
 };
 

@@ -18,6 +18,7 @@ pub const DOC: StepDoc = StepDoc {
     outputs: &[("message", "the rendered message")],
     expressions: &[],
     read_only: true,
+    needs_docker: false,
     example: "uses = \"log\"\nwith = { message = \"seed is {{ run.seed }}\" }",
 };
 

@@ -15,10 +15,12 @@ use crate::playbook::node::Node;
 mod assert;
 mod await_;
 pub mod catalogue;
+pub mod docker;
 mod exec;
 mod http;
 mod log;
 mod sleep;
+pub mod undo;
 
 /// What `chaosplay steps` shows for a step kind, besides its parameters.
 #[derive(Debug)]
@@ -31,12 +33,15 @@ pub struct StepDoc {
     pub expressions: &'static [&'static str],
     /// Whether the step only observes, so it may be polled with `until` or used as a monitor.
     pub read_only: bool,
+    /// Whether the step talks to the Docker daemon: a run that has such steps checks the
+    /// daemon before it starts, so a missing daemon is one clear sentence, not a failed step.
+    pub needs_docker: bool,
     /// A TOML snippet showing a typical use.
     pub example: &'static str,
 }
 
 macro_rules! registry {
-    ($($variant:ident => $name:literal, $module:ident :: $params:ident;)*) => {
+    ($($variant:ident => $name:literal, $params:path, $doc:path, $run:path;)*) => {
         /// One kind of step, named in playbooks by [`StepKind::name`].
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum StepKind {
@@ -54,7 +59,7 @@ macro_rules! registry {
 
             pub fn doc(self) -> &'static StepDoc {
                 match self {
-                    $(StepKind::$variant => &$module::DOC,)*
+                    $(StepKind::$variant => &$doc,)*
                 }
             }
 
@@ -62,13 +67,13 @@ macro_rules! registry {
             /// for any value.
             pub fn check(self, with: &Node) -> Result<(), CheckError> {
                 match self {
-                    $(StepKind::$variant => check::<$module::$params>(with).map(drop),)*
+                    $(StepKind::$variant => check::<$params>(with).map(drop),)*
                 }
             }
 
             pub fn params_schema(self, generator: &mut SchemaGenerator) -> Schema {
                 match self {
-                    $(StepKind::$variant => generator.subschema_for::<$module::$params>(),)*
+                    $(StepKind::$variant => generator.subschema_for::<$params>(),)*
                 }
             }
 
@@ -80,7 +85,7 @@ macro_rules! registry {
                 cx: &StepContext,
             ) -> Result<serde_json::Value, StepError> {
                 match self {
-                    $(StepKind::$variant => $module::run(parse_params(params)?, cx).await,)*
+                    $(StepKind::$variant => $run(parse_params::<$params>(params)?, cx).await,)*
                 }
             }
         }
@@ -88,12 +93,21 @@ macro_rules! registry {
 }
 
 registry! {
-    Sleep => "sleep", sleep::SleepParams;
-    Log => "log", log::LogParams;
-    Assert => "assert", assert::AssertParams;
-    Exec => "exec", exec::ExecParams;
-    HttpRequest => "http.request", http::HttpRequestParams;
-    Await => "await", await_::AwaitParams;
+    Sleep => "sleep", sleep::SleepParams, sleep::DOC, sleep::run;
+    Log => "log", log::LogParams, log::DOC, log::run;
+    Assert => "assert", assert::AssertParams, assert::DOC, assert::run;
+    Exec => "exec", exec::ExecParams, exec::DOC, exec::run;
+    HttpRequest => "http.request", http::HttpRequestParams, http::DOC, http::run;
+    Await => "await", await_::AwaitParams, await_::DOC, await_::run;
+    DockerKill => "docker.kill", docker::KillParams, docker::KILL_DOC, docker::kill;
+    DockerStop => "docker.stop", docker::StopParams, docker::STOP_DOC, docker::stop;
+    DockerStart => "docker.start", docker::StartParams, docker::START_DOC, docker::start;
+    DockerRestart => "docker.restart", docker::RestartParams, docker::RESTART_DOC, docker::restart;
+    DockerPause => "docker.pause", docker::PauseParams, docker::PAUSE_DOC, docker::pause;
+    DockerUnpause => "docker.unpause", docker::UnpauseParams, docker::UNPAUSE_DOC, docker::unpause;
+    DockerExec => "docker.exec", docker::ExecParams, docker::EXEC_DOC, docker::exec;
+    DockerWait => "docker.wait", docker::WaitParams, docker::WAIT_DOC, docker::wait;
+    DockerLogs => "docker.logs", docker::LogsParams, docker::LOGS_DOC, docker::logs;
 }
 
 impl StepKind {

@@ -22,6 +22,7 @@ pub const DOC: StepDoc = StepDoc {
     )],
     expressions: &[],
     read_only: true,
+    needs_docker: false,
     example: "uses = \"sleep\"\nwith = { duration = \"5s\" }",
 };
 

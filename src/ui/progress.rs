@@ -120,6 +120,10 @@ impl Progress {
     }
 
     fn summary(&self, result: &RunResult) {
+        if result.error.is_some() {
+            // Said once already, as the reason nothing ran.
+            return;
+        }
         let mut out = String::new();
         if self.verbosity != Verbosity::Quiet {
             out.push_str(&format!("\n{:<10} {:>9}  step\n", "result", "duration"));
@@ -185,6 +189,20 @@ impl Listener for Progress {
             EventKind::StepFinished { step, record } => self.finished(at, step, record),
             EventKind::Cancelling { reason } => {
                 self.line(at, &format!("! cancelled ({reason:?}); running cleanup"));
+            }
+            EventKind::Unavailable { message } => {
+                eprintln!("error: {message}");
+            }
+            EventKind::Undone { record } => {
+                let mut text = format!(
+                    "{} undo: {}",
+                    if record.ok { "↺" } else { "✗" },
+                    record.description
+                );
+                if let Some(e) = &record.error {
+                    text.push_str(&format!("\n{}", indent(e)));
+                }
+                self.line(at, &text);
             }
             EventKind::CleanupStarted => {
                 if self.verbosity != Verbosity::Quiet {

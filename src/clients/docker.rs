@@ -1,0 +1,336 @@
+//! The Docker Engine API (bollard), reduced to what chaos steps need, with errors that say
+//! what to do. Honours `DOCKER_HOST` like Docker's own tools and negotiates the API version
+//! down to the daemon's (this matters: engines as old as 20.10 / API 1.41 are in use).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::{ContainerSummary, ExecConfig};
+use bollard::query_parameters::{
+    KillContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+/// Docker Compose's labels: containers we create carry them, and selectors read them, so
+/// `docker ps --filter label=…` and compose tools agree with us about what belongs where.
+pub mod labels {
+    pub const PROJECT: &str = "com.docker.compose.project";
+    pub const SERVICE: &str = "com.docker.compose.service";
+    pub const NUMBER: &str = "com.docker.compose.container-number";
+    pub const ONEOFF: &str = "com.docker.compose.oneoff";
+}
+
+/// Long enough for a busy daemon, short enough that a dead one is reported at once.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error(
+        "cannot reach the Docker daemon at {host} ({cause}); start it, or point DOCKER_HOST at one that runs"
+    )]
+    Unreachable { host: String, cause: String },
+    #[error("no such container: {0}")]
+    NoSuchContainer(String),
+    #[error("{action}: {message}")]
+    Api { action: String, message: String },
+}
+
+impl DockerError {
+    fn api(action: impl Into<String>, e: bollard::errors::Error) -> Self {
+        let message = match e {
+            bollard::errors::Error::DockerResponseServerError { message, .. } => message,
+            other => other.to_string(),
+        };
+        DockerError::Api {
+            action: action.into(),
+            message,
+        }
+    }
+}
+
+/// A container as selectors and reports see it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Container {
+    pub id: String,
+    /// Without the leading slash.
+    pub name: String,
+    pub service: Option<String>,
+    pub project: Option<String>,
+    /// Docker's state: created, running, paused, restarting, exited, dead.
+    pub state: String,
+    pub labels: HashMap<String, String>,
+}
+
+impl Container {
+    fn from_summary(s: ContainerSummary) -> Self {
+        let labels = s.labels.unwrap_or_default();
+        Container {
+            id: s.id.unwrap_or_default(),
+            name: s
+                .names
+                .unwrap_or_default()
+                .first()
+                .map(|n| n.trim_start_matches('/').to_string())
+                .unwrap_or_default(),
+            service: labels.get(labels::SERVICE).cloned(),
+            project: labels.get(labels::PROJECT).cloned(),
+            state: s.state.map(|st| st.to_string()).unwrap_or_default(),
+            labels,
+        }
+    }
+}
+
+/// What `docker exec` produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecOutput {
+    pub exit_code: Option<i64>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DockerClient {
+    api: Docker,
+    host: String,
+}
+
+impl DockerClient {
+    pub async fn connect() -> Result<Self, DockerError> {
+        let host =
+            std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+        let unreachable = |cause: String| DockerError::Unreachable {
+            host: host.clone(),
+            cause,
+        };
+        let api = Docker::connect_with_defaults().map_err(|e| unreachable(e.to_string()))?;
+        let api = match tokio::time::timeout(CONNECT_TIMEOUT, api.negotiate_version()).await {
+            Ok(Ok(api)) => api,
+            Ok(Err(e)) => return Err(unreachable(root_cause(&e))),
+            Err(_) => return Err(unreachable(format!("no answer within {CONNECT_TIMEOUT:?}"))),
+        };
+        Ok(DockerClient { api, host })
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The raw API, for the compose backend which needs more than the chaos operations.
+    pub fn api(&self) -> &Docker {
+        &self.api
+    }
+
+    /// The negotiated API version, e.g. "1.41".
+    pub fn api_version(&self) -> String {
+        self.api.client_version().to_string()
+    }
+
+    /// Containers (running or not) carrying every one of `labels` (`key` or `key=value`).
+    pub async fn containers(&self, labels: &[String]) -> Result<Vec<Container>, DockerError> {
+        let mut filters: HashMap<&str, Vec<String>> = HashMap::new();
+        if !labels.is_empty() {
+            filters.insert("label", labels.to_vec());
+        }
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let list = self
+            .api
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| self.classify("list containers", e))?;
+        let mut containers: Vec<Container> =
+            list.into_iter().map(Container::from_summary).collect();
+        containers.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(containers)
+    }
+
+    /// State and health (`starting`, `healthy`, `unhealthy`, or none) of one container.
+    pub async fn state(&self, container: &str) -> Result<(String, Option<String>), DockerError> {
+        let inspect = self
+            .api
+            .inspect_container(container, None)
+            .await
+            .map_err(|e| self.not_found_or(container, "inspect", e))?;
+        let state = inspect.state.unwrap_or_default();
+        let status = state.status.map(|s| s.to_string()).unwrap_or_default();
+        let health = state
+            .health
+            .and_then(|h| h.status)
+            .map(|s| s.to_string())
+            .filter(|s| !s.is_empty() && s != "none");
+        Ok((status, health))
+    }
+
+    /// The container's main process id on the host (0 when it is not running).
+    pub async fn pid(&self, container: &str) -> Result<i64, DockerError> {
+        let inspect = self
+            .api
+            .inspect_container(container, None)
+            .await
+            .map_err(|e| self.not_found_or(container, "inspect", e))?;
+        Ok(inspect.state.and_then(|s| s.pid).unwrap_or(0))
+    }
+
+    pub async fn kill(&self, container: &str, signal: &str) -> Result<(), DockerError> {
+        let options = KillContainerOptionsBuilder::new().signal(signal).build();
+        self.api
+            .kill_container(container, Some(options))
+            .await
+            .map_err(|e| self.not_found_or(container, "kill", e))
+    }
+
+    pub async fn stop(&self, container: &str, grace: Duration) -> Result<(), DockerError> {
+        let options = StopContainerOptionsBuilder::new().t(secs(grace)).build();
+        self.api
+            .stop_container(container, Some(options))
+            .await
+            .map_err(|e| self.not_found_or(container, "stop", e))
+    }
+
+    pub async fn start(&self, container: &str) -> Result<(), DockerError> {
+        self.api
+            .start_container(container, None)
+            .await
+            .map_err(|e| self.not_found_or(container, "start", e))
+    }
+
+    pub async fn restart(&self, container: &str, grace: Duration) -> Result<(), DockerError> {
+        let options = RestartContainerOptionsBuilder::new().t(secs(grace)).build();
+        self.api
+            .restart_container(container, Some(options))
+            .await
+            .map_err(|e| self.not_found_or(container, "restart", e))
+    }
+
+    pub async fn pause(&self, container: &str) -> Result<(), DockerError> {
+        self.api
+            .pause_container(container)
+            .await
+            .map_err(|e| self.not_found_or(container, "pause", e))
+    }
+
+    pub async fn unpause(&self, container: &str) -> Result<(), DockerError> {
+        self.api
+            .unpause_container(container)
+            .await
+            .map_err(|e| self.not_found_or(container, "unpause", e))
+    }
+
+    /// Runs `argv` in the container and collects its output and exit code.
+    pub async fn exec(
+        &self,
+        container: &str,
+        argv: &[String],
+        user: Option<&str>,
+    ) -> Result<ExecOutput, DockerError> {
+        let config = ExecConfig {
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            cmd: Some(argv.to_vec()),
+            user: user.map(str::to_string),
+            ..Default::default()
+        };
+        let created = self
+            .api
+            .create_exec(container, config)
+            .await
+            .map_err(|e| self.not_found_or(container, "exec", e))?;
+        let started = self
+            .api
+            .start_exec(&created.id, None)
+            .await
+            .map_err(|e| self.classify("exec", e))?;
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        if let bollard::exec::StartExecResults::Attached { mut output, .. } = started {
+            while let Some(chunk) = output.next().await {
+                match chunk.map_err(|e| self.classify("exec output", e))? {
+                    bollard::container::LogOutput::StdErr { message } => {
+                        stderr.extend_from_slice(&message)
+                    }
+                    other => stdout.extend_from_slice(other.as_ref()),
+                }
+            }
+        }
+        let inspect = self
+            .api
+            .inspect_exec(&created.id)
+            .await
+            .map_err(|e| self.classify("exec", e))?;
+        Ok(ExecOutput {
+            exit_code: inspect.exit_code,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        })
+    }
+
+    /// The last `tail` lines of the container's output (stdout and stderr interleaved).
+    pub async fn logs(&self, container: &str, tail: usize) -> Result<String, DockerError> {
+        let options = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .tail(&tail.to_string())
+            .build();
+        let mut stream = self.api.logs(container, Some(options));
+        let mut text = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.not_found_or(container, "logs", e))?;
+            text.extend_from_slice(chunk.as_ref());
+        }
+        Ok(String::from_utf8_lossy(&text).into_owned())
+    }
+
+    fn classify(&self, action: &str, e: bollard::errors::Error) -> DockerError {
+        if is_connection_error(&e) {
+            DockerError::Unreachable {
+                host: self.host.clone(),
+                cause: root_cause(&e),
+            }
+        } else {
+            DockerError::api(action, e)
+        }
+    }
+
+    fn not_found_or(
+        &self,
+        container: &str,
+        action: &str,
+        e: bollard::errors::Error,
+    ) -> DockerError {
+        match &e {
+            bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            } => DockerError::NoSuchContainer(container.to_string()),
+            _ => self.classify(&format!("{action} {container}"), e),
+        }
+    }
+}
+
+fn secs(d: Duration) -> i32 {
+    i32::try_from(d.as_secs()).unwrap_or(i32::MAX)
+}
+
+fn is_connection_error(e: &bollard::errors::Error) -> bool {
+    use bollard::errors::Error as E;
+    matches!(
+        e,
+        E::SocketNotFoundError(_)
+            | E::HyperLegacyError { .. }
+            | E::RequestTimeoutError
+            | E::IOError { .. }
+    )
+}
+
+/// The innermost cause: "No such file or directory", not three layers of wrapping.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}

@@ -1,0 +1,3 @@
+//! Clients of the systems a scenario acts on. Steps talk to these, never to raw APIs.
+
+pub mod docker;

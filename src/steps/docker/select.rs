@@ -1,0 +1,283 @@
+//! Which containers a fault hits. One selector model for every container step: by service
+//! glob, container name or labels, scoped to the subject's compose project unless the step says
+//! `scope = "any"`, and picked at random from the run's seed so a failing run replays exactly.
+
+use std::collections::BTreeMap;
+
+use rand::SeedableRng;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::clients::docker::{Container, labels};
+use crate::engine::{StepContext, StepError};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Pick {
+    /// A seeded random choice (`--seed` replays it).
+    #[default]
+    Random,
+    /// Every match.
+    All,
+    /// The first matches by container name.
+    First,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Only containers of the subject's compose project.
+    #[default]
+    Project,
+    /// Any container on the engine: say so explicitly, a chaos tool must not hit what it does
+    /// not own by accident.
+    Any,
+}
+
+/// Adds the selector fields to a step's parameter struct. They are spelled out (not
+/// `#[serde(flatten)]`) so unknown keys are still rejected with a precise error.
+macro_rules! selector_params {
+    (pick = $pick:literal; $(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            /// Compose service name or glob, e.g. `"tikv*"`.
+            #[serde(default)]
+            pub service: Option<String>,
+            /// Container name or id (e.g. `"{{ steps.kill.container }}"`).
+            #[serde(default)]
+            pub container: Option<String>,
+            /// Labels the containers must carry (`{ role = "leader" }`).
+            #[serde(default)]
+            pub labels: std::collections::BTreeMap<String, String>,
+            /// Which of the matches to act on: random, all or first.
+            #[serde(default = $pick)]
+            pub pick: $crate::steps::docker::select::Pick,
+            /// How many to pick (default: 1 for random and first, every match for all).
+            #[serde(default)]
+            pub count: Option<u32>,
+            /// Pick this percentage of the matches instead (1–100, rounded up).
+            #[serde(default)]
+            pub percent: Option<u32>,
+            /// `project` (default) or `any`.
+            #[serde(default)]
+            pub scope: $crate::steps::docker::select::Scope,
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+
+        impl $name {
+            pub fn selector(&self) -> $crate::steps::docker::select::Selector {
+                $crate::steps::docker::select::Selector {
+                    service: self.service.clone(),
+                    container: self.container.clone(),
+                    labels: self.labels.clone(),
+                    pick: self.pick,
+                    count: self.count,
+                    percent: self.percent,
+                    scope: self.scope,
+                }
+            }
+        }
+    };
+}
+pub(crate) use selector_params;
+
+pub fn pick_random() -> Pick {
+    Pick::Random
+}
+
+pub fn pick_all() -> Pick {
+    Pick::All
+}
+
+pub fn pick_first() -> Pick {
+    Pick::First
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Selector {
+    pub service: Option<String>,
+    pub container: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub pick: Pick,
+    pub count: Option<u32>,
+    pub percent: Option<u32>,
+    pub scope: Scope,
+}
+
+impl Selector {
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(s) = &self.service {
+            parts.push(format!("service `{s}`"));
+        }
+        if let Some(c) = &self.container {
+            parts.push(format!("container `{c}`"));
+        }
+        for (k, v) in &self.labels {
+            parts.push(format!("label {k}={v}"));
+        }
+        if parts.is_empty() {
+            "any container".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+
+    /// Whether a container matches, ignoring scope and picking.
+    pub fn matches(&self, c: &Container) -> Result<bool, StepError> {
+        if c.labels
+            .get(labels::ONEOFF)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        {
+            return Ok(false);
+        }
+        if let Some(pattern) = &self.service {
+            let glob = globset::Glob::new(pattern)
+                .map_err(|e| StepError::Params(format!("invalid service glob `{pattern}`: {e}")))?
+                .compile_matcher();
+            if !c.service.as_deref().is_some_and(|s| glob.is_match(s)) {
+                return Ok(false);
+            }
+        }
+        if let Some(name) = &self.container
+            && c.name != *name.trim_start_matches('/')
+            && !(name.len() >= 12 && c.id.starts_with(name.as_str()))
+        {
+            return Ok(false);
+        }
+        Ok(self.labels.iter().all(|(k, v)| c.labels.get(k) == Some(v)))
+    }
+
+    /// How many of `matched` to hit.
+    fn amount(&self, matched: usize) -> Result<usize, StepError> {
+        if self.count.is_some() && self.percent.is_some() {
+            return Err(StepError::Params(
+                "give `count` or `percent`, not both".into(),
+            ));
+        }
+        if let Some(p) = self.percent {
+            if !(1..=100).contains(&p) {
+                return Err(StepError::Params(format!(
+                    "`percent` must be 1–100, not {p}"
+                )));
+            }
+            return Ok((matched * p as usize).div_ceil(100).max(1));
+        }
+        match (self.count, self.pick) {
+            (Some(0), _) => Err(StepError::Params("`count` must be at least 1".into())),
+            (Some(n), _) => Ok(n as usize),
+            (None, Pick::All) => Ok(matched),
+            (None, _) => Ok(1),
+        }
+    }
+}
+
+/// The containers a step acts on. Zero matches is an error: a fault that hits nothing must not
+/// pass silently.
+pub async fn select(cx: &StepContext, selector: &Selector) -> Result<Vec<Container>, StepError> {
+    let docker = cx.docker().await?;
+    let mut filter = Vec::new();
+    if selector.scope == Scope::Project {
+        let Some(project) = cx.project() else {
+            return Err(StepError::Params(
+                "this step acts on the subject's compose project, but the playbook has no [subject]; add one, or set scope = \"any\"".into(),
+            ));
+        };
+        filter.push(format!("{}={project}", labels::PROJECT));
+    }
+    let candidates = docker.containers(&filter).await.map_err(StepError::from)?;
+    let mut matched = Vec::new();
+    for c in &candidates {
+        if selector.matches(c)? {
+            matched.push(c.clone());
+        }
+    }
+    if matched.is_empty() {
+        let within = match (selector.scope, cx.project()) {
+            (Scope::Project, Some(p)) => format!(" in compose project `{p}`"),
+            _ => String::new(),
+        };
+        let names: Vec<&str> = candidates.iter().map(|c| c.name.as_str()).collect();
+        let seen = if names.is_empty() {
+            "there are no containers there".to_string()
+        } else {
+            format!("there are: {}", names.join(", "))
+        };
+        return Err(StepError::Failed(format!(
+            "no container matches {}{within}; {seen}",
+            selector.describe()
+        )));
+    }
+    let amount = selector.amount(matched.len())?;
+    if amount > matched.len() {
+        return Err(StepError::Failed(format!(
+            "asked for {amount} containers matching {} but only {} match",
+            selector.describe(),
+            matched.len()
+        )));
+    }
+    Ok(match selector.pick {
+        Pick::All | Pick::First => matched.into_iter().take(amount).collect(),
+        Pick::Random => {
+            let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(cx.next_seed());
+            let mut indices = rand::seq::index::sample(&mut rng, matched.len(), amount).into_vec();
+            indices.sort_unstable();
+            indices.into_iter().map(|i| matched[i].clone()).collect()
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn container(name: &str, service: &str) -> Container {
+        Container {
+            id: format!("{name:0>64}"),
+            name: name.into(),
+            service: Some(service.into()),
+            project: Some("p".into()),
+            state: "running".into(),
+            labels: HashMap::from([(labels::SERVICE.to_string(), service.to_string())]),
+        }
+    }
+
+    #[test]
+    fn service_globs_and_names() {
+        let s = Selector {
+            service: Some("tikv*".into()),
+            ..Default::default()
+        };
+        assert!(s.matches(&container("p-tikv0-1", "tikv0")).unwrap());
+        assert!(!s.matches(&container("p-pd0-1", "pd0")).unwrap());
+        let s = Selector {
+            container: Some("p-pd0-1".into()),
+            ..Default::default()
+        };
+        assert!(s.matches(&container("p-pd0-1", "pd0")).unwrap());
+        assert!(!s.matches(&container("p-pd0-10", "pd0")).unwrap());
+    }
+
+    #[test]
+    fn amounts() {
+        let pct = |p| {
+            Selector {
+                percent: Some(p),
+                ..Default::default()
+            }
+            .amount(3)
+        };
+        assert_eq!(pct(34).unwrap(), 2);
+        assert_eq!(pct(100).unwrap(), 3);
+        assert!(pct(0).is_err() && pct(101).is_err());
+        let all = Selector {
+            pick: Pick::All,
+            ..Default::default()
+        };
+        assert_eq!(all.amount(3).unwrap(), 3);
+        assert_eq!(Selector::default().amount(3).unwrap(), 1);
+    }
+}
