@@ -1,1 +1,2 @@
 //! chaosplay: declarative chaos-engineering scenarios for distributed databases.
+pub mod compose;
