@@ -123,9 +123,9 @@ pub enum ErrorKind {
     #[error("dependency cycle between services: {}", .0.join(" -> "))]
     DependencyCycle(Vec<String>),
     /// Any other invalid value, with the place and the reason.
-    #[error("{scope}: {message}")]
+    #[error("{}{message}", scope_prefix(.scope))]
     Invalid {
-        /// Where the value is.
+        /// Where the value is; empty for the file as a whole.
         scope: String,
         /// What is wrong with it.
         message: String,
@@ -137,6 +137,14 @@ fn owner_prefix(owner: &str) -> String {
         "top level: ".to_owned()
     } else {
         format!("{owner}: ")
+    }
+}
+
+fn scope_prefix(scope: &str) -> String {
+    if scope.is_empty() {
+        String::new()
+    } else {
+        format!("{scope}: ")
     }
 }
 

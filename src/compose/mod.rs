@@ -28,6 +28,8 @@ mod order;
 mod project;
 mod read;
 mod service;
+#[cfg(test)]
+mod test_support;
 mod values;
 mod yaml;
 

@@ -95,3 +95,89 @@ impl ComposeProject {
         ComposeError::new(&self.file, None, kind)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compose::model::Dependency;
+    use crate::compose::test_support::project;
+
+    fn names(levels: Vec<Vec<&Service>>) -> Vec<Vec<&str>> {
+        levels
+            .into_iter()
+            .map(|level| level.into_iter().map(|s| s.name.as_str()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn levels_group_independent_services_in_file_order() {
+        let p = project(
+            "services:\n  app:\n    image: x\n    depends_on: [db, cache]\n  db:\n    image: x\n  \
+             cache:\n    image: x\n  proxy:\n    image: x\n    depends_on: [app]\n  monitor:\n    image: x\n    \
+             depends_on: [db]\n",
+        );
+        assert_eq!(
+            names(p.start_levels().unwrap()),
+            [vec!["db", "cache"], vec!["app", "monitor"], vec!["proxy"]]
+        );
+        let order: Vec<&str> = p
+            .start_order()
+            .unwrap()
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(order, ["db", "cache", "app", "monitor", "proxy"]);
+    }
+
+    #[test]
+    fn diamond_dependencies() {
+        let p = project(
+            "services:\n  d:\n    image: x\n    depends_on: [b, c]\n  b:\n    image: x\n    depends_on: [a]\n  \
+             c:\n    image: x\n    depends_on: [a]\n  a:\n    image: x\n",
+        );
+        assert_eq!(
+            names(p.start_levels().unwrap()),
+            [vec!["a"], vec!["b", "c"], vec!["d"]]
+        );
+    }
+
+    #[test]
+    fn cycles_are_reported_as_a_path() {
+        let mut p = project(
+            "services:\n  a:\n    image: x\n  b:\n    image: x\n  c:\n    image: x\n  ok:\n    image: x\n",
+        );
+        let depend = |p: &mut ComposeProject, from: usize, to: &str| {
+            p.services[from]
+                .depends_on
+                .insert(to.to_owned(), Dependency::default());
+        };
+        depend(&mut p, 0, "b");
+        depend(&mut p, 1, "c");
+        depend(&mut p, 2, "a");
+        let err = p.start_levels().unwrap_err();
+        assert_eq!(
+            err.kind().to_string(),
+            "dependency cycle between services: a -> b -> c -> a"
+        );
+        assert!(p.start_order().is_err());
+
+        let mut p = project("services:\n  a:\n    image: x\n  self:\n    image: x\n");
+        depend(&mut p, 1, "self");
+        assert_eq!(
+            p.start_levels().unwrap_err().kind().to_string(),
+            "dependency cycle between services: self -> self"
+        );
+    }
+
+    #[test]
+    fn unknown_dependency_after_editing() {
+        let mut p = project("services:\n  a:\n    image: x\n");
+        p.services[0]
+            .depends_on
+            .insert("ghost".into(), Dependency::default());
+        assert_eq!(
+            p.start_levels().unwrap_err().to_string(),
+            "/p/compose.yaml: service \"a\" depends on undefined service \"ghost\""
+        );
+    }
+}

@@ -385,3 +385,331 @@ fn volumes(
     }
     Ok(volumes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compose::test_support::{TempDir, error, project, resolve_with, vars};
+
+    const ONE: &str = "services:\n  s:\n    image: x\n";
+
+    #[test]
+    fn project_name_priority() {
+        let with_name = format!("name: from-file\n{ONE}");
+        assert_eq!(project(&with_name).name, "proj");
+        let p = resolve(
+            &with_name,
+            Path::new("/p/c.yaml"),
+            Path::new("/p"),
+            None,
+            &vars(&[]),
+        )
+        .unwrap();
+        assert_eq!(p.name, "from-file");
+        let p = resolve(
+            ONE,
+            Path::new("/x/My Cluster!/c.yaml"),
+            Path::new("/x/My Cluster!"),
+            None,
+            &vars(&[]),
+        )
+        .unwrap();
+        assert_eq!(p.name, "mycluster");
+        assert_eq!(p.services[0].container_name, "mycluster-s-1");
+        let p = resolve(
+            "name: ${N:-fallback}\nservices: {s: {image: x}}",
+            Path::new("/p/c.yaml"),
+            Path::new("/p"),
+            None,
+            &vars(&[]),
+        )
+        .unwrap();
+        assert_eq!(p.name, "fallback");
+    }
+
+    #[test]
+    fn invalid_project_names() {
+        let err = resolve(
+            ONE,
+            Path::new("/p/c.yaml"),
+            Path::new("/p"),
+            Some("Bad"),
+            &vars(&[]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("/p/c.yaml: project name: invalid project name \"Bad\""),
+            "{err}"
+        );
+        let err = resolve(
+            "name: _x\nservices: {s: {image: x}}",
+            Path::new("/p/c.yaml"),
+            Path::new("/p"),
+            None,
+            &vars(&[]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("/p/c.yaml:1:7: key \"name\": invalid project name"),
+            "{err}"
+        );
+        let err = resolve(
+            ONE,
+            Path::new("/_/c.yaml"),
+            Path::new("/_"),
+            None,
+            &vars(&[]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("cannot derive a project name"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn top_level_keys() {
+        let p = project(&format!("version: '3.8'\nx-common: &c {{image: x}}\n{ONE}"));
+        assert_eq!(p.services.len(), 1);
+        assert_eq!(
+            error(&format!("{ONE}configs:\n  c: {{}}\n")),
+            "/p/compose.yaml:4:1: top level: unsupported key \"configs\""
+        );
+        assert!(error(&format!("{ONE}volume:\n  v:\n")).ends_with("did you mean \"volumes\"?"));
+    }
+
+    #[test]
+    fn file_shape_errors() {
+        assert_eq!(error(""), "/p/compose.yaml:1:1: the compose file is empty");
+        assert!(error("- a\n").contains("expected a mapping at the top level, found a list"));
+        assert!(error("version: '3'\n").contains("key \"services\": no services defined"));
+        assert!(error("services: {}\n").contains("no services defined"));
+        assert!(
+            error("services: [a]\n").contains("key \"services\": expected a mapping, found a list")
+        );
+        assert!(
+            error("services:\n  \"a b\":\n    image: x\n")
+                .contains("service names may only contain")
+        );
+        assert!(
+            error("services:\n  s: x\n")
+                .contains("service \"s\": expected a mapping, found a scalar")
+        );
+    }
+
+    #[test]
+    fn syntax_errors_name_file_line_and_column() {
+        assert_eq!(
+            error("services:\n  s:\n    image: x\n   bad: indent\n"),
+            "/p/compose.yaml:4:4: invalid yaml: while parsing a block mapping, did not find expected key"
+        );
+    }
+
+    #[test]
+    fn implicit_default_network() {
+        let p = project(ONE);
+        assert_eq!(p.networks.len(), 1);
+        assert_eq!(p.networks["default"].name, "proj_default");
+        assert!(!p.networks["default"].external);
+
+        // Not created when nobody uses it.
+        let p = project("services:\n  s:\n    image: x\n    networks: [n]\nnetworks:\n  n:\n");
+        assert_eq!(p.networks.keys().collect::<Vec<_>>(), ["n"]);
+
+        // A declared `default` keeps its configuration.
+        let p = project(&format!(
+            "{ONE}networks:\n  default:\n    name: shared-net\n    external: true\n"
+        ));
+        assert_eq!(p.networks["default"].name, "shared-net");
+        assert!(p.networks["default"].external);
+    }
+
+    #[test]
+    fn networks_section() {
+        let p = project(&format!(
+            "{ONE}networks:\n  a:\n  b:\n    name: literal\n    driver: bridge\n  c:\n    external: true\n  \
+             d:\n    external: true\n    name: other\n  e:\n    x-meta: 1\n    ipam:\n      driver: default\n      \
+             config:\n        - subnet: 10.5.0.0/16\n          gateway: 10.5.0.1\n        - subnet: fd00::/64\n"
+        ));
+        let name = |k: &str| p.networks[k].name.as_str();
+        assert_eq!(
+            (name("a"), name("b"), name("c"), name("d"), name("e")),
+            ("proj_a", "literal", "c", "other", "proj_e")
+        );
+        assert_eq!(p.networks["b"].driver.as_deref(), Some("bridge"));
+        assert!(p.networks["c"].external && p.networks["d"].external && !p.networks["a"].external);
+        let e = &p.networks["e"];
+        assert_eq!(e.ipam_driver.as_deref(), Some("default"));
+        assert_eq!(
+            e.subnets,
+            [
+                Subnet {
+                    subnet: "10.5.0.0/16".into(),
+                    gateway: Some("10.5.0.1".parse().unwrap())
+                },
+                Subnet {
+                    subnet: "fd00::/64".into(),
+                    gateway: None
+                },
+            ]
+        );
+
+        let bad = |yaml: &str| error(&format!("{ONE}networks:\n  n:\n{yaml}"));
+        assert!(
+            bad("    external: true\n    driver: bridge\n")
+                .contains("an external network is managed outside")
+        );
+        assert_eq!(
+            bad("    internal: true\n"),
+            "/p/compose.yaml:6:5: network \"n\": unsupported key \"internal\""
+        );
+        assert!(
+            bad("    ipam:\n      config:\n        - subnet: 10.0.0.0\n")
+                .contains("invalid subnet \"10.0.0.0\"")
+        );
+        assert!(
+            bad("    ipam:\n      config:\n        - subnet: 10.0.0.0/33\n")
+                .contains("invalid subnet")
+        );
+        assert!(
+            bad("    ipam:\n      config:\n        - gateway: 10.0.0.1\n")
+                .contains("missing \"subnet\"")
+        );
+        assert!(
+            bad("    ipam:\n      config:\n        - {subnet: 10.0.0.0/8, ip_range: x}\n")
+                .contains("unsupported key \"ipam.config[0].ip_range\"")
+        );
+        assert!(bad("    ipam:\n      options: {}\n").contains("unsupported key \"ipam.options\""));
+    }
+
+    #[test]
+    fn volumes_section() {
+        let p = project(&format!(
+            "{ONE}volumes:\n  a:\n  b:\n    name: literal\n    driver: local\n  c:\n    external: true\n  d: {{}}\n"
+        ));
+        let name = |k: &str| p.volumes[k].name.as_str();
+        assert_eq!(
+            (name("a"), name("b"), name("c"), name("d")),
+            ("proj_a", "literal", "c", "proj_d")
+        );
+        assert_eq!(p.volumes["b"].driver.as_deref(), Some("local"));
+        assert!(p.volumes["c"].external);
+        let bad = |yaml: &str| error(&format!("{ONE}volumes:\n  v:\n{yaml}"));
+        assert!(
+            bad("    external: true\n    driver: local\n")
+                .contains("an external volume is managed outside")
+        );
+        assert!(
+            bad("    driver_opts: {}\n").contains("volume \"v\": unsupported key \"driver_opts\"")
+        );
+        assert!(bad("    external: maybe\n").contains("expected true or false"));
+    }
+
+    #[test]
+    fn unset_variables_become_empty_with_a_warning() {
+        let p = resolve_with(
+            "services:\n  s:\n    image: \"x:${TAG}\"\n    hostname: ${TAG}\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(p.services[0].image, "x:");
+        assert_eq!(
+            p.warnings,
+            [
+                "/p/compose.yaml:3:12: variable \"TAG\" is not set, using an empty string \
+              (service \"s\", key \"image\")"
+            ]
+        );
+    }
+
+    #[test]
+    fn extension_fields_are_not_interpolated() {
+        let p = project(&format!("x-unused: ${{REQUIRED:?never evaluated}}\n{ONE}"));
+        assert!(p.warnings.is_empty());
+    }
+
+    #[test]
+    fn missing_required_variable_in_a_service() {
+        let err = error(
+            "services:\n  db:\n    image: pg\n    environment:\n      PASSWORD: ${DB_PASSWORD:?set DB_PASSWORD}\n",
+        );
+        assert_eq!(
+            err,
+            "/p/compose.yaml:5:17: service \"db\", key \"environment.PASSWORD\": required variable \
+             \"DB_PASSWORD\" is missing a value: set DB_PASSWORD"
+        );
+    }
+
+    #[test]
+    fn invalid_interpolation_is_an_error() {
+        let err = error("services:\n  s:\n    image: x\n    command: echo $1\n");
+        assert!(
+            err.starts_with(
+                "/p/compose.yaml:4:14: service \"s\", key \"command\": invalid interpolation"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn cycles_are_rejected_at_load() {
+        let err = error(
+            "services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [a]\n",
+        );
+        assert_eq!(
+            err,
+            "/p/compose.yaml: dependency cycle between services: a -> b -> a"
+        );
+    }
+
+    #[test]
+    fn load_reads_dotenv_beside_the_file_with_lower_priority() {
+        let dir = TempDir::new();
+        // PATH is set in any test environment, so it shows that the process
+        // environment beats `.env` without mutating the environment.
+        dir.write(
+            ".env",
+            "TAG=from-dotenv\nPATH=from-dotenv\nWHO=from-dotenv\n",
+        );
+        let file = dir.write(
+            "compose.yaml",
+            "services:\n  s:\n    image: \"x:${TAG}\"\n    environment:\n      P: $PATH\n      W: $WHO\n",
+        );
+        let p = ComposeProject::load(&file, Some("proj"), &vars(&[("WHO", "from-extra")])).unwrap();
+        let svc = &p.services[0];
+        assert_eq!(svc.image, "x:from-dotenv");
+        assert_eq!(svc.environment["P"], std::env::var("PATH").unwrap());
+        assert_eq!(svc.environment["W"], "from-extra");
+        assert_eq!(p.dir, dir.0);
+        assert_eq!(p.file, file);
+
+        let p =
+            ComposeProject::load(&file, Some("proj"), &vars(&[("PATH", "from-extra")])).unwrap();
+        assert_eq!(p.services[0].environment["P"], "from-extra");
+    }
+
+    #[test]
+    fn load_reports_bad_dotenv_lines() {
+        let dir = TempDir::new();
+        let env = dir.write(".env", "A=1\nB='open\n");
+        let file = dir.write("compose.yaml", ONE);
+        let err = ComposeProject::load(&file, Some("proj"), &vars(&[])).unwrap_err();
+        assert_eq!(err.path(), env);
+        assert_eq!(err.location(), Some(Location { line: 2, column: 1 }));
+        assert!(matches!(err.kind(), ErrorKind::EnvFile(_)));
+    }
+
+    #[test]
+    fn load_makes_a_relative_path_absolute() {
+        let p = ComposeProject::load(
+            Path::new("tests/fixtures/compose/tidb.yaml"),
+            Some("t"),
+            &vars(&[]),
+        )
+        .unwrap();
+        assert!(p.dir.is_absolute());
+        assert!(p.dir.ends_with("tests/fixtures/compose"));
+    }
+}

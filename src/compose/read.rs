@@ -12,6 +12,9 @@ use super::interpolate::{InterpolationError, interpolate};
 use super::values;
 use super::yaml::{Entry, Node, Value};
 
+/// A key, its optional value, and the node they were read from.
+pub(crate) type KeyValue<'n> = (String, Option<String>, &'n Node);
+
 /// Where a value sits in the compose model, e.g. service `db`, key `ports[1]`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Scope {
@@ -56,7 +59,8 @@ impl fmt::Display for Scope {
         match (self.owner.is_empty(), self.key.is_empty()) {
             (false, false) => write!(f, "{}, key \"{}\"", self.owner, self.key),
             (false, true) => f.write_str(&self.owner),
-            (true, _) => write!(f, "key \"{}\"", self.key),
+            (true, false) => write!(f, "key \"{}\"", self.key),
+            (true, true) => Ok(()),
         }
     }
 }
@@ -241,23 +245,29 @@ impl<'a> Reader<'a> {
             .collect()
     }
 
-    /// A single string or a list of strings, as `tmpfs` and `env_file` allow.
-    pub fn one_or_many(&mut self, node: &Node, scope: &Scope) -> Result<Vec<String>, ComposeError> {
-        match node.value {
-            Value::Scalar(_) => Ok(vec![self.string(node, scope)?]),
-            _ => self.strings(node, scope),
+    /// The items of a value that may be one item or a list of them (as
+    /// `tmpfs` and `env_file` allow), each with its own scope for errors.
+    pub fn one_or_many<'n>(&self, node: &'n Node, scope: &Scope) -> Vec<(&'n Node, Scope)> {
+        match &node.value {
+            Value::Seq(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| (item, scope.index(i)))
+                .collect(),
+            _ => vec![(node, scope.clone())],
         }
     }
 
     /// A mapping or a list of `KEY<sep>VALUE` strings, as `environment`,
     /// `labels` and `extra_hosts` allow. A value is `None` when the mapping
-    /// value is null or the list item has no separator.
-    pub fn key_values(
+    /// value is null or the list item has no separator. Each pair comes with
+    /// the node it was read from, for errors about it.
+    pub fn key_values<'n>(
         &mut self,
-        node: &Node,
+        node: &'n Node,
         scope: &Scope,
         separators: &[char],
-    ) -> Result<Vec<(String, Option<String>)>, ComposeError> {
+    ) -> Result<Vec<KeyValue<'n>>, ComposeError> {
         match &node.value {
             Value::Seq(items) => items
                 .iter()
@@ -265,8 +275,8 @@ impl<'a> Reader<'a> {
                 .map(|(i, item)| {
                     let text = self.string(item, &scope.index(i))?;
                     Ok(match text.split_once(separators) {
-                        Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
-                        None => (text, None),
+                        Some((k, v)) => (k.to_owned(), Some(v.to_owned()), item),
+                        None => (text, None, item),
                     })
                 })
                 .collect(),
@@ -275,7 +285,7 @@ impl<'a> Reader<'a> {
                 .iter()
                 .map(|entry| {
                     let value = self.opt_string(&entry.value, &scope.key(&entry.key))?;
-                    Ok((entry.key.clone(), value))
+                    Ok((entry.key.clone(), value, &entry.value))
                 })
                 .collect(),
         }
@@ -373,7 +383,13 @@ mod tests {
     fn key_value_forms() {
         with_reader(&[], |r| {
             let s = Scope::default();
-            let list = r.key_values(&node("[A=1, B, C=x=y]"), &s, &['=']).unwrap();
+            let list_node = node("[A=1, B, C=x=y]");
+            let list: Vec<_> = r
+                .key_values(&list_node, &s, &['='])
+                .unwrap()
+                .into_iter()
+                .map(|(k, v, _)| (k, v))
+                .collect();
             assert_eq!(
                 list,
                 [
@@ -382,7 +398,13 @@ mod tests {
                     ("C".into(), Some("x=y".into()))
                 ]
             );
-            let map = r.key_values(&node("{A: 1, B: }"), &s, &['=']).unwrap();
+            let map_node = node("{A: 1, B: }");
+            let map: Vec<_> = r
+                .key_values(&map_node, &s, &['='])
+                .unwrap()
+                .into_iter()
+                .map(|(k, v, _)| (k, v))
+                .collect();
             assert_eq!(map, [("A".into(), Some("1".into())), ("B".into(), None)]);
             assert!(r.key_values(&node("just a string"), &s, &['=']).is_err());
         });

@@ -71,7 +71,7 @@ pub(crate) fn service(
         ..Service::default()
     };
     let mut image = None;
-    let mut environment = Vec::new();
+    let mut environment: Vec<(String, Option<String>)> = Vec::new();
     let mut env_files = Vec::new();
     for entry in r.map(node, &scope)? {
         let key = entry.key.as_str();
@@ -82,7 +82,13 @@ pub(crate) fn service(
             "image" => image = r.opt_string(value, &s)?,
             "command" => svc.command = command(r, value, &s)?,
             "entrypoint" => svc.entrypoint = command(r, value, &s)?,
-            "environment" => environment = r.key_values(value, &s, &['='])?,
+            "environment" => {
+                environment = r
+                    .key_values(value, &s, &['='])?
+                    .into_iter()
+                    .map(|(k, v, _)| (k, v))
+                    .collect();
+            }
             "env_file" => env_files = env_file_list(r, value, &s)?,
             "ports" => {
                 for (i, item) in r.list(value, &s)?.iter().enumerate() {
@@ -95,10 +101,11 @@ pub(crate) fn service(
                 }
             }
             "tmpfs" => {
-                for (i, text) in r.one_or_many(value, &s)?.into_iter().enumerate() {
+                for (item, is) in r.one_or_many(value, &s) {
+                    let text = r.string(item, &is)?;
                     let (target, options) = text.split_once(':').unwrap_or((&text, ""));
-                    let target = values::container_path(target)
-                        .map_err(|e| r.invalid(value, &s.index(i), e))?;
+                    let target =
+                        values::container_path(target).map_err(|e| r.invalid(item, &is, e))?;
                     svc.tmpfs.insert(target, options.to_owned());
                 }
             }
@@ -112,7 +119,7 @@ pub(crate) fn service(
                 }
             }
             "labels" => {
-                for (k, v) in r.key_values(value, &s, &['='])? {
+                for (k, v, _) in r.key_values(value, &s, &['='])? {
                     svc.labels.insert(k, v.unwrap_or_default());
                 }
             }
@@ -179,30 +186,25 @@ fn command(r: &mut Reader, node: &Node, s: &Scope) -> Result<Option<Vec<String>>
 
 /// One `env_file` entry: its path (relative to the compose file), whether it
 /// must exist, and where it was written for errors.
-struct EnvFile {
+struct EnvFile<'n> {
     path: String,
     required: bool,
-    node: Node,
+    node: &'n Node,
     scope: Scope,
 }
 
 /// `env_file`: a path, a list of paths, or a list of `{path, required}`.
-fn env_file_list(r: &mut Reader, node: &Node, s: &Scope) -> Result<Vec<EnvFile>, ComposeError> {
-    let items: Vec<&Node> = match &node.value {
-        Value::Seq(items) => items.iter().collect(),
-        _ => vec![node],
-    };
+fn env_file_list<'n>(
+    r: &mut Reader,
+    node: &'n Node,
+    s: &Scope,
+) -> Result<Vec<EnvFile<'n>>, ComposeError> {
     let mut files = Vec::new();
-    for (i, item) in items.into_iter().enumerate() {
-        let scope = if matches!(node.value, Value::Seq(_)) {
-            s.index(i)
-        } else {
-            s.clone()
-        };
+    for (item, scope) in r.one_or_many(node, s) {
         let mut file = EnvFile {
             path: String::new(),
             required: true,
-            node: item.clone(),
+            node: item,
             scope: scope.clone(),
         };
         if let Value::Map(entries) = &item.value {
@@ -229,13 +231,13 @@ fn env_file_list(r: &mut Reader, node: &Node, s: &Scope) -> Result<Vec<EnvFile>,
 fn resolve_environment(
     r: &mut Reader,
     cx: &ProjectContext,
-    env_files: Vec<EnvFile>,
+    env_files: Vec<EnvFile<'_>>,
     environment: Vec<(String, Option<String>)>,
 ) -> Result<BTreeMap<String, String>, ComposeError> {
     let mut env = BTreeMap::new();
     for file in env_files {
         let path = values::host_path(&file.path, cx.dir, r.vars.get("HOME").map(String::as_str))
-            .map_err(|e| r.invalid(&file.node, &file.scope, e))?;
+            .map_err(|e| r.invalid(file.node, &file.scope, e))?;
         let content = match std::fs::read_to_string(&path) {
             Ok(content) => content,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !file.required => continue,
@@ -749,13 +751,13 @@ fn ulimits(
 /// `extra_hosts`: `host:ip` / `host=ip` list items or a `host: ip` mapping.
 fn extra_hosts(r: &mut Reader, node: &Node, s: &Scope) -> Result<Vec<ExtraHost>, ComposeError> {
     let mut hosts = Vec::new();
-    for (hostname, ip) in r.key_values(node, s, &['=', ':'])? {
+    for (hostname, ip, at) in r.key_values(node, s, &['=', ':'])? {
         let ip = ip.unwrap_or_default();
         // `[::1]` brackets are allowed around IPv6 addresses.
         let bare = ip.trim_start_matches('[').trim_end_matches(']');
         if bare != "host-gateway" && values::ip_addr(bare).is_err() {
             return Err(r.invalid(
-                node,
+                at,
                 s,
                 format!("invalid entry for host \"{hostname}\": \"{ip}\" is not an ip address or host-gateway"),
             ));
@@ -766,4 +768,593 @@ fn extra_hosts(r: &mut Reader, node: &Node, s: &Scope) -> Result<Vec<ExtraHost>,
         });
     }
     Ok(hosts)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::compose::model::Protocol;
+    use crate::compose::project::resolve;
+    use crate::compose::test_support::{TempDir, resolve_with, service, service_error, vars};
+
+    const NETS: &str = "networks:\n  back:\n  front:\n";
+    const VOLS: &str = "volumes:\n  data:\n  ext:\n    external: true\n  named:\n    name: exact\n";
+
+    #[test]
+    fn image_is_required_and_build_is_refused() {
+        let err = service_error("hostname: x", "");
+        assert_eq!(
+            err,
+            "/p/compose.yaml:3:5: service \"s\": missing \"image\" \
+             (chaosplay does not build images, every service needs one)"
+        );
+        assert!(service_error("image: ''", "").contains("missing \"image\""));
+        let err = service_error("image: x\nbuild: .", "");
+        assert_eq!(
+            err,
+            "/p/compose.yaml:4:5: service \"s\": unsupported key \"build\": chaosplay does not \
+             build images; build and tag the image beforehand and set \"image\""
+        );
+    }
+
+    #[test]
+    fn unsupported_keys_are_named_with_their_service() {
+        let err = service_error("image: x\ndeploy:\n  replicas: 2", "");
+        assert_eq!(
+            err,
+            "/p/compose.yaml:4:5: service \"s\": unsupported key \"deploy\""
+        );
+        let err = service_error("image: x\nenviroment: {}", "");
+        assert!(
+            err.ends_with("unsupported key \"enviroment\": did you mean \"environment\"?"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn extension_keys_are_ignored() {
+        let svc = service("image: x\nx-anything: {deploy: 1}", "");
+        assert_eq!(svc.image, "x");
+    }
+
+    #[test]
+    fn defaults() {
+        let svc = service("image: x", "");
+        assert_eq!(svc.container_name, "proj-s-1");
+        assert_eq!(svc.command, None);
+        assert_eq!(svc.entrypoint, None);
+        assert_eq!(svc.restart, RestartPolicy::No);
+        assert_eq!(svc.healthcheck, None);
+        assert!(!svc.privileged && !svc.init && !svc.tty && !svc.stdin_open);
+        assert_eq!(svc.networks.keys().collect::<Vec<_>>(), ["default"]);
+        assert_eq!(svc.networks["default"].aliases, ["s"]);
+    }
+
+    #[test]
+    fn command_and_entrypoint() {
+        let svc = service(
+            "image: x\ncommand: sh -c \"echo 'a b'\"\nentrypoint: [\"/bin/tini\", \"--\"]",
+            "",
+        );
+        assert_eq!(svc.command.unwrap(), ["sh", "-c", "echo 'a b'"]);
+        assert_eq!(svc.entrypoint.unwrap(), ["/bin/tini", "--"]);
+        let svc = service("image: x\nentrypoint: ''\ncommand: []", "");
+        assert_eq!(svc.entrypoint, Some(vec![]));
+        assert_eq!(svc.command, Some(vec![]));
+        let svc = service("image: x\ncommand: ~", "");
+        assert_eq!(svc.command, None);
+        assert!(
+            service_error("image: x\ncommand: \"echo 'x\"", "")
+                .contains("unterminated single quote")
+        );
+        assert!(
+            service_error("image: x\ncommand: {a: b}", "")
+                .contains("expected a list, found a mapping")
+        );
+    }
+
+    #[test]
+    fn environment_map_and_list() {
+        let src = "services:\n  s:\n    image: x\n    environment:\n      A: 1\n      B: \"$${X}\"\n      \
+                   C: ${C_VAL}\n      FROM_VARS:\n      UNSET:\n";
+        let p = resolve_with(src, &[("C_VAL", "c"), ("FROM_VARS", "v")]).unwrap();
+        assert_eq!(
+            p.services[0].environment,
+            vars(&[("A", "1"), ("B", "${X}"), ("C", "c"), ("FROM_VARS", "v")])
+        );
+        let src = "services:\n  s:\n    image: x\n    environment:\n      - A=1=2\n      - EMPTY=\n      \
+                   - FROM_VARS\n      - UNSET\n";
+        let p = resolve_with(src, &[("FROM_VARS", "v")]).unwrap();
+        assert_eq!(
+            p.services[0].environment,
+            vars(&[("A", "1=2"), ("EMPTY", ""), ("FROM_VARS", "v")])
+        );
+    }
+
+    #[test]
+    fn env_files_are_relative_to_the_compose_file_and_lose_to_environment() {
+        let dir = TempDir::new();
+        dir.write("a.env", "A=from-a\nB=from-a\n");
+        std::fs::create_dir(dir.0.join("sub")).unwrap();
+        dir.write("sub/b.env", "# b\nB=from-b\nC=from-b\n");
+        let src = "services:\n  s:\n    image: x\n    env_file:\n      - a.env\n      - path: ./sub/b.env\n      \
+                   - path: missing.env\n        required: false\n    environment:\n      C: from-environment\n";
+        let file = dir.0.join("compose.yaml");
+        let p = resolve(src, &file, &dir.0, Some("proj"), &vars(&[])).unwrap();
+        assert_eq!(
+            p.services[0].environment,
+            vars(&[("A", "from-a"), ("B", "from-b"), ("C", "from-environment")])
+        );
+
+        let src = "services:\n  s:\n    image: x\n    env_file: missing.env\n";
+        let err = resolve(src, &file, &dir.0, Some("proj"), &vars(&[])).unwrap_err();
+        assert_eq!(err.path(), dir.0.join("missing.env"));
+        assert!(err.to_string().contains("cannot read file"), "{err}");
+
+        dir.write("bad.env", "OK=1\nthis is not a pair\n");
+        let src = "services:\n  s:\n    image: x\n    env_file: bad.env\n";
+        let err = resolve(src, &file, &dir.0, Some("proj"), &vars(&[])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}:2:1: invalid env file line: expected KEY=VALUE, found \"this is not a pair\"",
+                dir.0.join("bad.env").display()
+            )
+        );
+    }
+
+    #[test]
+    fn short_ports() {
+        let svc = service(
+            "image: x\nports:\n  - 80\n  - \"8080:80\"\n  - 127.0.0.1:5432:5432\n  - 9000:9000/udp\n  - 7000-7001:8000-8001",
+            "",
+        );
+        let summary: Vec<_> = svc
+            .ports
+            .iter()
+            .map(|p| (p.host_ip, p.published, p.target, p.protocol))
+            .collect();
+        let localhost = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(
+            summary,
+            [
+                (None, None, 80, Protocol::Tcp),
+                (None, Some(8080), 80, Protocol::Tcp),
+                (localhost, Some(5432), 5432, Protocol::Tcp),
+                (None, Some(9000), 9000, Protocol::Udp),
+                (None, Some(7000), 8000, Protocol::Tcp),
+                (None, Some(7001), 8001, Protocol::Tcp),
+            ]
+        );
+        let err = service_error("image: x\nports:\n  - 80\n  - \"80:http\"", "");
+        assert!(
+            err.starts_with(
+                "/p/compose.yaml:6:9: service \"s\", key \"ports[1]\": invalid port \"80:http\""
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn long_ports() {
+        let svc = service(
+            "image: x\nports:\n  - target: 53\n    published: \"5353\"\n    protocol: udp\n    host_ip: \"::1\"\n    mode: host\n  - target: 80",
+            "",
+        );
+        assert_eq!(
+            svc.ports[0],
+            Port {
+                target: 53,
+                published: Some(5353),
+                host_ip: Some(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+                protocol: Protocol::Udp
+            }
+        );
+        assert_eq!(svc.ports[1].published, None);
+        assert!(
+            service_error("image: x\nports:\n  - published: 80", "")
+                .contains("missing \"target\" port")
+        );
+        assert!(
+            service_error("image: x\nports:\n  - {target: 80, mode: swarm}", "")
+                .contains("key \"ports[0].mode\": expected \"host\" or \"ingress\"")
+        );
+        assert!(
+            service_error("image: x\nports:\n  - {target: 80, x: 1}", "")
+                .contains("unsupported key \"ports[0].x\"")
+        );
+    }
+
+    #[test]
+    fn short_volumes() {
+        let svc = service(
+            "image: x\nvolumes:\n  - data:/data\n  - ./conf:/etc/conf:ro\n  - /abs:/abs\n  - /anon\n  - named:/n\n  - ext:/e",
+            VOLS,
+        );
+        assert_eq!(
+            svc.volumes,
+            [
+                Mount::Volume {
+                    source: Some("proj_data".into()),
+                    target: "/data".into(),
+                    read_only: false
+                },
+                Mount::Bind {
+                    source: "/p/conf".into(),
+                    target: "/etc/conf".into(),
+                    read_only: true,
+                    create_host_path: true
+                },
+                Mount::Bind {
+                    source: "/abs".into(),
+                    target: "/abs".into(),
+                    read_only: false,
+                    create_host_path: true
+                },
+                Mount::Volume {
+                    source: None,
+                    target: "/anon".into(),
+                    read_only: false
+                },
+                Mount::Volume {
+                    source: Some("exact".into()),
+                    target: "/n".into(),
+                    read_only: false
+                },
+                Mount::Volume {
+                    source: Some("ext".into()),
+                    target: "/e".into(),
+                    read_only: false
+                },
+            ]
+        );
+        let err = service_error("image: x\nvolumes: [nope:/x]", "");
+        assert!(
+            err.ends_with(
+                "service \"s\", key \"volumes[0]\": volume \"nope\" is not declared in the top-level \"volumes\" section"
+            ),
+            "{err}"
+        );
+        let src = "services:\n  s:\n    image: x\n    volumes: [\"~/cfg:/cfg\"]\n";
+        let p = resolve_with(src, &[("HOME", "/home/me")]).unwrap();
+        assert!(
+            matches!(&p.services[0].volumes[0], Mount::Bind { source, .. } if source == Path::new("/home/me/cfg"))
+        );
+        assert!(
+            service_error("image: x\nvolumes: [\"~/cfg:/cfg\"]", "").contains("HOME is not set")
+        );
+    }
+
+    #[test]
+    fn long_volumes() {
+        let svc = service(
+            "image: x\nvolumes:\n  - type: volume\n    source: data\n    target: /data\n    read_only: true\n  \
+             - type: volume\n    target: /anon\n  - type: bind\n    source: ../shared\n    target: /shared\n    \
+             bind:\n      create_host_path: false\n  - type: tmpfs\n    target: /tmp\n    tmpfs:\n      size: 1024\n      mode: \"1777\"",
+            VOLS,
+        );
+        assert_eq!(
+            svc.volumes,
+            [
+                Mount::Volume {
+                    source: Some("proj_data".into()),
+                    target: "/data".into(),
+                    read_only: true
+                },
+                Mount::Volume {
+                    source: None,
+                    target: "/anon".into(),
+                    read_only: false
+                },
+                Mount::Bind {
+                    source: "/shared".into(),
+                    target: "/shared".into(),
+                    read_only: false,
+                    create_host_path: false
+                },
+                Mount::Tmpfs {
+                    target: "/tmp".into(),
+                    size: Some(1024),
+                    mode: Some(0o1777)
+                },
+            ]
+        );
+        let bad = |yaml: &str| service_error(&format!("image: x\nvolumes:\n  - {yaml}"), VOLS);
+        assert!(bad("{type: bind, target: /x}").contains("a bind mount needs \"source\""));
+        assert!(
+            bad("{type: tmpfs, source: a, target: /x}").contains("a tmpfs mount takes no source")
+        );
+        assert!(
+            bad("{type: npipe, source: a, target: /x}")
+                .contains("unsupported mount type \"npipe\"")
+        );
+        assert!(bad("{source: data, target: /x}").contains("missing \"type\""));
+        assert!(bad("{type: volume, source: data}").contains("missing \"target\""));
+        assert!(bad("{type: volume, source: data, target: rel}").contains("must be absolute"));
+        assert!(bad("{type: volume, source: nope, target: /x}").contains("not declared"));
+        assert!(
+            bad("{type: volume, target: /x, volume: {nocopy: true}}")
+                .contains("unsupported key \"volumes[0].volume\"")
+        );
+        assert!(bad("{type: tmpfs, target: /x, tmpfs: {size: 1t}}").contains("invalid size"));
+        assert!(bad("{type: tmpfs, target: /x, tmpfs: {mode: 999}}").contains("octal"));
+    }
+
+    #[test]
+    fn tmpfs_string_or_list() {
+        let svc = service("image: x\ntmpfs: /run", "");
+        assert_eq!(svc.tmpfs, vars(&[("/run", "")]));
+        let svc = service("image: x\ntmpfs:\n  - /run:size=1m,mode=1777\n  - /tmp", "");
+        assert_eq!(
+            svc.tmpfs,
+            vars(&[("/run", "size=1m,mode=1777"), ("/tmp", "")])
+        );
+        assert!(service_error("image: x\ntmpfs: [run]", "").contains("must be absolute"));
+    }
+
+    #[test]
+    fn networks_list_and_map() {
+        let svc = service("image: x\nnetworks: [back, front]", NETS);
+        assert_eq!(svc.networks.keys().collect::<Vec<_>>(), ["back", "front"]);
+        assert_eq!(svc.networks["back"].aliases, ["s"]);
+        let svc = service(
+            "image: x\nnetworks:\n  back:\n    ipv4_address: 10.1.0.5\n    ipv6_address: \"fd00::5\"\n    aliases: [db, primary]\n  front:",
+            NETS,
+        );
+        let back = &svc.networks["back"];
+        assert_eq!(back.aliases, ["s", "db", "primary"]);
+        assert_eq!(back.ipv4_address, Some(Ipv4Addr::new(10, 1, 0, 5)));
+        assert_eq!(back.ipv6_address, Some("fd00::5".parse().unwrap()));
+        assert_eq!(
+            svc.networks["front"],
+            ServiceNetwork {
+                aliases: vec!["s".into()],
+                ..Default::default()
+            }
+        );
+        // `default` needs no declaration.
+        let svc = service("image: x\nnetworks: [default, back]", NETS);
+        assert!(svc.networks.contains_key("default"));
+
+        let err = service_error("image: x\nnetworks: [nope]", NETS);
+        assert!(
+            err.ends_with("network \"nope\" is not declared in the top-level \"networks\" section"),
+            "{err}"
+        );
+        assert!(
+            service_error("image: x\nnetworks:\n  back:\n    ipv4_address: 10.1", NETS)
+                .contains("invalid ipv4 address")
+        );
+        assert!(
+            service_error("image: x\nnetworks:\n  back:\n    priority: 1", NETS)
+                .contains("unsupported key \"networks.back.priority\"")
+        );
+    }
+
+    #[test]
+    fn depends_on_list_and_map() {
+        let src = "services:\n  a:\n    image: x\n  b:\n    image: x\n  c:\n    image: x\n    depends_on:\n      \
+                   a:\n        condition: service_healthy\n      b:\n        condition: service_completed_successfully\n  \
+                   d:\n    image: x\n    depends_on: [a, c]\n  e:\n    image: x\n    depends_on:\n      a:\n";
+        let p = resolve_with(src, &[]).unwrap();
+        let c = p.service("c").unwrap();
+        assert_eq!(c.depends_on["a"].condition, DependencyCondition::Healthy);
+        assert_eq!(
+            c.depends_on["b"].condition,
+            DependencyCondition::CompletedSuccessfully
+        );
+        let d = p.service("d").unwrap();
+        assert_eq!(d.depends_on.keys().collect::<Vec<_>>(), ["a", "c"]);
+        assert_eq!(d.depends_on["a"].condition, DependencyCondition::Started);
+        assert_eq!(
+            p.service("e").unwrap().depends_on["a"].condition,
+            DependencyCondition::Started
+        );
+
+        let err = service_error("image: x\ndepends_on: [ghost]", "");
+        assert_eq!(
+            err,
+            "/p/compose.yaml:4:18: service \"s\" depends on undefined service \"ghost\""
+        );
+        let err = service_error(
+            "image: x\ndepends_on:\n  s:\n    condition: service_ready",
+            "",
+        );
+        assert!(err.contains("unknown condition \"service_ready\""), "{err}");
+        let err = service_error("image: x\ndepends_on:\n  s:\n    restart: true", "");
+        assert!(
+            err.contains("unsupported key \"depends_on.s.restart\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn healthcheck_forms() {
+        let check = |yaml: &str| {
+            service(&format!("image: x\nhealthcheck:\n{yaml}"), "")
+                .healthcheck
+                .unwrap()
+        };
+        assert_eq!(
+            check("  test: [\"CMD\", \"pg_isready\", \"-q\"]").test,
+            HealthTest::Exec(vec!["pg_isready".into(), "-q".into()])
+        );
+        assert_eq!(
+            check("  test: [\"CMD-SHELL\", \"curl -f x || exit 1\"]").test,
+            HealthTest::Shell("curl -f x || exit 1".into())
+        );
+        assert_eq!(
+            check("  test: curl -f x").test,
+            HealthTest::Shell("curl -f x".into())
+        );
+        assert_eq!(check("  test: [NONE]").test, HealthTest::Disabled);
+        assert_eq!(check("  disable: true").test, HealthTest::Disabled);
+        assert_eq!(
+            check("  disable: false\n  test: a").test,
+            HealthTest::Shell("a".into())
+        );
+        let timings = check(
+            "  interval: 1m30s\n  timeout: 500ms\n  start_period: 2s\n  start_interval: 1s\n  retries: 5",
+        );
+        assert_eq!(timings.test, HealthTest::Inherit);
+        assert_eq!(timings.interval, Some(Duration::from_secs(90)));
+        assert_eq!(timings.timeout, Some(Duration::from_millis(500)));
+        assert_eq!(timings.start_period, Some(Duration::from_secs(2)));
+        assert_eq!(timings.start_interval, Some(Duration::from_secs(1)));
+        assert_eq!(timings.retries, Some(5));
+
+        let bad = |yaml: &str| service_error(&format!("image: x\nhealthcheck:\n{yaml}"), "");
+        let err = bad("  interval: 5");
+        assert!(
+            err.starts_with("/p/compose.yaml:5:17: service \"s\", key \"healthcheck.interval\": invalid duration \"5\""),
+            "{err}"
+        );
+        assert!(
+            bad("  test: [RUN, x]").contains("must start with \"CMD\", \"CMD-SHELL\" or \"NONE\"")
+        );
+        assert!(bad("  test: [CMD]").contains("\"CMD\" needs a command"));
+        assert!(bad("  test: [CMD-SHELL, a, b]").contains("exactly one command"));
+        assert!(bad("  disable: true\n  test: [CMD, x]").contains("cannot be combined"));
+        assert!(bad("  retries: many").contains("expected a number"));
+        assert!(bad("  intervall: 5s").contains("did you mean \"interval\""));
+    }
+
+    #[test]
+    fn restart_policies() {
+        let restart = |v: &str| service(&format!("image: x\nrestart: {v}"), "").restart;
+        assert_eq!(restart("\"no\""), RestartPolicy::No);
+        assert_eq!(restart("no"), RestartPolicy::No);
+        assert_eq!(restart("always"), RestartPolicy::Always);
+        assert_eq!(restart("unless-stopped"), RestartPolicy::UnlessStopped);
+        assert_eq!(
+            restart("on-failure"),
+            RestartPolicy::OnFailure { max_retries: None }
+        );
+        assert_eq!(
+            restart("on-failure:5"),
+            RestartPolicy::OnFailure {
+                max_retries: Some(5)
+            }
+        );
+        assert!(
+            service_error("image: x\nrestart: sometimes", "")
+                .contains("invalid restart policy \"sometimes\"")
+        );
+        assert!(
+            service_error("image: x\nrestart: on-failure:x", "").contains("invalid restart policy")
+        );
+    }
+
+    #[test]
+    fn labels_map_and_list() {
+        let svc = service("image: x\nlabels:\n  a.b: \"1\"\n  empty:", "");
+        assert_eq!(svc.labels, vars(&[("a.b", "1"), ("empty", "")]));
+        let svc = service("image: x\nlabels: [\"a=1\", flag]", "");
+        assert_eq!(svc.labels, vars(&[("a", "1"), ("flag", "")]));
+    }
+
+    #[test]
+    fn ulimits_forms() {
+        let svc = service(
+            "image: x\nulimits:\n  nproc: 65535\n  nofile:\n    soft: 1024\n    hard: 2048",
+            "",
+        );
+        assert_eq!(
+            svc.ulimits["nproc"],
+            Ulimit {
+                soft: 65535,
+                hard: 65535
+            }
+        );
+        assert_eq!(
+            svc.ulimits["nofile"],
+            Ulimit {
+                soft: 1024,
+                hard: 2048
+            }
+        );
+        let bad = |yaml: &str| service_error(&format!("image: x\nulimits:\n  nofile: {yaml}"), "");
+        assert!(bad("{soft: 2, hard: 1}").contains("\"soft\" cannot exceed \"hard\""));
+        assert!(bad("{soft: 2}").contains("needs both"));
+        assert!(
+            bad("{soft: 1, hard: 2, max: 3}").contains("unsupported key \"ulimits.nofile.max\"")
+        );
+        assert!(bad("lots").contains("expected a number"));
+    }
+
+    #[test]
+    fn extra_hosts_forms() {
+        let svc = service(
+            "image: x\nextra_hosts:\n  - \"a:10.0.0.1\"\n  - \"b=10.0.0.2\"\n  - \"v6:::1\"\n  - \"gw:host-gateway\"",
+            "",
+        );
+        let hosts: Vec<(&str, &str)> = svc
+            .extra_hosts
+            .iter()
+            .map(|h| (h.hostname.as_str(), h.ip.as_str()))
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                ("a", "10.0.0.1"),
+                ("b", "10.0.0.2"),
+                ("v6", "::1"),
+                ("gw", "host-gateway")
+            ]
+        );
+        let svc = service("image: x\nextra_hosts:\n  c: \"[::2]\"", "");
+        assert_eq!(
+            svc.extra_hosts,
+            [ExtraHost {
+                hostname: "c".into(),
+                ip: "::2".into()
+            }]
+        );
+        assert!(
+            service_error("image: x\nextra_hosts: [\"a:nope\"]", "")
+                .contains("not an ip address or host-gateway")
+        );
+        assert!(service_error("image: x\nextra_hosts: [lonely]", "").contains("host \"lonely\""));
+    }
+
+    #[test]
+    fn simple_keys() {
+        let svc = service(
+            "image: x\nhostname: h\ncontainer_name: custom\nuser: \"999\"\nworking_dir: /w\ncap_add: [NET_ADMIN]\n\
+             cap_drop: [ALL]\nstop_signal: SIGQUIT\nstop_grace_period: 1m30s\nprivileged: true\ninit: yes\ntty: TRUE\nstdin_open: false",
+            "",
+        );
+        assert_eq!(svc.hostname.as_deref(), Some("h"));
+        assert_eq!(svc.container_name, "custom");
+        assert_eq!(svc.user.as_deref(), Some("999"));
+        assert_eq!(svc.working_dir.as_deref(), Some("/w"));
+        assert_eq!(svc.cap_add, ["NET_ADMIN"]);
+        assert_eq!(svc.cap_drop, ["ALL"]);
+        assert_eq!(svc.stop_signal.as_deref(), Some("SIGQUIT"));
+        assert_eq!(svc.stop_grace_period, Some(Duration::from_secs(90)));
+        assert!(svc.privileged && svc.init && svc.tty && !svc.stdin_open);
+        assert!(
+            service_error("image: x\nprivileged: sure", "")
+                .contains("expected true or false, found \"sure\"")
+        );
+        assert!(
+            service_error("image: x\ncap_add: NET_ADMIN", "")
+                .contains("expected a list, found a scalar")
+        );
+    }
+
+    #[test]
+    fn interpolation_in_typed_values() {
+        let src = "services:\n  s:\n    image: x\n    privileged: ${PRIV:-false}\n    healthcheck:\n      \
+                   retries: ${RETRIES}\n      interval: ${EVERY:-10s}\n";
+        let p = resolve_with(src, &[("PRIV", "true"), ("RETRIES", "7")]).unwrap();
+        let svc = &p.services[0];
+        assert!(svc.privileged);
+        let check = svc.healthcheck.as_ref().unwrap();
+        assert_eq!(check.retries, Some(7));
+        assert_eq!(check.interval, Some(Duration::from_secs(10)));
+    }
 }

@@ -98,14 +98,6 @@ fn convert(node: MarkedYamlOwned, path: &Path) -> Result<Node, ComposeError> {
         YamlDataOwned::Representation(text, style, tag) => {
             scalar(text, style, tag.as_ref()).map_err(invalid)?
         }
-        // Not produced with `early_parse(false)`, but typed values are easy to honour.
-        YamlDataOwned::Value(scalar) => match scalar {
-            saphyr::ScalarOwned::Null => Value::Null,
-            saphyr::ScalarOwned::Boolean(b) => Value::Scalar(b.to_string()),
-            saphyr::ScalarOwned::Integer(i) => Value::Scalar(i.to_string()),
-            saphyr::ScalarOwned::FloatingPoint(f) => Value::Scalar(f.to_string()),
-            saphyr::ScalarOwned::String(s) => Value::Scalar(s),
-        },
         YamlDataOwned::Sequence(items) => Value::Seq(
             items
                 .into_iter()
@@ -116,7 +108,9 @@ fn convert(node: MarkedYamlOwned, path: &Path) -> Result<Node, ComposeError> {
         YamlDataOwned::Tagged(tag, _) => {
             return Err(invalid(format!("unsupported yaml tag \"{tag}\"")));
         }
-        YamlDataOwned::Alias(_) | YamlDataOwned::BadValue => {
+        // `Value` (typed scalars) is not produced with `early_parse(false)`, and
+        // the loader resolves aliases or fails; anything else is a parser bug.
+        YamlDataOwned::Value(_) | YamlDataOwned::Alias(_) | YamlDataOwned::BadValue => {
             return Err(invalid("invalid or unresolved yaml node".to_owned()));
         }
     };
