@@ -98,13 +98,22 @@ impl<'a> Reader<'a> {
     }
 
     /// An [`ErrorKind::UnsupportedKey`] for `entry`, suggesting the closest of
-    /// `supported` when the key looks like a typo of it.
+    /// `supported` when the key looks like a typo of it: one edit away (two for
+    /// long keys), so unrelated keys (`internal` vs `external`) don't get a
+    /// misleading suggestion.
     pub fn unsupported(&self, entry: &Entry, scope: &Scope, supported: &[&str]) -> ComposeError {
         let closest = supported
             .iter()
-            .map(|s| (strsim::jaro_winkler(s, &entry.key), s))
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .filter(|(score, _)| *score > 0.85)
+            .map(|s| (strsim::damerau_levenshtein(s, &entry.key), s))
+            .min_by_key(|(distance, _)| *distance)
+            .filter(|(distance, _)| {
+                let allowed = if entry.key.chars().count() >= 10 {
+                    2
+                } else {
+                    1
+                };
+                *distance <= allowed
+            })
             .map(|(_, s)| format!("did you mean \"{s}\"?"));
         self.unsupported_with(entry, scope, closest)
     }
@@ -413,7 +422,7 @@ mod tests {
     #[test]
     fn unsupported_key_suggests_close_match() {
         with_reader(&[], |r| {
-            let root = node("enviroment: {}\nfoo: 1\n");
+            let root = node("enviroment: {}\nfoo: 1\nsecrets: 1\ntmp: 1\ninternal: 1\n");
             let Value::Map(entries) = &root.value else {
                 panic!()
             };
@@ -423,6 +432,10 @@ mod tests {
                 err.to_string(),
                 "c.yaml:1:1: service \"db\": unsupported key \"enviroment\": did you mean \"environment\"?"
             );
+            for unrelated in &entries[2..] {
+                let err = r.unsupported(unrelated, &scope, &["services", "tty", "external"]);
+                assert!(!err.to_string().contains("did you mean"), "{err}");
+            }
             let err = r.unsupported(&entries[1], &scope.key("healthcheck"), &["test"]);
             assert_eq!(
                 err.to_string(),

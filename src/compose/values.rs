@@ -155,7 +155,8 @@ pub(crate) fn port_spec(spec: &str) -> Result<Vec<Port>, String> {
             }
             _ => {
                 return Err(format!(
-                    "invalid port \"{spec}\": write an IPv6 host address in brackets, like \"[::1]:80:80\""
+                    "invalid port \"{spec}\": too many \":\" (an IPv6 host address goes in \
+                     brackets, like \"[::1]:80:80\")"
                 ));
             }
         }
