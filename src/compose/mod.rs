@@ -19,6 +19,12 @@
 //!    Docker objects like Compose (`<project>_<network>`,
 //!    `<project>-<service>-1`), adds the implicit `default` network, and
 //!    checks `depends_on` for unknown services and cycles.
+//!
+//! Deliberately left out (each is an "unsupported key" error or documented
+//! behaviour, not a silent difference): `build` (images must be prebuilt),
+//! `scale`/`deploy` (one container per service), `include`/`extends`,
+//! `configs`/`secrets`, compose v2's `!reset`/`!override` tags, and
+//! interpolation inside `.env`/`env_file` values, which are taken literally.
 
 mod dotenv;
 mod error;

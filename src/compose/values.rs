@@ -170,9 +170,7 @@ pub(crate) fn port_spec(spec: &str) -> Result<Vec<Port>, String> {
         .map(port_range)
         .transpose()
         .map_err(|e| format!("invalid port \"{spec}\": {e}"))?;
-    if let Some(published) = &published
-        && published.len() != targets.len()
-    {
+    if published.as_ref().is_some_and(|p| p.len() != targets.len()) {
         return Err(format!(
             "invalid port \"{spec}\": published and target ranges differ in length"
         ));

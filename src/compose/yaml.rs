@@ -178,13 +178,21 @@ fn mapping(
             }));
         }
     }
-    let mut seen: HashSet<String> = items
-        .iter()
-        .filter_map(|item| match item {
-            Item::Explicit(entry) => Some(entry.key.clone()),
-            Item::Merge(_) => None,
-        })
-        .collect();
+    // saphyr compares keys with their quoting style, so `a` and `"a"` get here
+    // as two keys; they are the same key to us.
+    let mut seen = HashSet::new();
+    for item in &items {
+        let Item::Explicit(entry) = item else {
+            continue;
+        };
+        if !seen.insert(entry.key.clone()) {
+            return Err(ComposeError::new(
+                path,
+                Some(entry.key_loc),
+                ErrorKind::Syntax(format!("duplicated key \"{}\" in mapping", entry.key)),
+            ));
+        }
+    }
     let mut entries = Vec::new();
     for item in items {
         match item {
@@ -372,6 +380,11 @@ c:
     fn duplicate_keys_are_rejected() {
         let err = parse_err("a: 1\na: 2\n");
         assert!(err.contains("duplicated key"), "{err}");
+        let err = parse_err("a: 1\n\"a\": 2\n");
+        assert_eq!(
+            err,
+            "test.yaml:2:1: invalid yaml: duplicated key \"a\" in mapping"
+        );
     }
 
     #[test]
