@@ -1,10 +1,12 @@
 //! chaosplay: declarative chaos-engineering scenarios for distributed databases.
 //!
 //! Data flows down: `cli` → [`playbook`] (parse and validate) → [`engine`] (interpret) →
-//! [`steps`] (the registry). Events flow up from the engine to [`ui`] and [`report`].
+//! [`steps`] (the registry) → [`clients`] and [`compose`]. Events flow up from the engine to
+//! [`ui`] and [`report`].
 
 pub mod cli;
 pub mod clients;
+pub mod compose;
 pub mod diagnostic;
 pub mod duration;
 pub mod engine;
