@@ -191,19 +191,22 @@ mod tests {
 
     #[test]
     fn every_example_is_a_valid_step() {
-        // Examples may read `steps.health` and await `load`: define those before each example.
-        const HEALTH: &str = "[[steps]]\nid = \"health\"\nuses = \"http.request\"\nwith = { url = \"http://127.0.0.1:1/\" }\n";
-        const LOAD: &str = "[[steps]]\nid = \"load\"\nuses = \"sleep\"\nwith = { duration = \"1s\" }\nbackground = true\n";
+        // Examples read outputs of typical earlier steps: define those the example does not.
+        const EARLIER: &[(&str, &str)] = &[
+            ("health", "uses = \"http.request\"\nwith = { url = \"http://127.0.0.1:1/\" }"),
+            ("load", "uses = \"sleep\"\nwith = { duration = \"1s\" }\nbackground = true"),
+            ("kill", "uses = \"docker.kill\"\nwith = { service = \"x\" }"),
+            ("pause", "uses = \"docker.pause\"\nwith = { service = \"x\" }"),
+        ];
         for kind in StepKind::ALL {
-            let health = if *kind == StepKind::HttpRequest {
-                ""
-            } else {
-                HEALTH
-            };
-            let text = format!(
-                "[scenario]\nname = \"x\"\n{LOAD}{health}[[steps]]\n{}\n",
-                kind.doc().example
-            );
+            let example = kind.doc().example;
+            let mut text = String::from("[scenario]\nname = \"x\"\n[subject]\nproject = \"p\"\n");
+            for (id, step) in EARLIER {
+                if !example.contains(&format!("id = \"{id}\"")) {
+                    text.push_str(&format!("[[steps]]\nid = \"{id}\"\n{step}\n"));
+                }
+            }
+            text.push_str(&format!("[[steps]]\n{example}\n"));
             let source = crate::diagnostic::Source::new("example.toml", text);
             if let Err(e) = crate::playbook::parse(source, &Default::default()) {
                 panic!("example of {kind} is invalid:\n{e}");
