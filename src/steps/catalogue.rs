@@ -193,10 +193,19 @@ mod tests {
     fn every_example_is_a_valid_step() {
         // Examples read outputs of typical earlier steps: define those the example does not.
         const EARLIER: &[(&str, &str)] = &[
-            ("health", "uses = \"http.request\"\nwith = { url = \"http://127.0.0.1:1/\" }"),
-            ("load", "uses = \"sleep\"\nwith = { duration = \"1s\" }\nbackground = true"),
+            (
+                "health",
+                "uses = \"http.request\"\nwith = { url = \"http://127.0.0.1:1/\" }",
+            ),
+            (
+                "load",
+                "uses = \"sleep\"\nwith = { duration = \"1s\" }\nbackground = true",
+            ),
             ("kill", "uses = \"docker.kill\"\nwith = { service = \"x\" }"),
-            ("pause", "uses = \"docker.pause\"\nwith = { service = \"x\" }"),
+            (
+                "pause",
+                "uses = \"docker.pause\"\nwith = { service = \"x\" }",
+            ),
         ];
         for kind in StepKind::ALL {
             let example = kind.doc().example;

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: they drive the built `chaosplay` binary.
 #![allow(dead_code)] // each test crate uses a different subset
 
+pub mod docker;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
