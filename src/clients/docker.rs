@@ -39,6 +39,17 @@ pub enum DockerError {
 }
 
 impl DockerError {
+    /// An error of a raw API call (for callers of [`DockerClient::api`]).
+    pub fn from_api(action: impl Into<String>, e: bollard::errors::Error) -> Self {
+        if is_connection_error(&e) {
+            return DockerError::Unreachable {
+                host: docker_host(),
+                cause: root_cause(&e),
+            };
+        }
+        Self::api(action, e)
+    }
+
     fn api(action: impl Into<String>, e: bollard::errors::Error) -> Self {
         let message = match e {
             bollard::errors::Error::DockerResponseServerError { message, .. } => message,
@@ -309,6 +320,11 @@ impl DockerClient {
             _ => self.classify(&format!("{action} {container}"), e),
         }
     }
+}
+
+/// Where the daemon is, as Docker's own tools find it.
+fn docker_host() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
 }
 
 fn secs(d: Duration) -> i32 {

@@ -1,3 +1,4 @@
 //! Clients of the systems a scenario acts on. Steps talk to these, never to raw APIs.
 
+pub mod compose;
 pub mod docker;

@@ -98,7 +98,7 @@ impl RunShared {
         seed: u64,
     ) -> Self {
         RunShared {
-            project: subject_project(&playbook),
+            project: playbook.project.clone(),
             seed,
             draws: Default::default(),
             undo: Mutex::default(),
@@ -280,27 +280,6 @@ impl RunShared {
     }
 }
 
-/// The subject's compose project name: `[subject] project`, or, as Docker Compose does, the
-/// compose file's directory name, lower-cased and reduced to `[a-z0-9_-]`.
-fn subject_project(playbook: &Playbook) -> Option<String> {
-    let subject = playbook.subject.as_ref()?;
-    if let Some(project) = &subject.project {
-        return Some(project.clone());
-    }
-    let compose = playbook.dir().join(subject.compose.as_ref()?);
-    let dir = std::fs::canonicalize(&compose)
-        .ok()?
-        .parent()?
-        .file_name()?
-        .to_string_lossy()
-        .to_lowercase();
-    Some(
-        dir.chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
-            .collect(),
-    )
-}
-
 fn truncate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &text[..i]),
@@ -313,6 +292,8 @@ pub struct StepContext {
     pub(crate) shared: Arc<RunShared>,
     pub(crate) phase: Phase,
     pub(crate) index: usize,
+    /// The last status the step reported: a timeout error says what the step was doing.
+    pub(crate) last_status: Mutex<Option<String>>,
 }
 
 impl StepContext {
@@ -323,6 +304,11 @@ impl StepContext {
     /// The Docker client, connected on first use.
     pub async fn docker(&self) -> Result<&DockerClient, StepError> {
         self.shared.docker().await
+    }
+
+    /// The subject's compose file, resolved.
+    pub fn compose(&self) -> Option<&crate::compose::ComposeProject> {
+        self.shared.playbook.compose.as_deref()
     }
 
     /// The subject's compose project, if the playbook has a subject.
@@ -356,10 +342,19 @@ impl StepContext {
 
     /// Updates the step's live status line.
     pub fn status(&self, message: impl AsRef<str>) {
+        let message = message.as_ref();
+        *self.last_status.lock().unwrap_or_else(|e| e.into_inner()) = Some(message.to_string());
         self.shared.emit(EventKind::StepStatus {
             step: self.step(),
-            message: message.as_ref(),
+            message,
         });
+    }
+
+    pub(crate) fn last_status(&self) -> Option<String> {
+        self.last_status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn log(&self, message: &str) {

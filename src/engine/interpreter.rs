@@ -316,6 +316,7 @@ async fn attempt_all(
         shared: Arc::clone(shared),
         phase: step.phase,
         index: step.index,
+        last_status: Default::default(),
     };
     let timeout = step
         .timeout
@@ -362,7 +363,7 @@ async fn once(
             Ok(result) => result,
             Err(_) => Err(StepError::Timeout {
                 after: timeout,
-                last: None,
+                last: cx.last_status().map(|s| format!("last status: {s}")),
             }),
         };
     };

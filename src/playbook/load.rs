@@ -5,7 +5,7 @@
 //! its `uses`, its parameters against that step kind's types, its templates and expressions,
 //! and the step ids those reference.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,6 +18,7 @@ use super::{
     CONTEXT_ROOTS, Phase, Playbook, RUN_FIELDS, Retry, STEP_KEYS, Scenario, Step, Subject,
     TOP_KEYS, Until,
 };
+use crate::compose::ComposeProject;
 use crate::diagnostic::{Diagnostic, Source, did_you_mean};
 use crate::duration::Duration;
 use crate::steps::StepKind;
@@ -181,9 +182,10 @@ impl Validator {
             }
         }
         vars.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let subject = root
-            .get("subject")
-            .and_then(|node| self.typed::<Subject>(node, "invalid [subject]"));
+        let (project, compose) = match root.get("subject") {
+            Some(node) => self.subject(node, &vars),
+            None => (None, None),
+        };
 
         let step_nodes = |name: &str, v: &mut Validator| -> &[Node] {
             match root.get(name) {
@@ -265,10 +267,73 @@ impl Validator {
             source: Arc::clone(&self.source),
             scenario: scenario?,
             vars,
-            subject,
+            project,
+            compose,
             steps,
             finally,
         })
+    }
+
+    /// Resolves `[subject]`: renders its templates, loads the compose file (so an unsupported
+    /// compose key is reported now, before anything is created) and names the project.
+    fn subject(
+        &mut self,
+        node: &Node,
+        vars: &serde_json::Map<String, serde_json::Value>,
+    ) -> (Option<String>, Option<Arc<ComposeProject>>) {
+        let Some(subject) = self.typed::<Subject>(node, "invalid [subject]") else {
+            return (None, None);
+        };
+        let ctx = minijinja::context! {
+            vars => minijinja::Value::from(minijinja::value::Serde(vars)),
+            env => std::env::vars().collect::<HashMap<_, _>>(),
+        };
+        let mut render = |key: &str, text: &str| -> Option<String> {
+            match self.env.render_str(text, &ctx) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    let span = node.get(key).map_or(node.span.clone(), |n| n.span.clone());
+                    self.error(
+                        format!(
+                            "invalid template in [subject] {key}: {}",
+                            template::error_message(&e)
+                        ),
+                        span,
+                    );
+                    None
+                }
+            }
+        };
+        let project = subject
+            .project
+            .as_deref()
+            .and_then(|p| render("project", p));
+        let env: BTreeMap<String, String> = subject
+            .env
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), render("env", v)?)))
+            .collect();
+        let Some(compose) = subject
+            .compose
+            .as_deref()
+            .and_then(|c| render("compose", c))
+        else {
+            return (project, None);
+        };
+        let dir = match self.source.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let span = node
+            .get("compose")
+            .map_or(node.span.clone(), |n| n.span.clone());
+        match ComposeProject::load(&dir.join(&compose), project.as_deref(), &env) {
+            Ok(loaded) => (Some(loaded.name.clone()), Some(Arc::new(loaded))),
+            Err(e) => {
+                self.error(format!("invalid compose file: {e}"), span);
+                (project, None)
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

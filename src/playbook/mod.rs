@@ -9,6 +9,7 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::compose::ComposeProject;
 use crate::diagnostic::Source;
 use crate::duration::Duration;
 use crate::steps::StepKind;
@@ -27,7 +28,10 @@ pub struct Playbook {
     pub scenario: Scenario,
     /// `[vars]` with the command line's `--var` and `--vars-file` applied.
     pub vars: serde_json::Map<String, serde_json::Value>,
-    pub subject: Option<Subject>,
+    /// The compose project the run owns (`[subject]`): selectors only see its containers.
+    pub project: Option<String>,
+    /// The subject's compose file, loaded and resolved at validation.
+    pub compose: Option<Arc<ComposeProject>>,
     pub steps: Vec<Step>,
     pub finally: Vec<Step>,
 }
@@ -67,17 +71,20 @@ fn default_finally_timeout() -> Duration {
     Duration::from_secs(120)
 }
 
-/// What the run owns: the compose project its selectors are scoped to.
+/// `[subject]`: what the run owns, the compose project its selectors are scoped to. Values may
+/// be templates over `vars` and `env`.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Subject {
-    /// Path of the compose file, relative to the playbook (templates allowed).
+    /// Path of the compose file, relative to the playbook.
     #[serde(default)]
     pub compose: Option<String>,
-    /// Compose project name; defaults to the compose file's directory name, as Docker Compose does.
+    /// Compose project name; defaults to the compose file's `name:`, else its directory name,
+    /// as Docker Compose does.
     #[serde(default)]
     pub project: Option<String>,
-    /// Variables for `${VAR}` interpolation in the compose file.
+    /// Variables for `${VAR}` interpolation in the compose file (before the process
+    /// environment and the `.env` file).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
 }

@@ -15,6 +15,7 @@ use crate::playbook::node::Node;
 mod assert;
 mod await_;
 pub mod catalogue;
+mod compose;
 pub mod docker;
 mod exec;
 mod http;
@@ -99,6 +100,10 @@ registry! {
     Exec => "exec", exec::ExecParams, exec::DOC, exec::run;
     HttpRequest => "http.request", http::HttpRequestParams, http::DOC, http::run;
     Await => "await", await_::AwaitParams, await_::DOC, await_::run;
+    ComposeUp => "compose.up", compose::UpParams, compose::UP_DOC, compose::up;
+    ComposeDown => "compose.down", compose::DownParams, compose::DOWN_DOC, compose::down;
+    ComposeReset => "compose.reset", compose::ResetParams, compose::RESET_DOC, compose::reset;
+    ComposePs => "compose.ps", compose::PsParams, compose::PS_DOC, compose::ps;
     DockerKill => "docker.kill", docker::KillParams, docker::KILL_DOC, docker::kill;
     DockerStop => "docker.stop", docker::StopParams, docker::STOP_DOC, docker::stop;
     DockerStart => "docker.start", docker::StartParams, docker::START_DOC, docker::start;

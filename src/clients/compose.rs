@@ -1,0 +1,680 @@
+//! Docker Compose, natively: creates, inspects and removes a resolved [`ComposeProject`]
+//! through the Engine API, so no `docker compose` CLI is needed. Objects carry Compose's labels
+//! and names, so `docker compose` and `docker ps --filter label=…` recognise them.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::models::{
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig, Ipam,
+    IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkingConfig, PortBinding,
+    ResourcesUlimits, RestartPolicy as DockerRestart, RestartPolicyNameEnum, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListNetworksOptionsBuilder,
+    ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use super::docker::{Container, DockerClient, DockerError, labels};
+use crate::compose::{
+    ComposeProject, DependencyCondition, HealthTest, Mount, RestartPolicy, Service,
+};
+
+/// Pulling an image from an unreachable registry must fail, not hang the scenario.
+const PULL_TIMEOUT: Duration = Duration::from_secs(120);
+const POLL: Duration = Duration::from_millis(200);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error(
+        "image `{image}` (service `{service}`) is not on this machine and could not be pulled: {reason}"
+    )]
+    ImageUnavailable {
+        image: String,
+        service: String,
+        reason: String,
+    },
+    #[error("service `{service}` {problem}")]
+    Service { service: String, problem: String },
+}
+
+/// A service's container as `compose.ps` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceState {
+    pub service: String,
+    pub container: String,
+    /// `missing` when the service has no container.
+    pub state: String,
+    pub health: Option<String>,
+}
+
+pub struct Compose<'a> {
+    docker: &'a DockerClient,
+    project: &'a ComposeProject,
+}
+
+impl<'a> Compose<'a> {
+    pub fn new(docker: &'a DockerClient, project: &'a ComposeProject) -> Self {
+        Compose { docker, project }
+    }
+
+    fn project_label(&self) -> String {
+        format!("{}={}", labels::PROJECT, self.project.name)
+    }
+
+    fn object_labels(&self) -> HashMap<String, String> {
+        HashMap::from([(labels::PROJECT.to_string(), self.project.name.clone())])
+    }
+
+    /// Creates what is missing and starts every service in dependency order, independent
+    /// services in parallel, honouring `depends_on` conditions; with `wait_healthy`, also waits
+    /// until every service with a healthcheck is healthy. The waits are bounded by the step's
+    /// timeout, whose error shows the last status (which service was awaited).
+    pub async fn up(
+        &self,
+        wait_healthy: bool,
+        status: &(dyn Fn(String) + Sync),
+    ) -> Result<(), ComposeError> {
+        self.ensure_images(status).await?;
+        self.ensure_networks().await?;
+        self.ensure_volumes().await?;
+        let levels = self
+            .project
+            .start_levels()
+            .map_err(|e| ComposeError::Service {
+                service: self.project.name.clone(),
+                problem: e.to_string(),
+            })?;
+        for level in levels {
+            let starts = level
+                .iter()
+                .map(|service| self.start_service(service, status));
+            for result in futures_util::future::join_all(starts).await {
+                result?;
+            }
+        }
+        if wait_healthy {
+            for service in &self.project.services {
+                if self.has_healthcheck(service).await? {
+                    self.wait_for(service, DependencyCondition::Healthy, status)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the project's containers and networks (and volumes, if asked). `kill` skips the
+    /// graceful stop: right before wiping data a graceful stop only costs time.
+    pub async fn down(
+        &self,
+        remove_volumes: bool,
+        kill: bool,
+        status: &(dyn Fn(String) + Sync),
+    ) -> Result<(), ComposeError> {
+        let containers = self.docker.containers(&[self.project_label()]).await?;
+        let removals = containers
+            .iter()
+            .map(|c| self.remove_container(c, kill, status));
+        for result in futures_util::future::join_all(removals).await {
+            result?;
+        }
+        let api = self.docker.api();
+        let filters = HashMap::from([("label", vec![self.project_label()])]);
+        let networks = api
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::new().filters(&filters).build(),
+            ))
+            .await
+            .map_err(|e| DockerError::from_api("list networks", e))?;
+        for network in networks {
+            let name = network.name.unwrap_or_default();
+            status(format!("removing network {name}"));
+            api.remove_network(&name)
+                .await
+                .map_err(|e| DockerError::from_api(format!("remove network {name}"), e))?;
+        }
+        if remove_volumes {
+            let volumes = api
+                .list_volumes(Some(
+                    ListVolumesOptionsBuilder::new().filters(&filters).build(),
+                ))
+                .await
+                .map_err(|e| DockerError::from_api("list volumes", e))?;
+            for volume in volumes.volumes.unwrap_or_default() {
+                status(format!("removing volume {}", volume.name));
+                api.remove_volume(
+                    &volume.name,
+                    None::<bollard::query_parameters::RemoveVolumeOptions>,
+                )
+                .await
+                .map_err(|e| DockerError::from_api(format!("remove volume {}", volume.name), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every service with its container's state and health.
+    pub async fn ps(&self) -> Result<Vec<ServiceState>, ComposeError> {
+        let containers = self.docker.containers(&[self.project_label()]).await?;
+        let mut out = Vec::new();
+        for service in &self.project.services {
+            let found = containers.iter().find(|c| c.name == service.container_name);
+            let (state, health) = match found {
+                Some(c) => self.docker.state(&c.name).await?,
+                None => ("missing".to_string(), None),
+            };
+            out.push(ServiceState {
+                service: service.name.clone(),
+                container: service.container_name.clone(),
+                state,
+                health,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn remove_container(
+        &self,
+        c: &Container,
+        kill: bool,
+        status: &(dyn Fn(String) + Sync),
+    ) -> Result<(), ComposeError> {
+        if c.state == "running" || c.state == "paused" || c.state == "restarting" {
+            if kill {
+                status(format!("killing {}", c.name));
+            } else {
+                let grace = self
+                    .project
+                    .service(c.service.as_deref().unwrap_or_default())
+                    .and_then(|s| s.stop_grace_period)
+                    .unwrap_or(Duration::from_secs(10));
+                status(format!("stopping {}", c.name));
+                if c.state == "paused" {
+                    self.docker.unpause(&c.name).await?;
+                }
+                self.docker.stop(&c.name, grace).await?;
+            }
+        }
+        status(format!("removing {}", c.name));
+        // force = kill if still running; v = anonymous volumes go with the container.
+        let options = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
+        match self
+            .docker
+            .api()
+            .remove_container(&c.name, Some(options))
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(e) => Err(DockerError::from_api(format!("remove {}", c.name), e).into()),
+        }
+    }
+
+    async fn ensure_images(&self, status: &(dyn Fn(String) + Sync)) -> Result<(), ComposeError> {
+        let api = self.docker.api();
+        for service in &self.project.services {
+            if api.inspect_image(&service.image).await.is_ok() {
+                continue;
+            }
+            status(format!("pulling {}", service.image));
+            let unavailable = |reason: String| ComposeError::ImageUnavailable {
+                image: service.image.clone(),
+                service: service.name.clone(),
+                reason,
+            };
+            let options = CreateImageOptionsBuilder::new()
+                .from_image(&service.image)
+                .build();
+            let pull = async {
+                let mut stream = api.create_image(Some(options), None, None);
+                while let Some(progress) = stream.next().await {
+                    let info = progress
+                        .map_err(|e| unavailable(DockerError::from_api("pull", e).to_string()))?;
+                    if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+                        return Err(unavailable(detail));
+                    }
+                    if let Some(s) = info.status {
+                        status(format!("pulling {}: {s}", service.image));
+                    }
+                }
+                Ok(())
+            };
+            tokio::time::timeout(PULL_TIMEOUT, pull)
+                .await
+                .map_err(|_| unavailable(format!("no progress within {PULL_TIMEOUT:?}")))??;
+        }
+        Ok(())
+    }
+
+    async fn ensure_networks(&self) -> Result<(), ComposeError> {
+        let api = self.docker.api();
+        for network in self.project.networks.values() {
+            if network.external
+                || api
+                    .inspect_network(
+                        &network.name,
+                        None::<bollard::query_parameters::InspectNetworkOptions>,
+                    )
+                    .await
+                    .is_ok()
+            {
+                continue;
+            }
+            let ipam =
+                (!network.subnets.is_empty() || network.ipam_driver.is_some()).then(|| Ipam {
+                    driver: network.ipam_driver.clone(),
+                    config: Some(
+                        network
+                            .subnets
+                            .iter()
+                            .map(|s| IpamConfig {
+                                subnet: Some(s.subnet.clone()),
+                                gateway: s.gateway.map(|g| g.to_string()),
+                                ..Default::default()
+                            })
+                            .collect(),
+                    ),
+                    options: None,
+                });
+            let request = NetworkCreateRequest {
+                name: network.name.clone(),
+                driver: Some(network.driver.clone().unwrap_or_else(|| "bridge".into())),
+                ipam,
+                labels: Some(self.object_labels()),
+                ..Default::default()
+            };
+            api.create_network(request).await.map_err(|e| {
+                DockerError::from_api(format!("create network {}", network.name), e)
+            })?;
+        }
+        Ok(())
+    }
+
+    async fn ensure_volumes(&self) -> Result<(), ComposeError> {
+        let api = self.docker.api();
+        for volume in self.project.volumes.values() {
+            if volume.external || api.inspect_volume(&volume.name).await.is_ok() {
+                continue;
+            }
+            let request = VolumeCreateRequest {
+                name: Some(volume.name.clone()),
+                driver: volume.driver.clone(),
+                labels: Some(self.object_labels()),
+                ..Default::default()
+            };
+            api.create_volume(request)
+                .await
+                .map_err(|e| DockerError::from_api(format!("create volume {}", volume.name), e))?;
+        }
+        Ok(())
+    }
+
+    async fn start_service(
+        &self,
+        service: &Service,
+        status: &(dyn Fn(String) + Sync),
+    ) -> Result<(), ComposeError> {
+        for (dependency, condition) in &service.depends_on {
+            let dep = self
+                .project
+                .service(dependency)
+                .ok_or_else(|| ComposeError::Service {
+                    service: service.name.clone(),
+                    problem: format!("depends on unknown service `{dependency}`"),
+                })?;
+            self.wait_for(dep, condition.condition, status).await?;
+        }
+        let existing = self.docker.containers(&[self.project_label()]).await?;
+        if !existing.iter().any(|c| c.name == service.container_name) {
+            status(format!("creating {}", service.container_name));
+            self.create(service).await?;
+        }
+        let (state, _) = self.docker.state(&service.container_name).await?;
+        match state.as_str() {
+            "running" | "restarting" => {}
+            "paused" => self.docker.unpause(&service.container_name).await?,
+            _ => {
+                status(format!("starting {}", service.container_name));
+                self.docker.start(&service.container_name).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn has_healthcheck(&self, service: &Service) -> Result<bool, ComposeError> {
+        Ok(self
+            .docker
+            .state(&service.container_name)
+            .await?
+            .1
+            .is_some())
+    }
+
+    /// Waits until `service` satisfies a `depends_on` condition.
+    async fn wait_for(
+        &self,
+        service: &Service,
+        condition: DependencyCondition,
+        status: &(dyn Fn(String) + Sync),
+    ) -> Result<(), ComposeError> {
+        let name = &service.container_name;
+        loop {
+            let (state, health) = match self.docker.state(name).await {
+                Ok(s) => s,
+                // Not created yet: its own level has not started.
+                Err(DockerError::NoSuchContainer(_)) => ("missing".into(), None),
+                Err(e) => return Err(e.into()),
+            };
+            let done = match condition {
+                DependencyCondition::Started => state == "running",
+                DependencyCondition::Healthy => match health.as_deref() {
+                    Some("healthy") => true,
+                    Some("unhealthy") => {
+                        return Err(ComposeError::Service {
+                            service: service.name.clone(),
+                            problem: "is unhealthy".into(),
+                        });
+                    }
+                    Some(_) => false,
+                    None if state == "running" => {
+                        return Err(ComposeError::Service {
+                            service: service.name.clone(),
+                            problem: "has no healthcheck, so `service_healthy` can never be met"
+                                .into(),
+                        });
+                    }
+                    None => false,
+                },
+                DependencyCondition::CompletedSuccessfully => {
+                    if state == "exited" {
+                        let code = self.exit_code(name).await?;
+                        if code != 0 {
+                            return Err(ComposeError::Service {
+                                service: service.name.clone(),
+                                problem: format!(
+                                    "exited with {code}, but `service_completed_successfully` needs 0"
+                                ),
+                            });
+                        }
+                        true
+                    } else {
+                        false
+                    }
+                }
+            };
+            if done {
+                return Ok(());
+            }
+            if state == "exited" && condition != DependencyCondition::CompletedSuccessfully {
+                return Err(ComposeError::Service {
+                    service: service.name.clone(),
+                    problem: format!(
+                        "exited (code {}) before it was ready",
+                        self.exit_code(name).await?
+                    ),
+                });
+            }
+            status(format!(
+                "waiting for {} ({})",
+                service.name,
+                health.as_deref().unwrap_or(&state)
+            ));
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    async fn exit_code(&self, container: &str) -> Result<i64, ComposeError> {
+        let inspect = self
+            .docker
+            .api()
+            .inspect_container(container, None)
+            .await
+            .map_err(|e| DockerError::from_api(format!("inspect {container}"), e))?;
+        Ok(inspect.state.and_then(|s| s.exit_code).unwrap_or(-1))
+    }
+
+    async fn create(&self, service: &Service) -> Result<(), ComposeError> {
+        let mut networks = service.networks.iter();
+        let first = networks.next();
+        let endpoint =
+            |key: &str, net: &crate::compose::ServiceNetwork| -> (String, EndpointSettings) {
+                let real = self
+                    .project
+                    .networks
+                    .get(key)
+                    .map_or_else(|| key.to_string(), |n| n.name.clone());
+                let settings = EndpointSettings {
+                    aliases: Some(net.aliases.clone()),
+                    ipam_config: (net.ipv4_address.is_some() || net.ipv6_address.is_some()).then(
+                        || EndpointIpamConfig {
+                            ipv4_address: net.ipv4_address.map(|a| a.to_string()),
+                            ipv6_address: net.ipv6_address.map(|a| a.to_string()),
+                            ..Default::default()
+                        },
+                    ),
+                    ..Default::default()
+                };
+                (real, settings)
+            };
+        let first_endpoint = first.map(|(k, n)| endpoint(k, n));
+        let body = container_body(self.project, service, first_endpoint.clone());
+        let options = CreateContainerOptionsBuilder::new()
+            .name(&service.container_name)
+            .build();
+        self.docker
+            .api()
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| DockerError::from_api(format!("create {}", service.container_name), e))?;
+        // API 1.41 takes one network at creation; the others are connected before start.
+        for (key, net) in networks {
+            let (name, settings) = endpoint(key, net);
+            let request = NetworkConnectRequest {
+                container: service.container_name.clone(),
+                endpoint_config: Some(settings),
+            };
+            self.docker
+                .api()
+                .connect_network(&name, request)
+                .await
+                .map_err(|e| {
+                    DockerError::from_api(
+                        format!("connect {} to {name}", service.container_name),
+                        e,
+                    )
+                })?;
+        }
+        Ok(())
+    }
+}
+
+fn nanos(d: Option<Duration>) -> Option<i64> {
+    d.map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// The Engine API's view of one service's container.
+fn container_body(
+    project: &ComposeProject,
+    service: &Service,
+    network: Option<(String, EndpointSettings)>,
+) -> ContainerCreateBody {
+    let mut labels_map: HashMap<String, String> = service.labels.clone().into_iter().collect();
+    labels_map.insert(labels::PROJECT.into(), project.name.clone());
+    labels_map.insert(labels::SERVICE.into(), service.name.clone());
+    labels_map.insert(labels::NUMBER.into(), "1".into());
+    labels_map.insert(labels::ONEOFF.into(), "False".into());
+    labels_map.insert(
+        "com.docker.compose.project.config_files".into(),
+        project.file.display().to_string(),
+    );
+    labels_map.insert(
+        "com.docker.compose.project.working_dir".into(),
+        project.dir.display().to_string(),
+    );
+
+    let mut binds = Vec::new();
+    let mut anonymous = Vec::new();
+    let mut tmpfs: HashMap<String, String> = service.tmpfs.clone().into_iter().collect();
+    for mount in &service.volumes {
+        match mount {
+            Mount::Volume {
+                source: Some(name),
+                target,
+                read_only,
+            } => {
+                binds.push(format!(
+                    "{name}:{target}{}",
+                    if *read_only { ":ro" } else { "" }
+                ));
+            }
+            Mount::Volume {
+                source: None,
+                target,
+                ..
+            } => anonymous.push(target.clone()),
+            Mount::Bind {
+                source,
+                target,
+                read_only,
+                create_host_path,
+            } => {
+                if *create_host_path && !source.exists() {
+                    // Docker Compose creates a missing bind source as a directory too.
+                    let _ = std::fs::create_dir_all(source);
+                }
+                binds.push(format!(
+                    "{}:{target}{}",
+                    source.display(),
+                    if *read_only { ":ro" } else { "" }
+                ));
+            }
+            Mount::Tmpfs { target, .. } => {
+                tmpfs.insert(target.clone(), String::new());
+            }
+        }
+    }
+    let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    for port in &service.ports {
+        let key = format!("{}/{}", port.target, port.protocol.as_str());
+        port_bindings
+            .entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: port.host_ip.map(|ip| ip.to_string()),
+                host_port: port.published.map(|p| p.to_string()),
+            });
+    }
+    let healthcheck = service.healthcheck.as_ref().map(|h| HealthConfig {
+        test: match &h.test {
+            HealthTest::Inherit => None,
+            HealthTest::Disabled => Some(vec!["NONE".into()]),
+            HealthTest::Exec(argv) => Some(
+                std::iter::once("CMD".to_string())
+                    .chain(argv.iter().cloned())
+                    .collect(),
+            ),
+            HealthTest::Shell(cmd) => Some(vec!["CMD-SHELL".into(), cmd.clone()]),
+        },
+        interval: nanos(h.interval),
+        timeout: nanos(h.timeout),
+        retries: h.retries.map(i64::from),
+        start_period: nanos(h.start_period),
+        // start_interval needs API 1.44; older engines reject it.
+        start_interval: None,
+    });
+    let restart = match service.restart {
+        RestartPolicy::No => DockerRestart {
+            name: Some(RestartPolicyNameEnum::NO),
+            maximum_retry_count: None,
+        },
+        RestartPolicy::Always => DockerRestart {
+            name: Some(RestartPolicyNameEnum::ALWAYS),
+            maximum_retry_count: None,
+        },
+        RestartPolicy::UnlessStopped => DockerRestart {
+            name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+            maximum_retry_count: None,
+        },
+        RestartPolicy::OnFailure { max_retries } => DockerRestart {
+            name: Some(RestartPolicyNameEnum::ON_FAILURE),
+            maximum_retry_count: max_retries.map(i64::from),
+        },
+    };
+    let host_config = HostConfig {
+        binds: (!binds.is_empty()).then_some(binds),
+        tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
+        port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
+        cap_add: (!service.cap_add.is_empty()).then(|| service.cap_add.clone()),
+        cap_drop: (!service.cap_drop.is_empty()).then(|| service.cap_drop.clone()),
+        ulimits: (!service.ulimits.is_empty()).then(|| {
+            service
+                .ulimits
+                .iter()
+                .map(|(name, u)| ResourcesUlimits {
+                    name: Some(name.clone()),
+                    soft: Some(u.soft),
+                    hard: Some(u.hard),
+                })
+                .collect()
+        }),
+        restart_policy: Some(restart),
+        extra_hosts: (!service.extra_hosts.is_empty()).then(|| {
+            service
+                .extra_hosts
+                .iter()
+                .map(|h| format!("{}:{}", h.hostname, h.ip))
+                .collect()
+        }),
+        privileged: Some(service.privileged),
+        init: service.init.then_some(true),
+        network_mode: network.as_ref().map(|(name, _)| name.clone()),
+        ..Default::default()
+    };
+    ContainerCreateBody {
+        image: Some(service.image.clone()),
+        cmd: service.command.clone(),
+        entrypoint: service.entrypoint.clone(),
+        env: Some(
+            service
+                .environment
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+        ),
+        labels: Some(labels_map),
+        hostname: service.hostname.clone(),
+        user: service.user.clone(),
+        working_dir: service.working_dir.clone(),
+        exposed_ports: (!service.ports.is_empty()).then(|| {
+            service
+                .ports
+                .iter()
+                .map(|p| format!("{}/{}", p.target, p.protocol.as_str()))
+                .collect()
+        }),
+        volumes: (!anonymous.is_empty()).then_some(anonymous),
+        tty: Some(service.tty),
+        open_stdin: Some(service.stdin_open),
+        stop_signal: service.stop_signal.clone(),
+        stop_timeout: service
+            .stop_grace_period
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        healthcheck,
+        host_config: Some(host_config),
+        networking_config: network.map(|(name, settings)| NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(name, settings)])),
+        }),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,149 @@
+//! `compose.*`: the subject's lifecycle, from its compose file, through the Engine API.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::StepDoc;
+use crate::clients::compose::{Compose, ComposeError};
+use crate::compose::ComposeProject;
+use crate::engine::{StepContext, StepError};
+
+impl From<ComposeError> for StepError {
+    fn from(e: ComposeError) -> Self {
+        match e {
+            ComposeError::Docker(d) => d.into(),
+            ComposeError::ImageUnavailable { .. } => StepError::Environment(e.to_string()),
+            ComposeError::Service { .. } => StepError::Failed(e.to_string()),
+        }
+    }
+}
+
+fn project<'a>(cx: &'a StepContext) -> Result<&'a ComposeProject, StepError> {
+    cx.compose().ok_or_else(|| {
+        StepError::Params(
+            "compose steps need `[subject] compose = \"path/to/docker-compose.yaml\"`".into(),
+        )
+    })
+}
+
+async fn states(compose: &Compose<'_>) -> Result<Value, StepError> {
+    let services = compose.ps().await?;
+    let count = |f: &dyn Fn(&crate::clients::compose::ServiceState) -> bool| {
+        services.iter().filter(|s| f(s)).count()
+    };
+    Ok(json!({
+        "running": count(&|s| s.state == "running"),
+        "healthy": count(&|s| s.health.as_deref() == Some("healthy")),
+        "services": services,
+    }))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpParams {
+    /// Also wait until every service with a healthcheck is healthy (`depends_on` conditions
+    /// are always honoured).
+    #[serde(default = "yes")]
+    pub wait: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+const STATE_OUTPUTS: &[(&str, &str)] = &[
+    (
+        "services",
+        "each service: service, container, state, health",
+    ),
+    ("running", "how many services are running"),
+    ("healthy", "how many services are healthy"),
+];
+
+pub const UP_DOC: StepDoc = StepDoc {
+    summary: "Create and start the subject's compose project: networks, volumes, then containers in dependency order (independent ones in parallel), honouring depends_on conditions.",
+    outputs: STATE_OUTPUTS,
+    expressions: &[],
+    read_only: false,
+    needs_docker: true,
+    example: "uses = \"compose.up\"\nwith = { wait = true }\ntimeout = \"2m\"",
+};
+
+pub async fn up(p: UpParams, cx: &StepContext) -> Result<Value, StepError> {
+    let docker = cx.docker().await?;
+    let compose = Compose::new(docker, project(cx)?);
+    compose.up(p.wait, &|s| cx.status(s)).await?;
+    states(&compose).await
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DownParams {
+    /// Also remove the project's named volumes (its data).
+    #[serde(default)]
+    pub volumes: bool,
+    /// Kill instead of stopping gracefully.
+    #[serde(default)]
+    pub kill: bool,
+}
+
+pub const DOWN_DOC: StepDoc = StepDoc {
+    summary: "Remove the subject's containers and networks (and volumes with `volumes = true`): nothing with the project's label is left.",
+    outputs: &[("removed", "true")],
+    expressions: &[],
+    read_only: false,
+    needs_docker: true,
+    example: "uses = \"compose.down\"\nwith = { volumes = true }",
+};
+
+pub async fn down(p: DownParams, cx: &StepContext) -> Result<Value, StepError> {
+    let docker = cx.docker().await?;
+    Compose::new(docker, project(cx)?)
+        .down(p.volumes, p.kill, &|s| cx.status(s))
+        .await?;
+    Ok(json!({ "removed": true }))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetParams {
+    /// Wait until every service with a healthcheck is healthy.
+    #[serde(default = "yes")]
+    pub wait: bool,
+}
+
+pub const RESET_DOC: StepDoc = StepDoc {
+    summary: "Start from scratch: remove the project with its volumes (killing, since the data is wiped anyway), then bring it up and wait until healthy.",
+    outputs: STATE_OUTPUTS,
+    expressions: &[],
+    read_only: false,
+    needs_docker: true,
+    example: "uses = \"compose.reset\"\ntimeout = \"3m\"",
+};
+
+pub async fn reset(p: ResetParams, cx: &StepContext) -> Result<Value, StepError> {
+    let docker = cx.docker().await?;
+    let compose = Compose::new(docker, project(cx)?);
+    compose.down(true, true, &|s| cx.status(s)).await?;
+    compose.up(p.wait, &|s| cx.status(s)).await?;
+    states(&compose).await
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PsParams {}
+
+pub const PS_DOC: StepDoc = StepDoc {
+    summary: "Report every service of the subject with its container's state and health.",
+    outputs: STATE_OUTPUTS,
+    expressions: &[],
+    read_only: true,
+    needs_docker: true,
+    example: "id = \"ps\"\nuses = \"compose.ps\"\nuntil = \"output.healthy == 3\"\ntimeout = \"1m\"",
+};
+
+pub async fn ps(_: PsParams, cx: &StepContext) -> Result<Value, StepError> {
+    let docker = cx.docker().await?;
+    states(&Compose::new(docker, project(cx)?)).await
+}
