@@ -1,1 +1,3 @@
 //! chaosplay: declarative chaos-engineering scenarios for distributed databases.
+
+pub mod clients;
