@@ -2,3 +2,4 @@
 
 pub mod compose;
 pub mod docker;
+pub mod pd;
