@@ -19,7 +19,7 @@ impl From<ComposeError> for StepError {
     }
 }
 
-fn project<'a>(cx: &'a StepContext) -> Result<&'a ComposeProject, StepError> {
+fn project(cx: &StepContext) -> Result<&ComposeProject, StepError> {
     cx.compose().ok_or_else(|| {
         StepError::Params(
             "compose steps need `[subject] compose = \"path/to/docker-compose.yaml\"`".into(),
