@@ -206,7 +206,10 @@ pub async fn run(
 async fn reverse(shared: &RunShared, undo: Undo, deadline: Deadline) -> UndoRecord {
     let start = Instant::now();
     let outcome = tokio::time::timeout_at(deadline, async {
-        let docker = shared.docker().await.map_err(|e| e.to_string())?;
+        let docker = match undo.needs_docker() {
+            true => Some(shared.docker().await.map_err(|e| e.to_string())?),
+            false => None,
+        };
         undo.apply(docker).await.map_err(|e| e.to_string())
     })
     .await

@@ -20,6 +20,7 @@ pub mod docker;
 mod exec;
 mod http;
 mod log;
+mod pd;
 mod sleep;
 pub mod undo;
 
@@ -104,6 +105,12 @@ registry! {
     ComposeDown => "compose.down", compose::DownParams, compose::DOWN_DOC, compose::down;
     ComposeReset => "compose.reset", compose::ResetParams, compose::RESET_DOC, compose::reset;
     ComposePs => "compose.ps", compose::PsParams, compose::PS_DOC, compose::ps;
+    PdWaitStores => "pd.wait_stores", pd::WaitStoresParams, pd::WAIT_STORES_DOC, pd::wait_stores;
+    PdCapture => "pd.capture", pd::PdParams, pd::CAPTURE_DOC, pd::capture;
+    PdWaitHealthy => "pd.wait_healthy", pd::WaitHealthyParams, pd::WAIT_HEALTHY_DOC, pd::wait_healthy;
+    PdRegionsCheck => "pd.regions_check", pd::RegionsCheckParams, pd::REGIONS_CHECK_DOC, pd::regions_check;
+    PdConfig => "pd.config", pd::ConfigParams, pd::CONFIG_DOC, pd::config;
+    PdLeader => "pd.leader", pd::PdParams, pd::LEADER_DOC, pd::leader;
     DockerKill => "docker.kill", docker::KillParams, docker::KILL_DOC, docker::kill;
     DockerStop => "docker.stop", docker::StopParams, docker::STOP_DOC, docker::stop;
     DockerStart => "docker.start", docker::StartParams, docker::START_DOC, docker::start;

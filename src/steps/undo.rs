@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::clients::docker::{DockerClient, DockerError};
+use crate::clients::docker::DockerClient;
+use crate::clients::pd::PdClient;
+use crate::engine::StepError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -13,6 +15,11 @@ pub enum Undo {
     Start { container: String },
     /// Unpause a paused container.
     Unpause { container: String },
+    /// Restore PD settings changed by `pd.config`.
+    PdConfig {
+        pd: String,
+        values: serde_json::Map<String, serde_json::Value>,
+    },
 }
 
 impl Undo {
@@ -20,7 +27,15 @@ impl Undo {
         match self {
             Undo::Start { container } => format!("start {container}"),
             Undo::Unpause { container } => format!("unpause {container}"),
+            Undo::PdConfig { pd, values } => format!(
+                "restore PD settings {} at {pd}",
+                values.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
         }
+    }
+
+    pub fn needs_docker(&self) -> bool {
+        !matches!(self, Undo::PdConfig { .. })
     }
 
     /// Whether this undo is made unnecessary by an explicit step doing the same.
@@ -28,25 +43,31 @@ impl Undo {
         self == other
     }
 
-    /// Applies the undo; a subject already in the wanted state is fine.
-    pub async fn apply(&self, docker: &DockerClient) -> Result<(), DockerError> {
+    /// Applies the undo; a subject already in the wanted state is fine. `docker` is needed
+    /// when [`Undo::needs_docker`] says so.
+    pub async fn apply(&self, docker: Option<&DockerClient>) -> Result<(), StepError> {
+        let docker =
+            || docker.ok_or_else(|| StepError::Environment("undo needs the Docker daemon".into()));
         match self {
             Undo::Start { container } => {
+                let docker = docker()?;
                 let (state, _) = docker.state(container).await?;
                 match state.as_str() {
-                    "running" | "restarting" => Ok(()),
-                    "paused" => docker.unpause(container).await,
-                    _ => docker.start(container).await,
+                    "running" | "restarting" => {}
+                    "paused" => docker.unpause(container).await?,
+                    _ => docker.start(container).await?,
                 }
+                Ok(())
             }
             Undo::Unpause { container } => {
+                let docker = docker()?;
                 let (state, _) = docker.state(container).await?;
                 if state == "paused" {
-                    docker.unpause(container).await
-                } else {
-                    Ok(())
+                    docker.unpause(container).await?;
                 }
+                Ok(())
             }
+            Undo::PdConfig { pd, values } => Ok(PdClient::new(pd)?.set_config(values).await?),
         }
     }
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test crate uses a different subset
 
 pub mod docker;
+pub mod http;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -129,7 +129,7 @@ pub async fn start(p: StartParams, cx: &StepContext) -> Result<Value, StepError>
         let undo = Undo::Start {
             container: c.name.clone(),
         };
-        undo.apply(docker).await?;
+        undo.apply(Some(docker)).await?;
         cx.clear_undo(&undo);
     }
     Ok(hit_output(&hit))
@@ -218,7 +218,7 @@ pub async fn unpause(p: UnpauseParams, cx: &StepContext) -> Result<Value, StepEr
         let undo = Undo::Unpause {
             container: c.name.clone(),
         };
-        undo.apply(docker).await?;
+        undo.apply(Some(docker)).await?;
         cx.clear_undo(&undo);
     }
     Ok(hit_output(&hit))
