@@ -209,7 +209,9 @@ mod tests {
         ];
         for kind in StepKind::ALL {
             let example = kind.doc().example;
-            let mut text = String::from("[scenario]\nname = \"x\"\n[subject]\nproject = \"p\"\n");
+            let mut text = String::from(
+                "[scenario]\nname = \"x\"\n[vars]\npd = \"http://127.0.0.1:2379\"\n[subject]\nproject = \"p\"\n",
+            );
             for (id, step) in EARLIER {
                 if !example.contains(&format!("id = \"{id}\"")) {
                     text.push_str(&format!("[[steps]]\nid = \"{id}\"\n{step}\n"));
