@@ -48,6 +48,9 @@ macro_rules! selector_params {
             /// Container name or id (e.g. `"{{ steps.kill.container }}"`).
             #[serde(default)]
             pub container: Option<String>,
+            /// Leave out services matching this glob (e.g. `"{{ steps.kill.service }}"`).
+            #[serde(default)]
+            pub exclude: Option<String>,
             /// Labels the containers must carry (`{ role = "leader" }`).
             #[serde(default)]
             pub labels: std::collections::BTreeMap<String, String>,
@@ -71,6 +74,7 @@ macro_rules! selector_params {
                 $crate::steps::docker::select::Selector {
                     service: self.service.clone(),
                     container: self.container.clone(),
+                    exclude: self.exclude.clone(),
                     labels: self.labels.clone(),
                     pick: self.pick,
                     count: self.count,
@@ -99,6 +103,7 @@ pub fn pick_first() -> Pick {
 pub struct Selector {
     pub service: Option<String>,
     pub container: Option<String>,
+    pub exclude: Option<String>,
     pub labels: BTreeMap<String, String>,
     pub pick: Pick,
     pub count: Option<u32>,
@@ -114,6 +119,9 @@ impl Selector {
         }
         if let Some(c) = &self.container {
             parts.push(format!("container `{c}`"));
+        }
+        if let Some(e) = &self.exclude {
+            parts.push(format!("except service `{e}`"));
         }
         for (k, v) in &self.labels {
             parts.push(format!("label {k}={v}"));
@@ -133,13 +141,17 @@ impl Selector {
         {
             return Ok(false);
         }
-        if let Some(pattern) = &self.service {
-            let glob = globset::Glob::new(pattern)
-                .map_err(|e| StepError::Params(format!("invalid service glob `{pattern}`: {e}")))?
-                .compile_matcher();
-            if !c.service.as_deref().is_some_and(|s| glob.is_match(s)) {
-                return Ok(false);
-            }
+        let service = c.service.as_deref().unwrap_or_default();
+        if let Some(pattern) = &self.service
+            && !(c.service.is_some() && glob(pattern)?.is_match(service))
+        {
+            return Ok(false);
+        }
+        if let Some(pattern) = &self.exclude
+            && c.service.is_some()
+            && glob(pattern)?.is_match(service)
+        {
+            return Ok(false);
         }
         if let Some(name) = &self.container
             && c.name != *name.trim_start_matches('/')
@@ -172,6 +184,12 @@ impl Selector {
             (None, _) => Ok(1),
         }
     }
+}
+
+fn glob(pattern: &str) -> Result<globset::GlobMatcher, StepError> {
+    Ok(globset::Glob::new(pattern)
+        .map_err(|e| StepError::Params(format!("invalid service glob `{pattern}`: {e}")))?
+        .compile_matcher())
 }
 
 /// The containers a step acts on. Zero matches is an error: a fault that hits nothing must not
@@ -259,6 +277,13 @@ mod tests {
         };
         assert!(s.matches(&container("p-pd0-1", "pd0")).unwrap());
         assert!(!s.matches(&container("p-pd0-10", "pd0")).unwrap());
+        let s = Selector {
+            service: Some("tikv*".into()),
+            exclude: Some("tikv1".into()),
+            ..Default::default()
+        };
+        assert!(s.matches(&container("p-tikv0-1", "tikv0")).unwrap());
+        assert!(!s.matches(&container("p-tikv1-1", "tikv1")).unwrap());
     }
 
     #[test]
