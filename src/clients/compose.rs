@@ -379,6 +379,7 @@ impl<'a> Compose<'a> {
                 DependencyCondition::Started => state == "running",
                 DependencyCondition::Healthy => match health.as_deref() {
                     Some("healthy") => true,
+                    Some("starting") if state == "running" => self.probe(service).await,
                     Some("unhealthy") => {
                         return Err(ComposeError::Service {
                             service: service.name.clone(),
@@ -431,6 +432,23 @@ impl<'a> Compose<'a> {
             ));
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// Runs the service's own healthcheck test once. Docker only re-runs it every `interval`,
+    /// so while Docker still says `starting` this sees readiness as soon as it is true.
+    async fn probe(&self, service: &Service) -> bool {
+        let argv = match service.healthcheck.as_ref().map(|h| &h.test) {
+            Some(HealthTest::Exec(argv)) => argv.clone(),
+            Some(HealthTest::Shell(cmd)) => vec!["/bin/sh".into(), "-c".into(), cmd.clone()],
+            _ => return false,
+        };
+        let timeout = service
+            .healthcheck
+            .as_ref()
+            .and_then(|h| h.timeout)
+            .unwrap_or(Duration::from_secs(30));
+        let run = self.docker.exec(&service.container_name, &argv, None);
+        matches!(tokio::time::timeout(timeout, run).await, Ok(Ok(out)) if out.exit_code == Some(0))
     }
 
     async fn exit_code(&self, container: &str) -> Result<i64, ComposeError> {
