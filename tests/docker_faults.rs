@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::docker::{docker_ok, remove_project, run_labelled, state};
+use common::docker::{docker_ok, playbook, remove_project, run_labelled, state};
 use common::{chaosplay, code, run, scratch, step};
 
 /// A pretend compose project of `services`, plus a decoy outside it with a matching name.
@@ -34,10 +34,6 @@ impl Drop for Fixture {
         remove_project(&self.project);
         remove_project(&format!("{}-decoy", self.project));
     }
-}
-
-fn playbook(project: &str, steps: &str) -> String {
-    format!("[scenario]\nname = \"faults\"\n[subject]\nproject = \"{project}\"\n{steps}")
 }
 
 #[test]

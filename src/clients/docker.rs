@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::Docker;
-use bollard::models::{ContainerSummary, ExecConfig};
+use bollard::models::{
+    ContainerSummary, EndpointIpamConfig, EndpointSettings, ExecConfig, NetworkConnectRequest,
+    NetworkDisconnectRequest,
+};
 use bollard::query_parameters::{
     KillContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
     RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
@@ -92,6 +95,34 @@ impl Container {
             labels,
         }
     }
+}
+
+/// What network faults need to know about a container, from one inspection.
+#[derive(Debug, Clone)]
+pub struct NetworkState {
+    /// The full container id.
+    pub id: String,
+    /// Its main process on the engine's host, 0 when it is not running.
+    pub pid: i64,
+    /// `HostConfig.NetworkMode`: a network name, `bridge`, `host`, `none` or `container:<id>`.
+    pub network_mode: String,
+    /// The networks it is attached to, by name (`host` and `none` are not attachments one can
+    /// disconnect from, so they are left out).
+    pub attachments: Vec<Attachment>,
+}
+
+/// One network a container is attached to, with what reconnecting it the same way needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attachment {
+    pub network: String,
+    /// Its aliases there (Compose sets the service name). The short container id the engine
+    /// adds by itself is left out: the engine adds it again on reconnect.
+    pub aliases: Vec<String>,
+    /// Its current IPv4 address there.
+    pub ipv4: Option<String>,
+    /// The address it asked for (`ipv4_address` in Compose, `--ip`), which a reconnect must
+    /// ask for again; a dynamic address cannot be requested back.
+    pub static_ipv4: Option<String>,
 }
 
 /// What `docker exec` produced.
@@ -185,6 +216,89 @@ impl DockerClient {
             .await
             .map_err(|e| self.not_found_or(container, "inspect", e))?;
         Ok(inspect.state.and_then(|s| s.pid).unwrap_or(0))
+    }
+
+    /// The container's id, process and network attachments.
+    pub async fn network_state(&self, container: &str) -> Result<NetworkState, DockerError> {
+        let inspect = self
+            .api
+            .inspect_container(container, None)
+            .await
+            .map_err(|e| self.not_found_or(container, "inspect", e))?;
+        let id = inspect.id.unwrap_or_default();
+        let short_id = id.get(..12).unwrap_or(&id).to_string();
+        let mut attachments: Vec<Attachment> = inspect
+            .network_settings
+            .and_then(|n| n.networks)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(name, _)| name != "host" && name != "none")
+            .map(|(network, endpoint)| Attachment {
+                network,
+                aliases: endpoint
+                    .aliases
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|a| *a != short_id)
+                    .collect(),
+                ipv4: endpoint.ip_address.filter(|a| !a.is_empty()),
+                static_ipv4: endpoint
+                    .ipam_config
+                    .and_then(|c| c.ipv4_address)
+                    .filter(|a| !a.is_empty()),
+            })
+            .collect();
+        attachments.sort_by(|a, b| a.network.cmp(&b.network));
+        Ok(NetworkState {
+            id,
+            pid: inspect.state.and_then(|s| s.pid).unwrap_or(0),
+            network_mode: inspect
+                .host_config
+                .and_then(|h| h.network_mode)
+                .unwrap_or_default(),
+            attachments,
+        })
+    }
+
+    /// Detaches the container from a network even if it is not running (`force`).
+    pub async fn disconnect_network(
+        &self,
+        container: &str,
+        network: &str,
+    ) -> Result<(), DockerError> {
+        let request = NetworkDisconnectRequest {
+            container: container.to_string(),
+            force: Some(true),
+        };
+        self.api
+            .disconnect_network(network, request)
+            .await
+            .map_err(|e| self.classify(&format!("disconnect {container} from {network}"), e))
+    }
+
+    /// Attaches the container to a network with the given aliases and, if given, address.
+    pub async fn connect_network(
+        &self,
+        container: &str,
+        network: &str,
+        aliases: &[String],
+        ipv4: Option<&str>,
+    ) -> Result<(), DockerError> {
+        let request = NetworkConnectRequest {
+            container: container.to_string(),
+            endpoint_config: Some(EndpointSettings {
+                aliases: (!aliases.is_empty()).then(|| aliases.to_vec()),
+                ipam_config: ipv4.map(|a| EndpointIpamConfig {
+                    ipv4_address: Some(a.to_string()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        };
+        self.api
+            .connect_network(network, request)
+            .await
+            .map_err(|e| self.classify(&format!("connect {container} to {network}"), e))
     }
 
     pub async fn kill(&self, container: &str, signal: &str) -> Result<(), DockerError> {

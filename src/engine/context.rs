@@ -334,6 +334,16 @@ impl StepContext {
         }
     }
 
+    /// Undos registered and not yet done, oldest first: what a step that reverses faults
+    /// (`network.heal`) can find to do.
+    pub fn pending_undo(&self) -> Vec<Undo> {
+        self.shared
+            .undo
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Forgets an undo that a step has just done itself.
     pub fn clear_undo(&self, done: &Undo) {
         let mut ledger = self.shared.undo.lock().unwrap_or_else(|e| e.into_inner());

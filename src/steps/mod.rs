@@ -20,6 +20,7 @@ pub mod docker;
 mod exec;
 mod http;
 mod log;
+mod network;
 mod pd;
 mod sleep;
 pub mod undo;
@@ -120,6 +121,11 @@ registry! {
     DockerExec => "docker.exec", docker::ExecParams, docker::EXEC_DOC, docker::exec;
     DockerWait => "docker.wait", docker::WaitParams, docker::WAIT_DOC, docker::wait;
     DockerLogs => "docker.logs", docker::LogsParams, docker::LOGS_DOC, docker::logs;
+    NetworkPartition => "network.partition", network::PartitionParams, network::PARTITION_DOC, network::partition;
+    NetworkHeal => "network.heal", network::HealParams, network::HEAL_DOC, network::heal;
+    NetworkLoss => "network.loss", network::LossParams, network::LOSS_DOC, network::loss;
+    NetworkBandwidth => "network.bandwidth", network::BandwidthParams, network::BANDWIDTH_DOC, network::bandwidth;
+    NetworkDelay => "network.delay", network::DelayParams, network::DELAY_DOC, network::delay;
 }
 
 impl StepKind {

@@ -1,9 +1,14 @@
 //! Undoing faults. Every fault step registers how to reverse what it did before it does it, so
 //! cleanup (after success, failure, timeout or Ctrl-C) restores the subject even when the
 //! playbook's own `[[finally]]` forgets something.
+//!
+//! Undos name containers, not ids or processes: whatever is found under that name at undo time
+//! is restored, and a container that is gone (or, for faults living in its network namespace,
+//! no longer running, so the namespace went with it) needs nothing.
 
 use serde::{Deserialize, Serialize};
 
+use super::network;
 use crate::clients::docker::DockerClient;
 use crate::clients::pd::PdClient;
 use crate::engine::StepError;
@@ -15,6 +20,20 @@ pub enum Undo {
     Start { container: String },
     /// Unpause a paused container.
     Unpause { container: String },
+    /// Attach a container that `network.partition` disconnected to its network again, with
+    /// the same aliases and, when it was static, the same address.
+    Reconnect {
+        container: String,
+        network: String,
+        aliases: Vec<String>,
+        ipv4: Option<String>,
+    },
+    /// Remove an iptables chain a network fault added in the container's namespace, with the
+    /// rules that jump to it.
+    FlushIptables { container: String, chain: String },
+    /// Remove the root qdisc (tbf or netem) a network fault set on one of the container's
+    /// interfaces.
+    ClearQdisc { container: String, device: String },
     /// Restore PD settings changed by `pd.config`.
     PdConfig {
         pd: String,
@@ -27,6 +46,15 @@ impl Undo {
         match self {
             Undo::Start { container } => format!("start {container}"),
             Undo::Unpause { container } => format!("unpause {container}"),
+            Undo::Reconnect {
+                container, network, ..
+            } => format!("reconnect {container} to {network}"),
+            Undo::FlushIptables { container, chain } => {
+                format!("remove iptables chain {chain} in {container}")
+            }
+            Undo::ClearQdisc { container, device } => {
+                format!("remove the qdisc on {device} in {container}")
+            }
             Undo::PdConfig { pd, values } => format!(
                 "restore PD settings {} at {pd}",
                 values.keys().cloned().collect::<Vec<_>>().join(", ")
@@ -53,11 +81,10 @@ impl Undo {
                 let docker = docker()?;
                 let (state, _) = docker.state(container).await?;
                 match state.as_str() {
-                    "running" | "restarting" => {}
-                    "paused" => docker.unpause(container).await?,
-                    _ => docker.start(container).await?,
+                    "running" | "restarting" => Ok(()),
+                    "paused" => Ok(docker.unpause(container).await?),
+                    _ => Ok(docker.start(container).await?),
                 }
-                Ok(())
             }
             Undo::Unpause { container } => {
                 let docker = docker()?;
@@ -66,6 +93,18 @@ impl Undo {
                     docker.unpause(container).await?;
                 }
                 Ok(())
+            }
+            Undo::Reconnect {
+                container,
+                network,
+                aliases,
+                ipv4,
+            } => network::reconnect(docker()?, container, network, aliases, ipv4.as_deref()).await,
+            Undo::FlushIptables { container, chain } => {
+                network::remove_chain(docker()?, container, chain).await
+            }
+            Undo::ClearQdisc { container, device } => {
+                network::clear_qdisc(docker()?, container, device).await
             }
             Undo::PdConfig { pd, values } => Ok(PdClient::new(pd)?.set_config(values).await?),
         }

@@ -115,6 +115,27 @@ pub fn remove_project(project: &str) {
     }
 }
 
+/// Creates a user-defined network of a (pretend) compose project, labelled as Docker Compose
+/// labels its own so [`remove_project`] removes it; `extra` adds e.g. `--subnet`. Returns the
+/// engine's name for it, `<project>_<name>`.
+pub fn create_network(project: &str, name: &str, extra: &[&str]) -> String {
+    let full = format!("{project}_{name}");
+    let project_label = format!("com.docker.compose.project={project}");
+    let network_label = format!("com.docker.compose.network={name}");
+    let mut args = vec![
+        "network",
+        "create",
+        "--label",
+        &project_label,
+        "--label",
+        &network_label,
+    ];
+    args.extend_from_slice(extra);
+    args.push(&full);
+    docker_ok(&args);
+    full
+}
+
 /// Starts a container of a (pretend) compose project, labelled as Docker Compose labels its own.
 pub fn run_labelled(project: &str, service: &str, extra: &[&str]) -> String {
     let name = format!("{project}-{service}-1");
@@ -139,6 +160,11 @@ pub fn run_labelled(project: &str, service: &str, extra: &[&str]) -> String {
     args.extend_from_slice(&[image, "sleep", "3600"]);
     docker_ok(&args);
     name
+}
+
+/// A playbook whose subject is `project`, with `steps` (TOML) appended.
+pub fn playbook(project: &str, steps: &str) -> String {
+    format!("[scenario]\nname = \"faults\"\n[subject]\nproject = \"{project}\"\n{steps}")
 }
 
 pub fn state(container: &str) -> String {

@@ -17,16 +17,25 @@ pub mod select;
 
 use select::{select, selector_params};
 
-const HIT_OUTPUTS: &[(&str, &str)] = &[
-    ("container", "name of the (first) container hit"),
-    ("service", "its compose service"),
-    ("id", "its container id"),
-    ("at", "when the action was taken (RFC 3339)"),
-    ("containers", "every container hit: name, service, id"),
-];
+/// The documented outputs of a fault step: what [`hit_output`] gives, then the step's own.
+macro_rules! hit_outputs {
+    ($(($name:literal, $what:literal)),* $(,)?) => {
+        &[
+            ("container", "name of the (first) container hit"),
+            ("service", "its compose service"),
+            ("id", "its container id"),
+            ("at", "when the action was taken (RFC 3339)"),
+            ("containers", "every container hit: name, service, id"),
+            $(($name, $what),)*
+        ]
+    };
+}
+pub(crate) use hit_outputs;
 
-/// The output of a step that acted on `hit`.
-fn hit_output(hit: &[Container]) -> Value {
+const HIT_OUTPUTS: &[(&str, &str)] = hit_outputs!();
+
+/// The output of a step that acted on `hit` (a JSON object: steps add their own fields).
+pub(crate) fn hit_output(hit: &[Container]) -> Value {
     let first = &hit[0];
     json!({
         "container": first.name,

@@ -1,0 +1,414 @@
+//! Acting inside a container's network namespace with the host's own tools (`nsenter`,
+//! `iptables`, `tc`, `ip`), so the subject's images need neither those tools nor extra
+//! capabilities. Entering a namespace by its process id only works where the engine's processes
+//! are this machine's processes, and only for root: a local engine and root.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use super::Direction;
+use crate::clients::docker::{DockerClient, DockerError};
+use crate::engine::StepError;
+
+/// Our commands change a few kernel tables; one that hangs (a stuck xtables lock) must not
+/// hang the run or its cleanup.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+
+const REQUIREMENT: &str = "network faults need a local Docker engine and root";
+
+/// Root qdiscs that chaosplay installs: only these are ever removed, so a qdisc the subject
+/// set up itself survives a cleanup.
+const OUR_QDISCS: &[&str] = &["tbf", "netem"];
+
+/// Where to look for a tool besides `PATH`: the sbin directories are often missing from the
+/// `PATH` of non-login shells, and that is where these tools live.
+const SBIN: &[&str] = &["/usr/sbin", "/sbin"];
+
+/// The Debian package of each tool, for the error that says how to get it.
+fn package(tool: &str) -> &'static str {
+    match tool {
+        "nsenter" => "util-linux",
+        "iptables" => "iptables",
+        _ => "iproute2",
+    }
+}
+
+/// The path of a host tool, or an error saying what to install.
+pub fn tool(name: &str) -> Result<PathBuf, StepError> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(SBIN.iter().map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            StepError::Environment(format!(
+                "network faults need `{name}` on the host (package {}); it is neither on PATH nor in {}",
+                package(name),
+                SBIN.join(" or ")
+            ))
+        })
+}
+
+/// Checks the tools a fault needs before it registers its undo, so a missing one fails the
+/// step (exit 3) instead of failing the cleanup as well.
+pub fn require(tools: &[&str]) -> Result<(), StepError> {
+    tools.iter().try_for_each(|t| tool(t).map(drop))
+}
+
+/// Whether `DOCKER_HOST` names an engine on another machine, whose process ids mean nothing
+/// here.
+fn is_remote(host: &str) -> bool {
+    let Some((scheme, rest)) = host.split_once("://") else {
+        return false;
+    };
+    match scheme {
+        "unix" | "npipe" => false,
+        "tcp" | "http" | "https" => {
+            let authority = rest.split('/').next().unwrap_or_default();
+            let name = match authority.strip_prefix('[') {
+                Some(v6) => v6.split(']').next().unwrap_or_default(),
+                None => authority.split(':').next().unwrap_or_default(),
+            };
+            !(name == "localhost" || name == "::1" || name.starts_with("127."))
+        }
+        _ => true,
+    }
+}
+
+/// The effective user id, from `/proc/self/status` (Linux only, like nsenter itself).
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn require_local_root(docker_host: &str) -> Result<(), StepError> {
+    if is_remote(docker_host) {
+        return Err(StepError::Environment(format!(
+            "{REQUIREMENT}: DOCKER_HOST is {docker_host}, a remote engine whose containers this machine cannot enter"
+        )));
+    }
+    match effective_uid() {
+        Some(0) => Ok(()),
+        Some(uid) => Err(StepError::Environment(format!(
+            "{REQUIREMENT}: chaosplay runs as uid {uid}, and entering a container's network namespace takes root"
+        ))),
+        None => Err(StepError::Environment(format!(
+            "{REQUIREMENT}: cannot read /proc/self/status to tell whether this is root"
+        ))),
+    }
+}
+
+/// Makes sure `pid` is the container's own process on this machine, and that its network is
+/// not the host's: a socket that looks local may lead to an engine in a VM (where the pid is
+/// some unrelated process here), and a `network_mode: host` container would have us drop the
+/// host's own traffic.
+fn verify_process(container: &str, id: &str, pid: i64) -> Result<(), StepError> {
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    if id.is_empty() || !cgroup.contains(id) {
+        return Err(StepError::Environment(format!(
+            "{REQUIREMENT}: process {pid} of {container} is not on this machine (is the engine remote, or in a VM?)"
+        )));
+    }
+    let theirs = std::fs::read_link(format!("/proc/{pid}/ns/net"));
+    let ours = std::fs::read_link("/proc/self/ns/net");
+    if let (Ok(theirs), Ok(ours)) = (theirs, ours)
+        && theirs == ours
+    {
+        return Err(StepError::Failed(format!(
+            "{container} uses the host's network (network_mode: host); chaosplay will not fault the host's own network"
+        )));
+    }
+    Ok(())
+}
+
+/// What a host command did.
+pub struct Ran {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A running container's network namespace, entered from the host through its main process.
+/// The process is looked up by container name each time, so undo finds the namespace of
+/// whatever runs under that name now.
+pub struct Netns {
+    pub container: String,
+    pid: i64,
+}
+
+impl Netns {
+    /// The namespace of a container, or `None` if it is gone or not running (its namespace,
+    /// and every rule or qdisc in it, went with its process).
+    pub async fn of(docker: &DockerClient, container: &str) -> Result<Option<Netns>, StepError> {
+        require_local_root(docker.host())?;
+        tool("nsenter")?;
+        let state = match docker.network_state(container).await {
+            Ok(state) => state,
+            Err(DockerError::NoSuchContainer(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        if state.pid <= 0 {
+            return Ok(None);
+        }
+        verify_process(container, &state.id, state.pid)?;
+        Ok(Some(Netns {
+            container: container.to_string(),
+            pid: state.pid,
+        }))
+    }
+
+    /// The namespace of a container a fault is about to act on: it must be running.
+    pub async fn running(docker: &DockerClient, container: &str) -> Result<Netns, StepError> {
+        Netns::of(docker, container).await?.ok_or_else(|| {
+            StepError::Failed(format!(
+                "{container} is not running, so it has no network to fault"
+            ))
+        })
+    }
+
+    /// Runs a host tool inside the namespace, bounded by [`COMMAND_TIMEOUT`].
+    pub async fn run(&self, program: &str, args: &[&str]) -> Result<Ran, StepError> {
+        let line = format!("{program} {}", args.join(" "));
+        let output = tokio::process::Command::new(tool("nsenter")?)
+            .arg("-t")
+            .arg(self.pid.to_string())
+            .arg("-n")
+            .arg(tool(program)?)
+            .args(args)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        let output = tokio::time::timeout(COMMAND_TIMEOUT, output)
+            .await
+            .map_err(|_| {
+                StepError::Failed(format!(
+                    "`{line}` in {} did not finish within {COMMAND_TIMEOUT:?}",
+                    self.container
+                ))
+            })?
+            .map_err(|e| {
+                StepError::Failed(format!("cannot run nsenter for {}: {e}", self.container))
+            })?;
+        Ok(Ran {
+            ok: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        })
+    }
+
+    /// Runs a host tool inside the namespace; failing is an error.
+    async fn run_ok(&self, program: &str, args: &[&str]) -> Result<String, StepError> {
+        let ran = self.run(program, args).await?;
+        if ran.ok {
+            Ok(ran.stdout)
+        } else {
+            Err(StepError::Failed(format!(
+                "`{program} {}` in {} failed: {}",
+                args.join(" "),
+                self.container,
+                ran.stderr
+            )))
+        }
+    }
+
+    /// `iptables`, waiting for the xtables lock (which is shared by every namespace) rather
+    /// than failing when another tool holds it.
+    async fn iptables(&self, args: &[&str]) -> Result<Ran, StepError> {
+        let mut all = vec!["-w", "5"];
+        all.extend_from_slice(args);
+        self.run("iptables", &all).await
+    }
+
+    async fn iptables_ok(&self, args: &[&str]) -> Result<String, StepError> {
+        let mut all = vec!["-w", "5"];
+        all.extend_from_slice(args);
+        self.run_ok("iptables", &all).await
+    }
+
+    /// Creates `chain` (if missing) and makes the built-in chains of `direction` jump to it
+    /// first. The jumps skip `lo`, so no fault cuts a container off from itself or from
+    /// Docker's DNS server (127.0.0.11).
+    pub async fn ensure_chain(&self, chain: &str, direction: Direction) -> Result<(), StepError> {
+        if !self.iptables(&["-S", chain]).await?.ok {
+            self.iptables_ok(&["-N", chain]).await?;
+        }
+        let hooks: &[[&str; 3]] = match direction {
+            Direction::Both => &[INPUT_HOOK, OUTPUT_HOOK],
+            Direction::Incoming => &[INPUT_HOOK],
+            Direction::Outgoing => &[OUTPUT_HOOK],
+        };
+        for [builtin, flag, device] in hooks {
+            let jump = ["!", flag, device, "-j", chain];
+            let mut check = vec!["-C", builtin];
+            check.extend_from_slice(&jump);
+            if !self.iptables(&check).await?.ok {
+                let mut insert = vec!["-I", builtin, "1"];
+                insert.extend_from_slice(&jump);
+                self.iptables_ok(&insert).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn append_rule(&self, chain: &str, rule: &[&str]) -> Result<(), StepError> {
+        let mut args = vec!["-A", chain];
+        args.extend_from_slice(rule);
+        self.iptables_ok(&args).await.map(drop)
+    }
+
+    /// Removes `chain`, its rules and every jump to it; nothing to remove is fine.
+    pub async fn remove_chain(&self, chain: &str) -> Result<(), StepError> {
+        for builtin in [INPUT_HOOK[0], OUTPUT_HOOK[0]] {
+            let listing = self.iptables_ok(&["-S", builtin]).await?;
+            for rule in jumps_to(&listing, chain) {
+                let mut delete = vec!["-D"];
+                delete.extend(rule.iter().map(String::as_str));
+                self.iptables_ok(&delete).await?;
+            }
+        }
+        if self.iptables(&["-S", chain]).await?.ok {
+            self.iptables_ok(&["-F", chain]).await?;
+            self.iptables_ok(&["-X", chain]).await?;
+        }
+        Ok(())
+    }
+
+    /// The interfaces to shape: `device`, or every interface that is up except `lo`.
+    pub async fn devices(&self, device: Option<&str>) -> Result<Vec<String>, StepError> {
+        if let Some(device) = device {
+            return Ok(vec![device.to_string()]);
+        }
+        let listing = self.run_ok("ip", &["-j", "link", "show", "up"]).await?;
+        let links: Vec<serde_json::Value> = serde_json::from_str(&listing).map_err(|e| {
+            StepError::Failed(format!(
+                "cannot read `ip -j link` in {}: {e}",
+                self.container
+            ))
+        })?;
+        let devices: Vec<String> = links
+            .iter()
+            .filter_map(|l| l["ifname"].as_str())
+            .filter(|name| *name != "lo")
+            .map(str::to_string)
+            .collect();
+        if devices.is_empty() {
+            return Err(StepError::Failed(format!(
+                "{} has no network interface besides lo",
+                self.container
+            )));
+        }
+        Ok(devices)
+    }
+
+    /// Replaces the root qdisc of `device` (`qdisc` is e.g. `["tbf", "rate", …]`); the caller
+    /// reads tc's complaint if it fails.
+    pub async fn replace_root_qdisc(
+        &self,
+        device: &str,
+        qdisc: &[String],
+    ) -> Result<Ran, StepError> {
+        let mut args = vec!["qdisc", "replace", "dev", device, "root"];
+        args.extend(qdisc.iter().map(String::as_str));
+        self.run("tc", &args).await
+    }
+
+    /// Deletes the root qdisc of `device` if it is one chaosplay installs; an interface that
+    /// is gone (its network was disconnected) has nothing left to remove.
+    pub async fn clear_root_qdisc(&self, device: &str) -> Result<(), StepError> {
+        let shown = self
+            .run("tc", &["-j", "qdisc", "show", "dev", device, "root"])
+            .await?;
+        if !shown.ok {
+            return if shown.stderr.contains("Cannot find device") {
+                Ok(())
+            } else {
+                Err(StepError::Failed(format!(
+                    "`tc qdisc show dev {device}` in {} failed: {}",
+                    self.container, shown.stderr
+                )))
+            };
+        }
+        let qdiscs: Vec<serde_json::Value> =
+            serde_json::from_str(&shown.stdout).unwrap_or_default();
+        let ours = qdiscs
+            .iter()
+            .any(|q| q["root"] == true && OUR_QDISCS.contains(&q["kind"].as_str().unwrap_or("")));
+        if ours {
+            self.run_ok("tc", &["qdisc", "del", "dev", device, "root"])
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The built-in chain, and the interface match that leaves loopback traffic alone.
+const INPUT_HOOK: [&str; 3] = ["INPUT", "-i", "lo"];
+const OUTPUT_HOOK: [&str; 3] = ["OUTPUT", "-o", "lo"];
+
+/// The rules of an `iptables -S <builtin>` listing that jump to `chain`, without their `-A`,
+/// ready to be deleted with `-D`.
+fn jumps_to(listing: &str, chain: &str) -> Vec<Vec<String>> {
+    listing
+        .lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let jumps = words.windows(2).any(|w| w == ["-j", chain]);
+            (words.first() == Some(&"-A") && jumps)
+                .then(|| words[1..].iter().map(|w| w.to_string()).collect())
+        })
+        .collect()
+}
+
+/// Whether tc failed because the kernel lacks the qdisc's module (tc asks the kernel, which
+/// tries to load it; old tc versions only relay the kernel's ENOENT).
+pub fn qdisc_kind_unknown(stderr: &str) -> bool {
+    stderr.contains("qdisc kind is unknown") || stderr.contains("No such file or directory")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_engines() {
+        for local in [
+            "unix:///var/run/docker.sock",
+            "tcp://127.0.0.1:2375",
+            "tcp://localhost:2375",
+            "tcp://[::1]:2375",
+            "/var/run/docker.sock",
+        ] {
+            assert!(!is_remote(local), "{local}");
+        }
+        for remote in [
+            "tcp://10.0.0.5:2376",
+            "ssh://user@host",
+            "https://docker.example:2376",
+        ] {
+            assert!(is_remote(remote), "{remote}");
+        }
+    }
+
+    #[test]
+    fn jumps_are_found_for_deletion() {
+        let listing = "-P INPUT ACCEPT\n-A INPUT ! -i lo -j CHAOSPLAY-LOSS\n-A INPUT -j CHAOSPLAY-LOSSY\n-A INPUT ! -i lo -j CHAOSPLAY-PARTITION\n";
+        assert_eq!(
+            jumps_to(listing, "CHAOSPLAY-LOSS"),
+            [["INPUT", "!", "-i", "lo", "-j", "CHAOSPLAY-LOSS"]]
+        );
+    }
+
+    #[test]
+    fn tools_are_found_or_named() {
+        assert!(tool("sh").unwrap().is_file());
+        let missing = tool("no-such-chaosplay-tool").unwrap_err().to_string();
+        assert!(missing.contains("network faults need `no-such-chaosplay-tool` on the host"));
+    }
+}

@@ -1,0 +1,571 @@
+//! `network.*`: network faults on the subject's containers — partitions, packet loss, bandwidth
+//! limits, delay — and `network.heal`, which reverses them.
+//!
+//! A partition without `peers` goes through the Engine API (disconnect now, reconnect on heal),
+//! which works with any engine. The other faults act inside the containers' network namespaces
+//! with the host's tools (see [`host`]), so they need a local engine and root, but nothing in
+//! the subject's images. Like every fault, each registers its undo before it acts.
+
+use std::collections::BTreeSet;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::StepDoc;
+use super::docker::select::{self, select, selector_params};
+use super::docker::{hit_output, hit_outputs};
+use super::undo::Undo;
+use crate::clients::docker::{Container, DockerClient, DockerError};
+use crate::duration::Duration;
+use crate::engine::{StepContext, StepError};
+
+mod host;
+
+use host::Netns;
+
+/// The chain of `network.partition` rules (with `peers`).
+const PARTITION_CHAIN: &str = "CHAOSPLAY-PARTITION";
+/// The chain of `network.loss` rules.
+const LOSS_CHAIN: &str = "CHAOSPLAY-LOSS";
+
+/// Which of a container's packets a fault affects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// What it receives and what it sends.
+    #[default]
+    Both,
+    /// Only what it receives.
+    Incoming,
+    /// Only what it sends.
+    Outgoing,
+}
+
+selector_params! {
+    pick = "select::pick_all";
+    /// The other side of a partition: selected like the step's own containers, all matches by
+    /// default.
+    pub struct Peers {}
+}
+
+selector_params! {
+    pick = "select::pick_random";
+    pub struct PartitionParams {
+        /// Cut the containers off only from these, chosen with the same keys as the step's
+        /// own (`service`, `container`, `labels`, …; all matches by default), e.g.
+        /// `{ service = "pd*" }`: their traffic is dropped with iptables inside the containers.
+        /// Without it, the containers are disconnected from every network they are on.
+        #[serde(default)]
+        pub peers: Option<Peers>,
+    }
+}
+
+pub const PARTITION_DOC: StepDoc = StepDoc {
+    summary: "Cut containers off the network: disconnect them from their networks, or, with `peers`, drop only the traffic between them and the peers. Undo: reconnect them (same aliases, same static address), or remove the rules.",
+    outputs: hit_outputs!(
+        ("mode", "`disconnect` or `peers`"),
+        (
+            "networks",
+            "disconnect: each {container, network, aliases, ipv4} cut"
+        ),
+        ("peers", "peers: names of the peer containers"),
+        (
+            "addresses",
+            "peers: the peer addresses whose traffic is dropped"
+        ),
+    ),
+    expressions: &[],
+    read_only: false,
+    needs_docker: true,
+    example: "id = \"cut\"\nuses = \"network.partition\"\nwith = { service = \"tikv0\", peers = { service = \"pd*\" } }",
+};
+
+pub async fn partition(p: PartitionParams, cx: &StepContext) -> Result<Value, StepError> {
+    let hit = select(cx, &p.selector()).await?;
+    let docker = cx.docker().await?;
+    let mut out = hit_output(&hit);
+    // Every output field is always there (empty for the other mode), so a playbook can read
+    // any of them whichever mode a template chose.
+    match &p.peers {
+        None => {
+            out["mode"] = json!("disconnect");
+            out["networks"] = disconnect(cx, docker, &hit).await?;
+            out["peers"] = json!([]);
+            out["addresses"] = json!([]);
+        }
+        Some(peers) => {
+            let peers = select(cx, &peers.selector()).await?;
+            out["mode"] = json!("peers");
+            out["networks"] = json!([]);
+            out["peers"] = json!(peers.iter().map(|c| &c.name).collect::<Vec<_>>());
+            out["addresses"] = drop_peers(cx, docker, &hit, &peers).await?;
+        }
+    }
+    Ok(out)
+}
+
+/// Disconnects each container from each of its networks, recording how to reconnect it.
+async fn disconnect(
+    cx: &StepContext,
+    docker: &DockerClient,
+    hit: &[Container],
+) -> Result<Value, StepError> {
+    let mut cut = Vec::new();
+    for c in hit {
+        let state = docker.network_state(&c.name).await?;
+        if state.attachments.is_empty() {
+            return Err(StepError::Failed(format!(
+                "{} is on no network it could be disconnected from (network mode `{}`)",
+                c.name, state.network_mode
+            )));
+        }
+        for a in state.attachments {
+            cx.register_undo(Undo::Reconnect {
+                container: c.name.clone(),
+                network: a.network.clone(),
+                aliases: a.aliases.clone(),
+                ipv4: a.static_ipv4.clone(),
+            });
+            cx.status(format!("disconnecting {} from {}", c.name, a.network));
+            docker.disconnect_network(&c.name, &a.network).await?;
+            cut.push(json!({"container": c.name, "network": a.network, "aliases": a.aliases, "ipv4": a.ipv4}));
+        }
+    }
+    Ok(json!(cut))
+}
+
+/// Drops, inside each container, every packet from or to a peer's IPv4 addresses (a container
+/// that is its own peer keeps talking to itself).
+async fn drop_peers(
+    cx: &StepContext,
+    docker: &DockerClient,
+    hit: &[Container],
+    peers: &[Container],
+) -> Result<Value, StepError> {
+    let mut targets = Vec::new();
+    for c in hit {
+        targets.push(Netns::running(docker, &c.name).await?);
+    }
+    host::require(&["iptables"])?;
+    let mut peer_addresses = Vec::new();
+    for peer in peers {
+        let state = docker.network_state(&peer.name).await?;
+        let addresses: Vec<String> = state
+            .attachments
+            .into_iter()
+            .filter_map(|a| a.ipv4)
+            .collect();
+        peer_addresses.push((peer.name.as_str(), addresses));
+    }
+    let mut all = BTreeSet::new();
+    for ns in &targets {
+        let addresses: BTreeSet<&String> = peer_addresses
+            .iter()
+            .filter(|(name, _)| *name != ns.container)
+            .flat_map(|(_, a)| a)
+            .collect();
+        if addresses.is_empty() {
+            return Err(StepError::Failed(format!(
+                "the peers of {} have no IPv4 address to cut it off from (are they running?)",
+                ns.container
+            )));
+        }
+        cx.register_undo(Undo::FlushIptables {
+            container: ns.container.clone(),
+            chain: PARTITION_CHAIN.into(),
+        });
+        cx.status(format!(
+            "dropping {} peer addresses in {}",
+            addresses.len(),
+            ns.container
+        ));
+        ns.ensure_chain(PARTITION_CHAIN, Direction::Both).await?;
+        for address in addresses {
+            ns.append_rule(PARTITION_CHAIN, &["-s", address, "-j", "DROP"])
+                .await?;
+            ns.append_rule(PARTITION_CHAIN, &["-d", address, "-j", "DROP"])
+                .await?;
+            all.insert(address.clone());
+        }
+    }
+    Ok(json!(all))
+}
+
+selector_params! {
+    pick = "select::pick_all";
+    pub struct HealParams {}
+}
+
+pub const HEAL_DOC: StepDoc = StepDoc {
+    summary: "Reverse the network faults this run applied to containers (all matches by default): reconnect them, remove loss and partition rules and bandwidth or delay qdiscs.",
+    outputs: hit_outputs!(("healed", "what was reversed, one description each")),
+    expressions: &[],
+    read_only: false,
+    needs_docker: true,
+    example: "uses = \"network.heal\"\nwith = { service = \"tikv0\" }",
+};
+
+pub async fn heal(p: HealParams, cx: &StepContext) -> Result<Value, StepError> {
+    let hit = select(cx, &p.selector()).await?;
+    let docker = cx.docker().await?;
+    let pending = cx.pending_undo();
+    let mut healed = Vec::new();
+    for c in &hit {
+        // Newest first, as cleanup would.
+        for undo in pending.iter().rev().filter(|u| {
+            matches!(u,
+                Undo::Reconnect { container, .. }
+                | Undo::FlushIptables { container, .. }
+                | Undo::ClearQdisc { container, .. } if *container == c.name)
+        }) {
+            cx.status(undo.describe());
+            undo.apply(Some(docker)).await?;
+            cx.clear_undo(undo);
+            healed.push(undo.describe());
+        }
+    }
+    let mut out = hit_output(&hit);
+    out["healed"] = json!(healed);
+    Ok(out)
+}
+
+selector_params! {
+    pick = "select::pick_random";
+    pub struct LossParams {
+        /// Share of packets to drop, in percent: more than 0 and at most 100 (e.g. `30`,
+        /// `2.5`). (`percent` picks containers, as in every container step.)
+        pub loss_percent: f64,
+        /// Which packets: `both` (default; each packet is dropped on its own, so a request and
+        /// its reply are each at risk), `incoming` or `outgoing`. Loopback traffic is never
+        /// dropped.
+        #[serde(default)]
+        pub direction: Direction,
+    }
+}
+
+pub const LOSS_DOC: StepDoc = StepDoc {
+    summary: "Drop a random share of containers' packets (iptables `statistic` inside the container; no kernel module beyond iptables needed). A second loss on a container replaces the first. Undo: remove the rules.",
+    outputs: hit_outputs!(
+        ("loss_percent", "the share of packets dropped"),
+        ("direction", "which packets: both, incoming or outgoing"),
+    ),
+    expressions: &[],
+    read_only: false,
+    needs_docker: true,
+    example: "uses = \"network.loss\"\nwith = { service = \"etcd*\", pick = \"all\", loss_percent = 30 }",
+};
+
+pub async fn loss(p: LossParams, cx: &StepContext) -> Result<Value, StepError> {
+    if !(p.loss_percent > 0.0 && p.loss_percent <= 100.0) {
+        return Err(StepError::Params(format!(
+            "`loss_percent` must be more than 0 and at most 100, not {}",
+            p.loss_percent
+        )));
+    }
+    let hit = select(cx, &p.selector()).await?;
+    let docker = cx.docker().await?;
+    let mut targets = Vec::new();
+    for c in &hit {
+        targets.push(Netns::running(docker, &c.name).await?);
+    }
+    host::require(&["iptables"])?;
+    let probability = (p.loss_percent / 100.0).to_string();
+    for ns in &targets {
+        cx.register_undo(Undo::FlushIptables {
+            container: ns.container.clone(),
+            chain: LOSS_CHAIN.into(),
+        });
+        cx.status(format!("dropping {}% in {}", p.loss_percent, ns.container));
+        ns.remove_chain(LOSS_CHAIN).await?;
+        ns.ensure_chain(LOSS_CHAIN, p.direction).await?;
+        let rule = [
+            "-m",
+            "statistic",
+            "--mode",
+            "random",
+            "--probability",
+            &probability,
+            "-j",
+            "DROP",
+        ];
+        ns.append_rule(LOSS_CHAIN, &rule).await?;
+    }
+    let mut out = hit_output(&hit);
+    out["loss_percent"] = json!(p.loss_percent);
+    out["direction"] = json!(p.direction);
+    Ok(out)
+}
+
+selector_params! {
+    pick = "select::pick_random";
+    pub struct BandwidthParams {
+        /// The most the containers may send per second, in tc's units: `"1mbit"`,
+        /// `"500kbit"`, `"2mbps"` (bytes), …
+        pub rate: String,
+        /// Size of the token bucket, in tc's units (`"32kbit"`, `"64kb"`); by default 10 ms
+        /// at `rate`, at least 16 KiB.
+        #[serde(default)]
+        pub burst: Option<String>,
+        /// Longest a packet may wait for tokens before it is dropped.
+        #[serde(default = "fifty_ms")]
+        pub latency: Duration,
+        /// Interface inside the containers; by default every interface that is up except
+        /// `lo`.
+        #[serde(default)]
+        pub device: Option<String>,
+    }
+}
+
+fn fifty_ms() -> Duration {
+    Duration::from_millis(50)
+}
+
+pub const BANDWIDTH_DOC: StepDoc = StepDoc {
+    summary: "Limit the rate at which containers send (tc `tbf` as the root qdisc, replacing any other; delay on the same interface is replaced too). Undo: remove the qdisc.",
+    outputs: hit_outputs!(
+        ("rate_bits", "the limit, in bits per second"),
+        ("devices", "each {container, device} shaped"),
+    ),
+    expressions: &[],
+    read_only: false,
+    needs_docker: true,
+    example: "uses = \"network.bandwidth\"\nwith = { service = \"tikv0\", rate = \"1mbit\" }",
+};
+
+pub async fn bandwidth(p: BandwidthParams, cx: &StepContext) -> Result<Value, StepError> {
+    let bits = parse_rate(&p.rate).map_err(StepError::Params)?;
+    let burst = p
+        .burst
+        .clone()
+        .unwrap_or_else(|| (bits / 8 / 100).max(16 * 1024).to_string());
+    let qdisc = [
+        "tbf".to_string(),
+        "rate".into(),
+        format!("{bits}bit"),
+        "burst".into(),
+        burst,
+        "latency".into(),
+        micros(p.latency),
+    ];
+    let hit = select(cx, &p.selector()).await?;
+    let shaped = set_root_qdisc(
+        cx,
+        &hit,
+        p.device.as_deref(),
+        &qdisc,
+        (
+            "network.bandwidth needs the kernel module sch_tbf",
+            "network.loss works without it",
+        ),
+    )
+    .await?;
+    let mut out = hit_output(&hit);
+    out["rate_bits"] = json!(bits);
+    out["devices"] = shaped;
+    Ok(out)
+}
+
+selector_params! {
+    pick = "select::pick_random";
+    pub struct DelayParams {
+        /// Added to every packet the containers send.
+        pub delay: Duration,
+        /// Random variation around `delay`.
+        #[serde(default)]
+        pub jitter: Option<Duration>,
+        /// Interface inside the containers; by default every interface that is up except
+        /// `lo`.
+        #[serde(default)]
+        pub device: Option<String>,
+    }
+}
+
+pub const DELAY_DOC: StepDoc = StepDoc {
+    summary: "Delay the packets containers send (tc `netem` as the root qdisc, replacing any other). Needs the kernel module sch_netem; fails clearly without it. Undo: remove the qdisc.",
+    outputs: hit_outputs!(("devices", "each {container, device} delayed")),
+    expressions: &[],
+    read_only: false,
+    needs_docker: true,
+    example: "uses = \"network.delay\"\nwith = { service = \"pd0\", delay = \"100ms\", jitter = \"20ms\" }",
+};
+
+pub async fn delay(p: DelayParams, cx: &StepContext) -> Result<Value, StepError> {
+    if p.delay.0.is_zero() {
+        return Err(StepError::Params("`delay` must be more than 0".into()));
+    }
+    let mut qdisc = vec!["netem".to_string(), "delay".into(), micros(p.delay)];
+    qdisc.extend(p.jitter.map(micros));
+    let hit = select(cx, &p.selector()).await?;
+    let delayed = set_root_qdisc(
+        cx,
+        &hit,
+        p.device.as_deref(),
+        &qdisc,
+        (
+            "network.delay needs the kernel module sch_netem",
+            "network.loss and network.bandwidth work without it",
+        ),
+    )
+    .await?;
+    let mut out = hit_output(&hit);
+    out["devices"] = delayed;
+    Ok(out)
+}
+
+/// A duration as tc reads it, to the microsecond.
+fn micros(d: Duration) -> String {
+    format!("{}us", d.0.as_micros())
+}
+
+/// Installs `qdisc` as the root qdisc of the devices of each container. When the kernel lacks
+/// the qdisc, the step fails saying what `missing` says (what is needed, and what works
+/// instead): no fault is faked in its place.
+async fn set_root_qdisc(
+    cx: &StepContext,
+    hit: &[Container],
+    device: Option<&str>,
+    qdisc: &[String],
+    missing: (&str, &str),
+) -> Result<Value, StepError> {
+    let docker = cx.docker().await?;
+    let mut targets = Vec::new();
+    for c in hit {
+        targets.push(Netns::running(docker, &c.name).await?);
+    }
+    host::require(&["tc", "ip"])?;
+    let mut done = Vec::new();
+    for ns in &targets {
+        for device in ns.devices(device).await? {
+            cx.register_undo(Undo::ClearQdisc {
+                container: ns.container.clone(),
+                device: device.clone(),
+            });
+            cx.status(format!("{} on {device} in {}", qdisc[0], ns.container));
+            let ran = ns.replace_root_qdisc(&device, qdisc).await?;
+            if !ran.ok {
+                return Err(StepError::Failed(
+                    if host::qdisc_kind_unknown(&ran.stderr) {
+                        format!(
+                            "{}, which this kernel does not have (tc: {}); {}",
+                            missing.0, ran.stderr, missing.1
+                        )
+                    } else {
+                        format!(
+                            "`tc qdisc replace dev {device} root {}` in {} failed: {}",
+                            qdisc.join(" "),
+                            ns.container,
+                            ran.stderr
+                        )
+                    },
+                ));
+            }
+            done.push(json!({"container": ns.container, "device": device}));
+        }
+    }
+    Ok(json!(done))
+}
+
+/// A tc rate (`"1mbit"`, `"500kbit"`, `"2mbps"`, `"1gibit"`) in bits per second. Parsed here,
+/// not left to tc, so a typo is an invalid parameter and the default burst can follow the rate.
+fn parse_rate(rate: &str) -> Result<u64, String> {
+    let text = rate.trim().to_ascii_lowercase();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let bits_per_unit: f64 = match unit {
+        "" | "bit" => 1.0,
+        "kbit" => 1e3,
+        "mbit" => 1e6,
+        "gbit" => 1e9,
+        "tbit" => 1e12,
+        "kibit" => 1024.0,
+        "mibit" => 1024.0 * 1024.0,
+        "gibit" => 1024.0 * 1024.0 * 1024.0,
+        "bps" => 8.0,
+        "kbps" => 8e3,
+        "mbps" => 8e6,
+        "gbps" => 8e9,
+        "kibps" => 8.0 * 1024.0,
+        "mibps" => 8.0 * 1024.0 * 1024.0,
+        "gibps" => 8.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => {
+            return Err(format!(
+                "`rate` = \"{rate}\": unknown unit `{unit}` (use bit, kbit, mbit, gbit, bps, kbps, mbps, gbps or kibit, mibit, …)"
+            ));
+        }
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`rate` = \"{rate}\" is not a rate such as \"1mbit\""))?;
+    let bits = (value * bits_per_unit).round();
+    if bits < 8.0 {
+        return Err(format!(
+            "`rate` = \"{rate}\" is less than a byte per second"
+        ));
+    }
+    Ok(bits as u64)
+}
+
+/// Undo of a disconnect: attach the container again unless it is gone or already attached.
+pub(crate) async fn reconnect(
+    docker: &DockerClient,
+    container: &str,
+    network: &str,
+    aliases: &[String],
+    ipv4: Option<&str>,
+) -> Result<(), StepError> {
+    let state = match docker.network_state(container).await {
+        Ok(state) => state,
+        Err(DockerError::NoSuchContainer(_)) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    if state.attachments.iter().any(|a| a.network == network) {
+        return Ok(());
+    }
+    Ok(docker
+        .connect_network(container, network, aliases, ipv4)
+        .await?)
+}
+
+/// Undo of loss and peer partitions.
+pub(crate) async fn remove_chain(
+    docker: &DockerClient,
+    container: &str,
+    chain: &str,
+) -> Result<(), StepError> {
+    match Netns::of(docker, container).await? {
+        Some(ns) => ns.remove_chain(chain).await,
+        None => Ok(()),
+    }
+}
+
+/// Undo of bandwidth limits and delays.
+pub(crate) async fn clear_qdisc(
+    docker: &DockerClient,
+    container: &str,
+    device: &str,
+) -> Result<(), StepError> {
+    match Netns::of(docker, container).await? {
+        Some(ns) => ns.clear_root_qdisc(device).await,
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("1mbit"), Ok(1_000_000));
+        assert_eq!(parse_rate("500kbit"), Ok(500_000));
+        assert_eq!(parse_rate("2MBps"), Ok(16_000_000));
+        assert_eq!(parse_rate("1.5mibit"), Ok(1_572_864));
+        assert_eq!(parse_rate("8000"), Ok(8000));
+        assert!(parse_rate("1 meg").unwrap_err().contains("unknown unit"));
+        assert!(parse_rate("mbit").is_err());
+        assert!(parse_rate("0kbit").is_err());
+    }
+}
