@@ -24,7 +24,7 @@ use crate::compose::{
 
 /// Pulling an image from an unreachable registry must fail, not hang the scenario.
 const PULL_TIMEOUT: Duration = Duration::from_secs(120);
-const POLL: Duration = Duration::from_millis(200);
+const POLL: Duration = Duration::from_millis(100);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ComposeError {
@@ -50,6 +50,19 @@ pub struct ServiceState {
     /// `missing` when the service has no container.
     pub state: String,
     pub health: Option<String>,
+}
+
+/// What `down` removes besides the containers.
+#[derive(Debug, Clone, Copy)]
+pub struct Down {
+    /// The project's named volumes: its data.
+    pub volumes: bool,
+    /// The project's networks. A reset keeps them: they hold no state, and recreating them
+    /// costs a few hundred milliseconds.
+    pub networks: bool,
+    /// Kill instead of stopping gracefully: right before wiping data, a graceful stop only
+    /// costs time (an etcd member waits for its peers).
+    pub kill: bool,
 }
 
 pub struct Compose<'a> {
@@ -108,29 +121,30 @@ impl<'a> Compose<'a> {
         Ok(())
     }
 
-    /// Removes the project's containers and networks (and volumes, if asked). `kill` skips the
-    /// graceful stop: right before wiping data a graceful stop only costs time.
+    /// Removes the project's containers, and what `what` says besides.
     pub async fn down(
         &self,
-        remove_volumes: bool,
-        kill: bool,
+        what: Down,
         status: &(dyn Fn(String) + Sync),
     ) -> Result<(), ComposeError> {
         let containers = self.docker.containers(&[self.project_label()]).await?;
         let removals = containers
             .iter()
-            .map(|c| self.remove_container(c, kill, status));
+            .map(|c| self.remove_container(c, what.kill, status));
         for result in futures_util::future::join_all(removals).await {
             result?;
         }
         let api = self.docker.api();
         let filters = HashMap::from([("label", vec![self.project_label()])]);
-        let networks = api
-            .list_networks(Some(
+        let networks = if what.networks {
+            api.list_networks(Some(
                 ListNetworksOptionsBuilder::new().filters(&filters).build(),
             ))
             .await
-            .map_err(|e| DockerError::from_api("list networks", e))?;
+            .map_err(|e| DockerError::from_api("list networks", e))?
+        } else {
+            Vec::new()
+        };
         for network in networks {
             let name = network.name.unwrap_or_default();
             status(format!("removing network {name}"));
@@ -138,7 +152,7 @@ impl<'a> Compose<'a> {
                 .await
                 .map_err(|e| DockerError::from_api(format!("remove network {name}"), e))?;
         }
-        if remove_volumes {
+        if what.volumes {
             let volumes = api
                 .list_volumes(Some(
                     ListVolumesOptionsBuilder::new().filters(&filters).build(),

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::StepDoc;
-use crate::clients::compose::{Compose, ComposeError};
+use crate::clients::compose::{Compose, ComposeError, Down};
 use crate::compose::ComposeProject;
 use crate::engine::{StepContext, StepError};
 
@@ -100,7 +100,14 @@ pub const DOWN_DOC: StepDoc = StepDoc {
 pub async fn down(p: DownParams, cx: &StepContext) -> Result<Value, StepError> {
     let docker = cx.docker().await?;
     Compose::new(docker, project(cx)?)
-        .down(p.volumes, p.kill, &|s| cx.status(s))
+        .down(
+            Down {
+                volumes: p.volumes,
+                networks: true,
+                kill: p.kill,
+            },
+            &|s| cx.status(s),
+        )
         .await?;
     Ok(json!({ "removed": true }))
 }
@@ -114,7 +121,7 @@ pub struct ResetParams {
 }
 
 pub const RESET_DOC: StepDoc = StepDoc {
-    summary: "Start from scratch: remove the project with its volumes (killing, since the data is wiped anyway), then bring it up and wait until healthy.",
+    summary: "Start from scratch: kill and remove the containers and their volumes (the data is wiped anyway, so no graceful stop), keep the networks, then bring the project up and wait until healthy.",
     outputs: STATE_OUTPUTS,
     expressions: &[],
     read_only: false,
@@ -125,7 +132,12 @@ pub const RESET_DOC: StepDoc = StepDoc {
 pub async fn reset(p: ResetParams, cx: &StepContext) -> Result<Value, StepError> {
     let docker = cx.docker().await?;
     let compose = Compose::new(docker, project(cx)?);
-    compose.down(true, true, &|s| cx.status(s)).await?;
+    let wipe = Down {
+        volumes: true,
+        networks: false,
+        kill: true,
+    };
+    compose.down(wipe, &|s| cx.status(s)).await?;
     compose.up(p.wait, &|s| cx.status(s)).await?;
     states(&compose).await
 }
