@@ -81,15 +81,26 @@ with = { container = "benchcp-etcd1-1" }
 TOML
 sock=/var/run/docker.sock
 api=$(docker version --format '{{.Server.APIVersion}}')
-hyperfine -N --warmup 2 --runs 15 --export-json "$work/kill.json" \
-  "$bin run -q $work/kill.toml" \
-  "sh -c 'docker kill benchcp-etcd1-1 >/dev/null && docker start benchcp-etcd1-1 >/dev/null'" \
-  "sh -c 'curl -sf --unix-socket $sock -X POST http://localhost/v$api/containers/benchcp-etcd1-1/kill && curl -sf --unix-socket $sock -X POST http://localhost/v$api/containers/benchcp-etcd1-1/start'" \
-  | grep -E "Time|±" || true
-python3 - "$work/kill.json" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))["results"]
-cp, cli, raw = (x["median"] * 1000 for x in r)
-print(f"medians: chaosplay {cp:.1f} ms, docker CLI {cli:.1f} ms, raw API (curl) {raw:.1f} ms")
-print(f"chaosplay vs docker CLI: {cp/cli:.2f}x; chaosplay - raw API: {cp-raw:+.1f} ms (includes chaosplay's process start, playbook load, version negotiation and container lookup)")
+# Round robin (A B C A B C …), so machine noise hits every side alike; medians compared.
+python3 - "$bin" "$work/kill.toml" "$sock" "$api" <<'PY'
+import statistics, subprocess, sys, time
+bin, playbook, sock, api = sys.argv[1:]
+c = "benchcp-etcd1-1"
+sides = {
+    "chaosplay run (kill + start steps)": [bin, "run", "-q", playbook],
+    "docker CLI (kill; start)": ["sh", "-c", f"docker kill {c} >/dev/null && docker start {c} >/dev/null"],
+    "raw Engine API (curl kill; start)": ["sh", "-c", f"curl -sf --unix-socket {sock} -X POST http://localhost/v{api}/containers/{c}/kill && curl -sf --unix-socket {sock} -X POST http://localhost/v{api}/containers/{c}/start"],
+}
+times = {k: [] for k in sides}
+for i in range(17):
+    for name, cmd in sides.items():
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        if i >= 2:  # warm-up rounds
+            times[name].append((time.perf_counter() - t) * 1000)
+med = {k: statistics.median(v) for k, v in times.items()}
+for k, v in med.items():
+    print(f"{k}: median {v:.1f} ms over {len(times[k])} runs")
+cp, cli, raw = med.values()
+print(f"chaosplay / docker CLI: {cp/cli:.2f}x; chaosplay - raw API: {cp-raw:+.1f} ms")
 PY
