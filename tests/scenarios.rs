@@ -3,30 +3,15 @@
 mod common;
 
 use common::docker::project_objects;
-use common::{chaosplay, code, step};
+use common::{code, step};
 
 fn run_scenario(name: &str, args: &[&str]) -> (std::process::Output, serde_json::Value) {
     let dir = common::scratch(&format!("scenario-{name}"));
-    let report = dir.join("report.json");
-    let out = chaosplay()
-        .arg("run")
-        .arg(format!(
-            "{}/scenarios/{name}.toml",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .arg("--report-json")
-        .arg(&report)
-        .args(args)
-        .output()
-        .unwrap();
-    let text = std::fs::read_to_string(&report).unwrap_or_else(|e| {
-        panic!(
-            "no report ({e}):\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out, serde_json::from_str(&text).unwrap())
+    let path = std::path::PathBuf::from(format!(
+        "{}/scenarios/{name}.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ));
+    common::run_file(&dir, &path, args)
 }
 
 #[test]
@@ -54,22 +39,27 @@ fn tikv_without_its_images_names_the_image_and_exits_3() {
     // The official images cannot be pulled here. Point them at a registry on a closed local
     // port, so the pull fails at once without any traffic leaving the machine.
     let dir = common::scratch("scenario-tikv-missing");
-    let report = dir.join("report.json");
-    let out = chaosplay()
-        .env("PD_IMAGE", "127.0.0.1:9/pingcap/pd:v8.5.1")
-        .env("TIKV_IMAGE", "127.0.0.1:9/pingcap/tikv:v8.5.1")
-        .arg("run")
-        .arg(format!("{}/scenarios/tikv-node-kill.toml", env!("CARGO_MANIFEST_DIR")))
-        .arg("--report-json")
-        .arg(&report)
-        .output()
-        .unwrap();
+    let path = std::path::PathBuf::from(format!(
+        "{}/scenarios/tikv-node-kill.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ));
+    let env = [
+        ("PD_IMAGE", "127.0.0.1:9/pingcap/pd:v8.5.1"),
+        ("TIKV_IMAGE", "127.0.0.1:9/pingcap/tikv:v8.5.1"),
+    ];
+    let (out, report) = common::run_file_env(&dir, &path, &[], &env);
     assert_eq!(code(&out), 3, "{}", String::from_utf8_lossy(&out.stdout));
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
-    let message = step(&report, "compose.reset")["error"]["message"].as_str().unwrap().to_string();
+    let message = step(&report, "compose.reset")["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(
         message.starts_with("image `127.0.0.1:9/pingcap/pd:v8.5.1` (service `pd0`) is not on this machine and could not be pulled"),
         "{message}"
     );
-    assert!(project_objects("chaosplay-tikv").is_empty(), "left behind: {:?}", project_objects("chaosplay-tikv"));
+    assert!(
+        project_objects("chaosplay-tikv").is_empty(),
+        "left behind: {:?}",
+        project_objects("chaosplay-tikv")
+    );
 }

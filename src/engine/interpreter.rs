@@ -251,8 +251,10 @@ fn base_record(shared: &RunShared, step: &Step, start: Instant) -> StepRecord {
 fn cancelled_record(shared: &RunShared, step: &Step, message: String) -> StepRecord {
     let mut record = base_record(shared, step, Instant::now());
     record.status = StepStatus::Cancelled;
-    record.error = Some(ErrorRecord::from(&StepError::Failed(message)));
-    record.error.as_mut().expect("just set").kind = super::ErrorKind::Cancelled;
+    record.error = Some(ErrorRecord {
+        kind: super::ErrorKind::Cancelled,
+        message,
+    });
     shared.emit(EventKind::StepFinished {
         step,
         record: &record,

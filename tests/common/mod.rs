@@ -31,13 +31,30 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// Runs a playbook with a JSON report and returns the process output and the parsed report.
+/// Writes a playbook into `dir` and runs it: see [`run_file`].
 pub fn run(dir: &Path, playbook: &str, args: &[&str]) -> (Output, serde_json::Value) {
     let path = write(dir, "playbook.toml", playbook);
+    run_file(dir, &path, args)
+}
+
+/// Runs a playbook with a JSON report (kept in `dir`) and returns the process output and the
+/// parsed report.
+pub fn run_file(dir: &Path, path: &Path, args: &[&str]) -> (Output, serde_json::Value) {
+    run_file_env(dir, path, args, &[])
+}
+
+/// [`run_file`] with extra environment variables.
+pub fn run_file_env(
+    dir: &Path,
+    path: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Output, serde_json::Value) {
     let report = dir.join("report.json");
     let output = chaosplay()
+        .envs(env.iter().copied())
         .arg("run")
-        .arg(&path)
+        .arg(path)
         .arg("--report-json")
         .arg(&report)
         .args(args)
