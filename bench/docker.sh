@@ -54,7 +54,7 @@ chmod +x "$work/compose-reset.sh"
 "$work/compose-reset.sh" "$compose"
 
 echo "== reset of the etcd cluster (goal: chaosplay <= 0.4x docker-compose)"
-for i in 1 2 3 4 5; do
+for i in 1 2 3 4 5 6 7 8 9; do
   a=$( { /usr/bin/time -f %e "$bin" run -q "$work/reset.toml" >/dev/null; } 2>&1 | tail -1 )
   b=$( { /usr/bin/time -f %e "$work/compose-reset.sh" "$compose"; } 2>&1 | tail -1 )
   echo "$a $b"

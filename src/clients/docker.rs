@@ -208,16 +208,6 @@ impl DockerClient {
         Ok((status, health))
     }
 
-    /// The container's main process id on the host (0 when it is not running).
-    pub async fn pid(&self, container: &str) -> Result<i64, DockerError> {
-        let inspect = self
-            .api
-            .inspect_container(container, None)
-            .await
-            .map_err(|e| self.not_found_or(container, "inspect", e))?;
-        Ok(inspect.state.and_then(|s| s.pid).unwrap_or(0))
-    }
-
     /// The container's id, process and network attachments.
     pub async fn network_state(&self, container: &str) -> Result<NetworkState, DockerError> {
         let inspect = self
@@ -322,6 +312,16 @@ impl DockerClient {
             .start_container(container, None)
             .await
             .map_err(|e| self.not_found_or(container, "start", e))
+    }
+
+    /// Brings a container in `state` (as last seen) back to running: unpauses a paused one,
+    /// starts a stopped one, leaves a running one alone.
+    pub async fn ensure_running(&self, container: &str, state: &str) -> Result<(), DockerError> {
+        match state {
+            "running" | "restarting" => Ok(()),
+            "paused" => self.unpause(container).await,
+            _ => self.start(container).await,
+        }
     }
 
     pub async fn restart(&self, container: &str, grace: Duration) -> Result<(), DockerError> {

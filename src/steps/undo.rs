@@ -80,11 +80,7 @@ impl Undo {
             Undo::Start { container } => {
                 let docker = docker()?;
                 let (state, _) = docker.state(container).await?;
-                match state.as_str() {
-                    "running" | "restarting" => Ok(()),
-                    "paused" => Ok(docker.unpause(container).await?),
-                    _ => Ok(docker.start(container).await?),
-                }
+                Ok(docker.ensure_running(container, &state).await?)
             }
             Undo::Unpause { container } => {
                 let docker = docker()?;

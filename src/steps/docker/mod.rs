@@ -135,11 +135,11 @@ pub async fn start(p: StartParams, cx: &StepContext) -> Result<Value, StepError>
     let docker = cx.docker().await?;
     for c in &hit {
         cx.status(format!("starting {}", c.name));
-        let undo = Undo::Start {
+        // The selector just listed the container, so its state is fresh: no inspect needed.
+        docker.ensure_running(&c.name, &c.state).await?;
+        cx.clear_undo(&Undo::Start {
             container: c.name.clone(),
-        };
-        undo.apply(Some(docker)).await?;
-        cx.clear_undo(&undo);
+        });
     }
     Ok(hit_output(&hit))
 }
