@@ -201,3 +201,35 @@ fn a_dead_docker_host_is_one_sentence_and_exit_3() {
     );
     let _ = docker_ok(&["version", "--format", "{{.Server.Version}}"]);
 }
+
+#[test]
+fn pause_freezes_and_unpause_clears_the_undo() {
+    let f = Fixture::new("cpt-pause", &["db", "app"]);
+    let dir = scratch("docker-pause");
+    let steps = r#"
+[[steps]]
+id = "pause"
+uses = "docker.pause"
+with = { service = "db" }
+[[steps]]
+id = "frozen"
+uses = "docker.wait"
+with = { container = "{{ steps.pause.container }}", state = "paused" }
+timeout = "10s"
+[[steps]]
+uses = "docker.unpause"
+with = { container = "{{ steps.pause.container }}" }
+[[steps]]
+uses = "docker.wait"
+with = { service = "*", state = "running" }
+timeout = "10s"
+"#;
+    let (out, report) = run(&dir, &playbook(&f.project, steps), &[]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        step(&report, "frozen")["output"]["containers"][0]["state"],
+        "paused"
+    );
+    assert!(report["runs"][0]["undo"].as_array().unwrap().is_empty());
+    assert_eq!(state("cpt-pause-db-1"), "running");
+}
