@@ -10,6 +10,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use crate::engine::{self, Cancel, RunOptions, RunResult, RunStatus, exit};
 use crate::playbook::{self, Playbook};
 use crate::report;
+use crate::report::stats;
 use crate::steps::{StepKind, catalogue};
 use crate::ui::progress::{Progress, Verbosity};
 
@@ -69,6 +70,13 @@ struct RunArgs {
     /// failing run can be replayed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Run each playbook this many times (each trial does what the playbook says, e.g. its own
+    /// reset) and summarise: pass rate, and p50/p90/max per metric and per step.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    trials: u32,
+    /// Stop at the first failing trial.
+    #[arg(long)]
+    fail_fast: bool,
     /// Write the JSON report here.
     #[arg(long, value_name = "PATH")]
     report_json: Option<PathBuf>,
@@ -223,7 +231,7 @@ fn run(args: RunArgs) -> i32 {
         }
     };
     let seed = args.seed.unwrap_or_else(rand::random);
-    let results: Vec<RunResult> = runtime.block_on(async {
+    let (results, summaries) = runtime.block_on(async {
         let cancel = Cancel::default();
         if let Err(e) = cancel.on_signals() {
             eprintln!("warning: cannot watch for Ctrl-C: {e}");
@@ -231,21 +239,33 @@ fn run(args: RunArgs) -> i32 {
         let listener = Arc::new(Progress::new(verbosity));
         let mut results = Vec::new();
         for playbook in playbooks {
-            if cancel.reason().is_some() {
-                break;
+            let playbook = Arc::new(playbook);
+            for trial in 1..=args.trials {
+                if cancel.reason().is_some() {
+                    break;
+                }
+                let options = RunOptions {
+                    seed: trial_seed(seed, trial),
+                    trial,
+                    cancel: cancel.clone(),
+                };
+                let result = engine::run(Arc::clone(&playbook), options, listener.clone()).await;
+                let failed = result.status != RunStatus::Passed;
+                results.push(result);
+                if failed && args.fail_fast {
+                    break;
+                }
             }
-            let options = RunOptions {
-                seed,
-                trial: 1,
-                cancel: cancel.clone(),
-            };
-            results.push(engine::run(Arc::new(playbook), options, listener.clone()).await);
         }
-        results
+        let summaries = stats::summaries(&results);
+        for summary in &summaries {
+            listener.trials(summary);
+        }
+        (results, summaries)
     });
     let code = overall_exit_code(&results);
     if let Some(path) = &args.report_json
-        && let Err(e) = report::json::write(path, &results, code)
+        && let Err(e) = report::json::write(path, &results, &summaries, code)
     {
         eprintln!(
             "error: cannot write the JSON report to {}: {e}",
@@ -254,6 +274,16 @@ fn run(args: RunArgs) -> i32 {
         return code.max(exit::ENVIRONMENT);
     }
     code
+}
+
+/// Trial 1 runs with the given seed, so `--seed S` replays a single run; later trials derive
+/// theirs from it (and each is reported, so any one trial can be replayed alone).
+fn trial_seed(seed: u64, trial: u32) -> u64 {
+    if trial == 1 {
+        seed
+    } else {
+        seed.wrapping_add(u64::from(trial - 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
 }
 
 /// The most serious outcome wins: cleanup failures, then interruption, then environment

@@ -20,11 +20,19 @@ use crate::steps::StepKind;
 use crate::steps::undo::Undo;
 use crate::template;
 
-/// Outputs of finished steps by id: `steps.<id>` in templates.
+/// Values by name that grow during the run: step outputs (`steps.<id>`) and metrics
+/// (`metrics.<name>`). Templates read them through this view without copying the map.
 #[derive(Debug, Default)]
-struct Outputs(RwLock<BTreeMap<String, Value>>);
+struct NamedValues(RwLock<BTreeMap<String, Value>>);
 
-impl Object for Outputs {
+impl NamedValues {
+    fn insert(&self, name: &str, value: Value) {
+        let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
+        map.insert(name.to_string(), value);
+    }
+}
+
+impl Object for NamedValues {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let map = self.0.read().unwrap_or_else(|e| e.into_inner());
         map.get(key.as_str()?).cloned()
@@ -73,7 +81,10 @@ pub(crate) struct RunShared {
     env: minijinja::Environment<'static>,
     vars: Value,
     run: Value,
-    outputs: Arc<Outputs>,
+    outputs: Arc<NamedValues>,
+    metrics: Arc<NamedValues>,
+    /// The metrics as numbers, for reports.
+    pub recorded: Mutex<BTreeMap<String, f64>>,
     /// Built on first use: loading the system's TLS roots costs tens of milliseconds that a
     /// playbook without HTTP steps should not pay.
     http: std::sync::OnceLock<reqwest::Client>,
@@ -110,6 +121,8 @@ impl RunShared {
             started: Instant::now(),
             env: template::environment(),
             outputs: Arc::default(),
+            metrics: Arc::default(),
+            recorded: Mutex::default(),
             http: std::sync::OnceLock::new(),
             background: Mutex::default(),
             joined: Mutex::default(),
@@ -147,6 +160,7 @@ impl RunShared {
         let mut ctx = BTreeMap::from([
             ("vars", self.vars.clone()),
             ("steps", Value::from_dyn_object(self.outputs.clone())),
+            ("metrics", Value::from_dyn_object(self.metrics.clone())),
             ("env", Value::from_object(EnvVars)),
             ("run", self.run.clone()),
         ]);
@@ -219,8 +233,13 @@ impl RunShared {
     }
 
     pub fn set_output(&self, id: &str, output: &serde_json::Value) {
-        let mut map = self.outputs.0.write().unwrap_or_else(|e| e.into_inner());
-        map.insert(id.to_string(), Value::from(Serde(output)));
+        self.outputs.insert(id, Value::from(Serde(output)));
+    }
+
+    pub fn set_metric(&self, name: &str, value: f64) {
+        self.metrics.insert(name, Value::from(value));
+        let mut recorded = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
+        recorded.insert(name.to_string(), value);
     }
 
     pub fn add_background(&self, id: String, background: Background) {

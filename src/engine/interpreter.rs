@@ -12,7 +12,7 @@ use super::context::{Background, Join, RunShared, StepContext};
 use super::events::{EventKind, Listener};
 use super::{ErrorRecord, RunResult, RunStatus, StepError, StepRecord, StepStatus, UndoRecord};
 use crate::duration::Duration;
-use crate::playbook::{Phase, Playbook, Step};
+use crate::playbook::{Phase, Playbook, Record, Step};
 use crate::steps::undo::Undo;
 
 pub struct RunOptions {
@@ -65,6 +65,7 @@ pub async fn run(
             interrupted_by: None,
             exit_code: RunStatus::EnvironmentError.exit_code(None),
             error: Some(message),
+            metrics: Default::default(),
             steps: Vec::new(),
             undo: Vec::new(),
         };
@@ -195,6 +196,11 @@ pub async fn run(
         interrupted_by: cancel.reason(),
         exit_code: status.exit_code(cancel.reason()),
         error: None,
+        metrics: shared
+            .recorded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone(),
         steps: records,
         undo: undo_records,
     };
@@ -280,6 +286,15 @@ async fn execute(
             if let Some(id) = &step.id {
                 shared.set_output(id, &output);
             }
+            if let Some(metric) = &step.record {
+                match metric_value(shared, metric, &output, start) {
+                    Ok(value) => shared.set_metric(&metric.name, value),
+                    Err(e) => {
+                        record.status = StepStatus::Failed;
+                        record.error = Some(ErrorRecord::from(&e));
+                    }
+                }
+            }
             record.output = Some(output);
         }
         Ok(None) => record.status = StepStatus::Skipped,
@@ -301,6 +316,25 @@ async fn execute(
         record: &record,
     });
     record
+}
+
+/// The value a step's `record` asks for: its duration so far, or an expression over its output.
+fn metric_value(
+    shared: &RunShared,
+    metric: &Record,
+    output: &serde_json::Value,
+    start: Instant,
+) -> Result<f64, StepError> {
+    let Some(expr) = &metric.value else {
+        return Ok(start.elapsed().as_secs_f64() * 1000.0);
+    };
+    let value = shared.evaluate(expr, Some(output))?;
+    f64::try_from(value.clone()).map_err(|_| {
+        StepError::Failed(format!(
+            "metric `{}`: `{expr}` is {value:?}, not a number",
+            metric.name
+        ))
+    })
 }
 
 /// `Ok(None)` when the step's `if` is false.

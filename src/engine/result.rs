@@ -137,6 +137,8 @@ pub struct RunResult {
     pub exit_code: i32,
     /// Why nothing ran, when the environment was unusable from the start (no Docker daemon).
     pub error: Option<String>,
+    /// Metrics recorded by steps (`record`), by name.
+    pub metrics: std::collections::BTreeMap<String, f64>,
     pub steps: Vec<StepRecord>,
     /// Faults reversed automatically, before `[[finally]]`.
     pub undo: Vec<UndoRecord>,

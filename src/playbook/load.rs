@@ -15,8 +15,8 @@ use serde::de::DeserializeOwned;
 use super::check::{CheckError, check};
 use super::node::{Key, Node, Value};
 use super::{
-    CONTEXT_ROOTS, Phase, Playbook, RUN_FIELDS, Retry, STEP_KEYS, Scenario, Step, Subject,
-    TOP_KEYS, Until,
+    CONTEXT_ROOTS, Phase, Playbook, RUN_FIELDS, Record, RecordSpec, Retry, STEP_KEYS, Scenario,
+    Step, Subject, TOP_KEYS, Until,
 };
 use crate::compose::ComposeProject;
 use crate::diagnostic::{Diagnostic, Source, did_you_mean};
@@ -114,8 +114,10 @@ struct Scope<'a> {
     earlier: &'a HashMap<String, StepKind>,
     /// All ids in the file, to tell "defined later" from "not defined".
     all: &'a HashMap<String, StepKind>,
-    /// The kind whose output `output` names, inside `until` only.
+    /// The kind whose output `output` names, inside `until` and `record` only.
     output: Option<StepKind>,
+    /// Metrics recorded by steps before this one.
+    metrics: &'a [String],
 }
 
 impl Validator {
@@ -228,6 +230,7 @@ impl Validator {
         let mut earlier: HashMap<String, StepKind> = HashMap::new();
         let mut id_spans: HashMap<String, Range<usize>> = HashMap::new();
         let mut background_ids: Vec<String> = Vec::new();
+        let mut metrics: Vec<String> = Vec::new();
         let mut steps = Vec::new();
         let mut finally = Vec::new();
         for (phase, nodes) in [(Phase::Steps, main_nodes), (Phase::Finally, finally_nodes)] {
@@ -240,8 +243,20 @@ impl Validator {
                     &earlier,
                     &all_ids,
                     &background_ids,
+                    &metrics,
                 );
                 if let Some(step) = step {
+                    if let Some(record) = &step.record {
+                        if metrics.contains(&record.name) {
+                            let span = node
+                                .get("record")
+                                .map(|n| n.span.clone())
+                                .unwrap_or_default();
+                            self.error(format!("metric `{}` is recorded twice", record.name), span);
+                        } else {
+                            metrics.push(record.name.clone());
+                        }
+                    }
                     if let Some(id) = &step.id {
                         let span = node.get("id").map(|n| n.span.clone()).unwrap_or_default();
                         if let Some(first) = id_spans.get(id) {
@@ -346,6 +361,7 @@ impl Validator {
         earlier: &HashMap<String, StepKind>,
         all: &HashMap<String, StepKind>,
         background_ids: &[String],
+        metrics: &[String],
     ) -> Option<Step> {
         let what = match phase {
             Phase::Steps => "a [[steps]] entry",
@@ -394,9 +410,7 @@ impl Validator {
 
         let id = node.get("id").and_then(|n| {
             let id = self.typed::<String>(n, "invalid `id`")?;
-            let valid = id.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid {
+            if !is_identifier(&id) {
                 self.error(format!("invalid step id `{id}`"), n.span.clone()).help = Some(
                     "ids are read as `steps.<id>` in templates: use letters, digits and `_`, starting with a letter".into(),
                 );
@@ -445,6 +459,7 @@ impl Validator {
             earlier,
             all,
             output: None,
+            metrics,
         };
         let condition = node.get("if").and_then(|n| {
             let text = self.typed::<String>(n, "invalid `if`")?;
@@ -479,6 +494,43 @@ impl Validator {
             }
         };
 
+        let record = node.get("record").and_then(|n| {
+            let spec = match &n.value {
+                Value::String(name) => RecordSpec {
+                    name: name.clone(),
+                    value: None,
+                },
+                _ => self.typed::<RecordSpec>(n, "invalid `record`")?,
+            };
+            if !is_identifier(&spec.name) {
+                self.error(
+                    format!("invalid metric name `{}`", spec.name),
+                    n.span.clone(),
+                )
+                .help = Some(
+                    "metrics are read as `metrics.<name>`: use letters, digits and `_`".into(),
+                );
+                return None;
+            }
+            if let Some(expr) = &spec.value {
+                let scope = Scope {
+                    output: kind.as_ref().map(|(k, _)| *k),
+                    ..scope
+                };
+                self.template(expr, n.span.clone(), true, &scope);
+            }
+            Some(Record {
+                name: spec.name,
+                value: spec.value,
+            })
+        });
+        if record.is_some() && phase == Phase::Finally {
+            let span = node
+                .get("record")
+                .map(|n| n.span.clone())
+                .unwrap_or_default();
+            self.error("`record` is not allowed in [[finally]]", span);
+        }
         let with_node = node.get("with").cloned();
         let (kind, uses_span) = kind?;
         let with = match with_node {
@@ -530,6 +582,7 @@ impl Validator {
             condition,
             until,
             background,
+            record,
             span: uses_span,
         })
     }
@@ -589,6 +642,14 @@ impl Validator {
     }
 }
 
+/// Names read as `steps.<name>` or `metrics.<name>` in expressions.
+fn is_identifier(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// "did you mean …?" for serde's "unknown field `cwdd`, expected one of `cwd`, …".
 fn unknown_field_suggestion(message: &str) -> Option<String> {
     let rest = message.strip_prefix("unknown field `")?;
@@ -639,7 +700,7 @@ fn reference_problem(path: &str, scope: &Scope<'_>) -> Option<(String, Option<St
         "output" => match scope.output {
             Some(kind) => output_problem(kind, parts.get(1).copied(), "output"),
             None => Some((
-                "`output` is only defined in `until`".into(),
+                "`output` is only defined in `until` and `record`".into(),
                 Some("use `steps.<id>` to read a step's output".into()),
             )),
         },
@@ -650,6 +711,18 @@ fn reference_problem(path: &str, scope: &Scope<'_>) -> Option<(String, Option<St
             }
             let label = suggest(field, &mut RUN_FIELDS.iter().copied());
             Some((format!("unknown field `run.{field}`"), label))
+        }
+        "metrics" => {
+            let name = parts.get(1)?;
+            if scope.metrics.iter().any(|m| m == name) {
+                return None;
+            }
+            let label = suggest(name, &mut scope.metrics.iter().map(String::as_str))
+                .or_else(|| Some("a metric is readable after the step that records it".into()));
+            Some((
+                format!("no metric `{name}` is recorded before this point"),
+                label,
+            ))
         }
         "env" => None,
         // minijinja's own global functions

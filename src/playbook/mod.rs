@@ -112,6 +112,7 @@ pub struct Step {
     pub condition: Option<String>,
     pub until: Option<Until>,
     pub background: bool,
+    pub record: Option<Record>,
     /// Where `uses` is written: what annotations and runtime errors point at.
     pub span: Range<usize>,
 }
@@ -162,6 +163,27 @@ fn default_retry_delay() -> Duration {
     Duration::from_secs(1)
 }
 
+/// `record`: a named metric from a step that passed: its duration in milliseconds, or the
+/// value of an expression over its output. Metrics are read as `metrics.<name>` and summarised
+/// across trials.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub name: String,
+    /// Expression over `output`; `None` records the step's duration.
+    pub value: Option<String>,
+}
+
+/// `record = { name = "regions", value = "output.region_count" }`
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSpec {
+    /// The metric's name, read as `metrics.<name>`.
+    pub name: String,
+    /// Expression over the step's `output`; without it the step's duration (ms) is recorded.
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
 /// `until`: run the step again every `interval` until the condition holds (for `stable_for`).
 #[derive(Debug, Clone)]
 pub struct Until {
@@ -183,13 +205,14 @@ pub const STEP_KEYS: &[&str] = &[
     "interval",
     "stable_for",
     "background",
+    "record",
 ];
 
 /// Top-level tables of a playbook.
 pub const TOP_KEYS: &[&str] = &["scenario", "vars", "subject", "steps", "finally"];
 
 /// Names a template or expression may start with; `output` only inside `until`.
-pub const CONTEXT_ROOTS: &[&str] = &["vars", "steps", "env", "run", "output"];
+pub const CONTEXT_ROOTS: &[&str] = &["vars", "steps", "metrics", "env", "run", "output"];
 
 /// Fields of `run` in templates.
 pub const RUN_FIELDS: &[&str] = &["seed", "trial", "started_at", "scenario"];

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Retry, STEP_KEYS, Scenario, Subject};
+use super::{RecordSpec, Retry, STEP_KEYS, Scenario, Subject};
 use crate::duration::Duration;
 use crate::steps::StepKind;
 use crate::steps::catalogue::generator;
@@ -15,6 +15,7 @@ pub fn playbook_schema() -> Value {
     let subject = generator.subschema_for::<Subject>().to_value();
     let retry = generator.subschema_for::<Retry>().to_value();
     let duration = generator.subschema_for::<Duration>().to_value();
+    let record = generator.subschema_for::<RecordSpec>().to_value();
     let variants: Vec<Value> = StepKind::ALL
         .iter()
         .map(|kind| {
@@ -41,7 +42,11 @@ pub fn playbook_schema() -> Value {
             "until": { "type": "string", "description": "Expression over `output`; the step repeats until true." },
             "interval": duration,
             "stable_for": duration,
-            "background": { "type": "boolean", "description": "Run concurrently; join with `await`." }
+            "background": { "type": "boolean", "description": "Run concurrently; join with `await`." },
+            "record": {
+                "description": "Record a metric: the step's duration (a name), or `{ name, value }` with an expression over `output`.",
+                "anyOf": [{ "type": "string" }, record]
+            }
         },
         "allOf": variants
     });

@@ -1,3 +1,4 @@
 //! Reports written after a run from its plain result data.
 
 pub mod json;
+pub mod stats;

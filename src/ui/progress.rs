@@ -10,6 +10,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::{EventKind, Listener, RunEvent, RunResult, StepRecord, StepStatus};
 use crate::playbook::{Phase, Step};
+use crate::report::stats::TrialSummary;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {
@@ -165,6 +166,57 @@ impl Progress {
             }
             None => print!("{out}"),
         }
+    }
+}
+
+impl Progress {
+    /// The end of `--trials`: pass rate and distributions, one line per metric and step.
+    pub fn trials(&self, summary: &TrialSummary) {
+        let mut out = format!(
+            "\ntrials: {} — {}/{} passed ({:.0}%)\n{:<40} {:>9} {:>9} {:>9}\n",
+            summary.scenario,
+            summary.passed,
+            summary.trials,
+            summary.pass_rate * 100.0,
+            "metric / step",
+            "p50",
+            "p90",
+            "max"
+        );
+        let ms = |v: f64| human(Duration::from_secs_f64(v.max(0.0) / 1000.0));
+        for (name, d) in &summary.metrics {
+            out.push_str(&format!(
+                "{:<40} {:>9} {:>9} {:>9}\n",
+                format!("metric {name}"),
+                trim_number(d.p50),
+                trim_number(d.p90),
+                trim_number(d.max)
+            ));
+        }
+        for (name, d) in &summary.steps {
+            out.push_str(&format!(
+                "{:<40} {:>9} {:>9} {:>9}\n",
+                format!("step {name}"),
+                ms(d.p50),
+                ms(d.p90),
+                ms(d.max)
+            ));
+        }
+        match &self.live {
+            Some(mp) => {
+                let _ = mp.println(out.trim_end());
+            }
+            None => print!("{out}"),
+        }
+    }
+}
+
+/// Metrics are numbers of any unit: show them without noise (`12`, `12.5`, `0.003`).
+fn trim_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}").trim_end_matches('0').to_string()
     }
 }
 
