@@ -26,7 +26,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::units;
 
@@ -47,7 +47,7 @@ pub struct Thresholds {
 }
 
 /// Settings that `POST /pd/api/v1/config` can change at run time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
     /// `schedule.max-store-down-time` (real default 30 min).
     pub max_store_down_time: Duration,
@@ -67,7 +67,7 @@ pub struct ClusterOptions {
 }
 
 /// PD's metapb state of a store (the numeric `state` field).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MetaState {
     Up = 0,
     Offline = 1,
@@ -75,7 +75,7 @@ pub enum MetaState {
 }
 
 /// What a store process sends when it registers (kvproto's `PutStore`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct StoreMeta {
     /// The id from the store's data directory; absent for a store with an empty one.
     #[serde(default)]
@@ -90,7 +90,7 @@ pub struct StoreMeta {
 }
 
 /// What a store reports in each heartbeat.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub struct StoreStats {
     pub id: u64,
     pub capacity: u64,
@@ -99,7 +99,7 @@ pub struct StoreStats {
 }
 
 /// A store as PD remembers it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreRecord {
     pub id: u64,
     pub meta: StoreMeta,
@@ -109,13 +109,13 @@ pub struct StoreRecord {
 }
 
 /// A replica of a region.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Peer {
     pub id: u64,
     pub store_id: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Region {
     pub id: u64,
     /// Hex-encoded keys; empty means unbounded.
@@ -189,6 +189,18 @@ pub struct Cluster {
 /// First id handed to regions and peers, far from store ids so they are not confused.
 const FIRST_REGION_ID: u64 = 1001;
 
+/// What PD keeps across restarts (real PD keeps it in etcd): ids, stores with their last
+/// heartbeat, regions, bootstrap time and the settings changed through `POST /config`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub settings: Settings,
+    pub next_store_id: u64,
+    pub next_region_id: u64,
+    pub bootstrapped_at: Option<SystemTime>,
+    pub stores: Vec<StoreRecord>,
+    pub regions: Vec<Region>,
+}
+
 impl Cluster {
     pub fn new(options: ClusterOptions) -> Cluster {
         Cluster {
@@ -201,6 +213,31 @@ impl Cluster {
             regions: Vec::new(),
             bootstrapped_at: None,
             last_balance: None,
+        }
+    }
+
+    /// The cluster as saved by [`Cluster::snapshot`]; thresholds and the region target come
+    /// from `options` (they are flags), settings from the snapshot.
+    pub fn restore(options: ClusterOptions, snapshot: Snapshot) -> Cluster {
+        Cluster {
+            settings: snapshot.settings,
+            stores: snapshot.stores.into_iter().map(|s| (s.id, s)).collect(),
+            next_store_id: snapshot.next_store_id,
+            next_region_id: snapshot.next_region_id,
+            regions: snapshot.regions,
+            bootstrapped_at: snapshot.bootstrapped_at,
+            ..Cluster::new(options)
+        }
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            settings: self.settings,
+            next_store_id: self.next_store_id,
+            next_region_id: self.next_region_id,
+            bootstrapped_at: self.bootstrapped_at,
+            stores: self.stores.values().cloned().collect(),
+            regions: self.regions.clone(),
         }
     }
 
@@ -928,6 +965,25 @@ pub(crate) mod tests {
             Err(ClusterError::StoreRemoved(1))
         );
         assert_eq!(cluster.register(meta(None, "tikv0"), at(2.1)), Ok(5));
+    }
+
+    #[test]
+    fn snapshot_restores_everything_but_the_flags() {
+        let mut cluster = three_stores();
+        cluster.remove_store(3).unwrap();
+        let changes = serde_json::json!({"max-store-down-time": "4s"});
+        cluster
+            .update_settings(changes.as_object().unwrap())
+            .unwrap();
+        let text = serde_json::to_string(&cluster.snapshot()).unwrap();
+        let restored = Cluster::restore(options(), serde_json::from_str(&text).unwrap());
+        assert_eq!(restored.snapshot(), cluster.snapshot());
+        assert_eq!(
+            restored.settings.max_store_down_time,
+            Duration::from_secs(4)
+        );
+        assert_eq!(state(&restored, 2, at(6.0)), "Down");
+        assert_eq!(state(&restored, 3, at(2.0)), "Offline");
     }
 
     #[test]

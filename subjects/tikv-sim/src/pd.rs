@@ -1,20 +1,25 @@
 //! `tikv-sim pd`: PD's HTTP API (`/pd/api/v1/...`) over the [`Cluster`] model, plus the
 //! internal routes the simulated stores use (`/sim/v1/register`, `/sim/v1/heartbeat`).
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use clap::Args;
 use tokio::net::TcpListener;
 
 use crate::cluster::{
-    Cluster, ClusterError, ClusterOptions, Settings, StoreMeta, StoreStats, Thresholds,
+    Cluster, ClusterError, ClusterOptions, Settings, Snapshot, StoreMeta, StoreStats, Thresholds,
 };
 use crate::http::{self, Handler, Request, Response};
 use crate::{log, units, views};
 
 /// How often the rules are applied even when nobody asks (elections, balancing rounds).
 const TICK: Duration = Duration::from_millis(200);
+/// Heartbeat times are saved at most this often; registrations and settings at once.
+const SAVE_INTERVAL: Duration = Duration::from_secs(1);
+/// The state file in `--data-dir`.
+pub const STATE_FILE: &str = "tikv-sim-pd.json";
 
 /// Flags of `tikv-sim pd`. Thresholds also come from `TIKV_SIM_*` environment variables so
 /// a compose file can shorten them; the defaults are real PD's and TiKV's.
@@ -32,6 +37,10 @@ pub struct PdArgs {
     /// Peer URL announced in `/members` [default: http://<name>:2380].
     #[arg(long)]
     pub advertise_peer_urls: Option<String>,
+    /// Where PD keeps its state across restarts (as real PD does in etcd); without it, a
+    /// restarted PD has forgotten every store.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     /// No heartbeat for longer than this: "Disconnected" (PD's constant is 20s).
     #[arg(long, env = "TIKV_SIM_DISCONNECT_AFTER", default_value = "20s", value_parser = units::parse_duration)]
     pub disconnect_after: Duration,
@@ -79,6 +88,37 @@ impl PdArgs {
 struct Pd {
     member: views::Member,
     cluster: Mutex<Cluster>,
+    /// The state file, with what was last written there and when.
+    state_file: Option<PathBuf>,
+    saved: Mutex<(Vec<u8>, Instant)>,
+}
+
+/// Loads the state saved in `data_dir`, if any; a file that does not parse is an error
+/// rather than a silently empty cluster.
+fn load(data_dir: &Path, options: ClusterOptions) -> std::io::Result<Option<Cluster>> {
+    let path = data_dir.join(STATE_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let snapshot: Snapshot = serde_json::from_slice(&bytes).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: {e}", path.display()),
+        )
+    })?;
+    Ok(Some(Cluster::restore(options, snapshot)))
+}
+
+/// Replaces `path` atomically: temporary file, fsync, rename.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let temporary = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)
 }
 
 /// Binds `--listen` and serves until `shutdown` completes.
@@ -101,6 +141,19 @@ pub async fn serve(
         .advertise_peer_urls
         .clone()
         .unwrap_or_else(|| format!("http://{}:2380", args.name));
+    let mut restored = None;
+    if let Some(dir) = &args.data_dir {
+        std::fs::create_dir_all(dir)?;
+        restored = load(dir, args.options())?;
+        if let Some(cluster) = &restored {
+            let path = dir.join(STATE_FILE);
+            log!(
+                "state restored from {} ({} stores)",
+                path.display(),
+                cluster.stores().count()
+            );
+        }
+    }
     let pd = Arc::new(Pd {
         member: views::Member::new(
             &args.name,
@@ -108,7 +161,9 @@ pub async fn serve(
             vec![peer_url],
             SystemTime::now(),
         ),
-        cluster: Mutex::new(Cluster::new(args.options())),
+        cluster: Mutex::new(restored.unwrap_or_else(|| Cluster::new(args.options()))),
+        state_file: args.data_dir.as_ref().map(|dir| dir.join(STATE_FILE)),
+        saved: Mutex::new((Vec::new(), Instant::now())),
     });
     log!(
         "pd {} listening on {} (disconnect after {}, down after {}, election delay {}, {} regions)",
@@ -125,7 +180,9 @@ pub async fn serve(
             let mut interval = tokio::time::interval(TICK);
             loop {
                 interval.tick().await;
-                pd.lock().tick(SystemTime::now());
+                let mut cluster = pd.lock();
+                cluster.tick(SystemTime::now());
+                pd.save(&cluster, false);
             }
         })
     };
@@ -141,6 +198,21 @@ impl Pd {
         self.cluster.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Writes the state file when the state changed: at once if `urgent`, else at most once
+    /// per [`SAVE_INTERVAL`]. A failed write is logged; PD keeps serving.
+    fn save(&self, cluster: &Cluster, urgent: bool) {
+        let Some(path) = &self.state_file else { return };
+        let bytes = serde_json::to_vec(&cluster.snapshot()).unwrap_or_default();
+        let mut saved = self.saved.lock().unwrap_or_else(PoisonError::into_inner);
+        if saved.0 == bytes || (!urgent && saved.1.elapsed() < SAVE_INTERVAL) {
+            return;
+        }
+        match write_atomically(path, &bytes) {
+            Ok(()) => *saved = (bytes, Instant::now()),
+            Err(error) => log!("cannot save {}: {error}", path.display()),
+        }
+    }
+
     fn handle(&self, request: &Request, now: SystemTime) -> Response {
         let mut cluster = self.lock();
         cluster.tick(now);
@@ -152,6 +224,11 @@ impl Pd {
         } else {
             None
         };
+        // Registrations, removals and settings are saved before PD answers, as real PD
+        // commits them to etcd first; heartbeats are saved by the ticker.
+        if request.method != "GET" && !path.ends_with("/heartbeat") {
+            self.save(&cluster, true);
+        }
         result.unwrap_or_else(|| Response::text(404, "404 page not found\n"))
     }
 
@@ -307,6 +384,8 @@ mod tests {
         Pd {
             member: views::Member::new("pd0", vec![], vec![], at(0.0)),
             cluster: Mutex::new(Cluster::new(options())),
+            state_file: None,
+            saved: Mutex::new((Vec::new(), Instant::now())),
         }
     }
 
@@ -496,6 +575,46 @@ mod tests {
             call(&pd, "GET", "/pd/api/v1/config", None, at(5.0)).1["schedule"]["max-store-down-time"],
             "4s"
         );
+    }
+
+    #[test]
+    fn state_survives_a_restart_through_the_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = pd();
+        first.state_file = Some(dir.path().join(STATE_FILE));
+        let register = |pd: &Pd, host: &str, t: f64| {
+            call(
+                pd,
+                "POST",
+                "/sim/v1/register",
+                Some(json!(meta(None, host))),
+                at(t),
+            )
+            .1
+        };
+        register(&first, "tikv0", 0.0);
+        register(&first, "tikv1", 0.0);
+        assert!(
+            dir.path().join(STATE_FILE).exists(),
+            "registrations are saved at once"
+        );
+
+        let restored = load(dir.path(), options()).unwrap().expect("a saved state");
+        assert_eq!(restored.snapshot(), first.lock().snapshot());
+        let mut second = pd();
+        second.cluster = Mutex::new(restored);
+        assert_eq!(
+            register(&second, "tikv2", 1.0),
+            json!({"id": 3}),
+            "ids go on"
+        );
+
+        std::fs::write(dir.path().join(STATE_FILE), "{").unwrap();
+        assert!(
+            load(dir.path(), options()).is_err(),
+            "a corrupt file is an error"
+        );
+        assert!(load(&dir.path().join("none"), options()).unwrap().is_none());
     }
 
     #[test]
