@@ -221,10 +221,6 @@ pub async fn run(args: StoreArgs, shutdown: impl Future<Output = ()>) -> Result<
 }
 
 impl Store {
-    fn pd_endpoints(&self) -> &[String] {
-        &self.args.pd_endpoints
-    }
-
     /// POSTs `body` to `route` on the first PD endpoint that answers.
     async fn post(
         &self,
@@ -233,7 +229,7 @@ impl Store {
     ) -> io::Result<(u16, serde_json::Value)> {
         let body = serde_json::to_vec(body).map_err(io::Error::other)?;
         let mut last = io::Error::other("no PD endpoint");
-        for endpoint in self.pd_endpoints() {
+        for endpoint in &self.args.pd_endpoints {
             let endpoint = endpoint.trim_start_matches("http://");
             match http::request(endpoint, "POST", route, Some(&body), PD_TIMEOUT).await {
                 Ok((status, bytes)) => {
