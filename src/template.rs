@@ -15,6 +15,9 @@ pub fn is_template(s: &str) -> bool {
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // Python's string, list and dict methods (`.startswith()`, `.split()`, `.items()`), which
+    // people who write Jinja expressions expect to work.
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     env
 }
 

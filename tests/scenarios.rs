@@ -38,6 +38,7 @@ fn etcd_member_kill_passes_and_loses_no_key() {
 fn tikv_without_its_images_names_the_image_and_exits_3() {
     // The official images cannot be pulled here. Point them at a registry on a closed local
     // port, so the pull fails at once without any traffic leaving the machine.
+    let _one_at_a_time = TIKV.lock().unwrap_or_else(|e| e.into_inner());
     let dir = common::scratch("scenario-tikv-missing");
     let path = std::path::PathBuf::from(format!(
         "{}/scenarios/tikv-node-kill.toml",
@@ -61,5 +62,77 @@ fn tikv_without_its_images_names_the_image_and_exits_3() {
         project_objects("chaosplay-tikv").is_empty(),
         "left behind: {:?}",
         project_objects("chaosplay-tikv")
+    );
+}
+
+/// The TiKV scenarios share one compose project and PD's port, so they run one at a time.
+static TIKV: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn run_tikv_sim(name: &str, seed: &str) -> serde_json::Value {
+    let _one_at_a_time = TIKV.lock().unwrap_or_else(|e| e.into_inner());
+    let (out, report) = run_scenario(name, &["--var", "subject=sim", "--seed", seed]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        project_objects("chaosplay-tikv").is_empty(),
+        "left behind: {:?}",
+        project_objects("chaosplay-tikv")
+    );
+    report
+}
+
+#[test]
+fn tikv_node_kill_on_the_simulator() {
+    let report = run_tikv_sim("tikv-node-kill", "21");
+    // Which container was killed, when PD noticed, when the store was back.
+    let kill = &step(&report, "kill")["output"];
+    assert!(
+        kill["container"]
+            .as_str()
+            .unwrap()
+            .starts_with("chaosplay-tikv-tikv")
+    );
+    assert!(kill["at"].is_string());
+    let noticed = step(&report, "PD reports the store Disconnected");
+    assert!(noticed["start_ms"].as_u64().unwrap() + noticed["duration_ms"].as_u64().unwrap() > 0);
+    let store = &noticed["output"]["matched"][0];
+    assert!(
+        store["address"]
+            .as_str()
+            .unwrap()
+            .starts_with(kill["service"].as_str().unwrap())
+    );
+    let back = step(&report, "all stores Up again");
+    assert!(
+        back["output"]["matched"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == store["id"]),
+        "the store kept its id"
+    );
+}
+
+#[test]
+fn tikv_pd_leader_kill_on_the_simulator() {
+    let report = run_tikv_sim("tikv-pd-leader-kill", "22");
+    assert_eq!(
+        step(&report, "kill the PD leader")["output"]["service"],
+        "pd0"
+    );
+}
+
+#[test]
+fn tikv_store_partition_on_the_simulator() {
+    let report = run_tikv_sim("tikv-store-partition", "23");
+    let cut = &step(&report, "partition a store from PD")["output"];
+    assert!(
+        cut["container"]
+            .as_str()
+            .unwrap()
+            .starts_with("chaosplay-tikv-tikv")
+    );
+    assert!(
+        report["runs"][0]["undo"].as_array().unwrap().is_empty(),
+        "network.heal cleared the undo"
     );
 }
