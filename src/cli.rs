@@ -12,7 +12,7 @@ use crate::playbook::{self, Playbook};
 use crate::report;
 use crate::report::stats;
 use crate::steps::{StepKind, catalogue};
-use crate::ui::progress::{Progress, Verbosity};
+use crate::ui::progress::{Progress, Verbosity, stdout};
 
 #[derive(Debug, Parser)]
 #[command(name = "chaosplay", version, about, max_term_width = 100)]
@@ -96,9 +96,8 @@ pub fn main() -> ExitCode {
         Command::Steps { name, format } => steps(name.as_deref(), format),
         Command::Schema => {
             let schema = playbook::schema::playbook_schema();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&schema).expect("a JSON value serializes")
+            stdout(
+                &(serde_json::to_string_pretty(&schema).expect("a JSON value serializes") + "\n"),
             );
             exit::PASSED
         }
@@ -117,10 +116,10 @@ pub fn main() -> ExitCode {
 
 fn steps(name: Option<&str>, format: CatalogueFormat) -> i32 {
     match (name, format) {
-        (None, CatalogueFormat::Text) => print!("{}", catalogue::list()),
-        (None, CatalogueFormat::Markdown) => print!("{}", catalogue::markdown()),
+        (None, CatalogueFormat::Text) => stdout(&catalogue::list()),
+        (None, CatalogueFormat::Markdown) => stdout(&catalogue::markdown()),
         (Some(name), _) => match StepKind::from_name(name) {
-            Some(kind) => print!("{}", catalogue::detail(kind)),
+            Some(kind) => stdout(&catalogue::detail(kind)),
             None => {
                 let suggestion =
                     crate::diagnostic::did_you_mean(name, StepKind::ALL.iter().map(|k| k.name()));
@@ -200,12 +199,13 @@ fn validate(paths: &[PathBuf], vars: &VarArgs) -> i32 {
     match load_all(paths, vars) {
         Ok(playbooks) => {
             for p in &playbooks {
-                println!(
-                    "ok: {} ({} steps, {} finally)",
+                stdout(&format!(
+                    "ok: {} ({} steps, {} finally, {} monitors)\n",
                     p.source.path.display(),
                     p.steps.len(),
-                    p.finally.len()
-                );
+                    p.finally.len(),
+                    p.monitors.len()
+                ));
             }
             exit::PASSED
         }

@@ -153,6 +153,7 @@ impl RunShared {
         match phase {
             Phase::Steps => &self.playbook.steps[index],
             Phase::Finally => &self.playbook.finally[index],
+            Phase::Monitors => &self.playbook.monitors[index].step,
         }
     }
 
@@ -179,6 +180,13 @@ impl RunShared {
             .compile_expression(expr)
             .and_then(|e| e.eval(self.context(output)))
             .map_err(|e| StepError::Template(format!("`{expr}`: {}", template::error_message(&e))))
+    }
+
+    /// A text template rendered with `output` in scope (a monitor's `show`).
+    pub fn render_text(&self, text: &str, output: &serde_json::Value) -> Result<String, StepError> {
+        self.env
+            .render_str(text, self.context(Some(output)))
+            .map_err(|e| StepError::Template(format!("`{text}`: {}", template::error_message(&e))))
     }
 
     /// `with` rendered into plain JSON, ready to deserialize into the step's parameters.

@@ -1,9 +1,9 @@
 //! What the engine reports while it runs. Listeners (progress display, reporters) decide what
 //! to show; the engine itself never prints.
 
-use crate::playbook::{Playbook, Step};
+use crate::playbook::{Monitor, Playbook, Step};
 
-use super::{CancelReason, RunResult, StepRecord, UndoRecord};
+use super::{CancelReason, RunResult, Sample, StepRecord, UndoRecord};
 
 #[derive(Debug)]
 pub struct RunEvent<'a> {
@@ -34,6 +34,10 @@ pub enum EventKind<'a> {
     StepFinished {
         step: &'a Step,
         record: &'a StepRecord,
+    },
+    MonitorSampled {
+        monitor: &'a Monitor,
+        sample: &'a Sample,
     },
     Cancelling {
         reason: CancelReason,

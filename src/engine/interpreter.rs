@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::cancel::Cancel;
 use super::context::{Background, Join, RunShared, StepContext};
 use super::events::{EventKind, Listener};
+use super::monitor;
 use super::{ErrorRecord, RunResult, RunStatus, StepError, StepRecord, StepStatus, UndoRecord};
 use crate::duration::Duration;
 use crate::playbook::{Phase, Playbook, Record, Step};
@@ -50,6 +51,7 @@ pub async fn run(
         .steps
         .iter()
         .chain(&playbook.finally)
+        .chain(playbook.monitors.iter().map(|m| &m.step))
         .any(|s| s.kind.doc().needs_docker);
     if needs_docker && let Err(e) = shared.docker().await {
         let message = e.to_string();
@@ -68,10 +70,13 @@ pub async fn run(
             metrics: Default::default(),
             steps: Vec::new(),
             undo: Vec::new(),
+            monitors: Vec::new(),
         };
         shared.emit(EventKind::RunFinished { result: &result });
         return result;
     }
+    let stop_monitors = CancellationToken::new();
+    let monitors = monitor::start(&shared, &stop_monitors);
     let mut records = Vec::new();
     let mut main_failed = false;
     for step in &playbook.steps {
@@ -157,6 +162,11 @@ pub async fn run(
         }
     }
 
+    stop_monitors.cancel();
+    let mut series = Vec::new();
+    for handle in monitors {
+        series.push(handle.await.expect("monitor task panicked"));
+    }
     records.extend(
         shared
             .joined
@@ -203,6 +213,7 @@ pub async fn run(
             .clone(),
         steps: records,
         undo: undo_records,
+        monitors: series,
     };
     shared.emit(EventKind::RunFinished { result: &result });
     result

@@ -6,12 +6,14 @@ mod cancel;
 mod context;
 mod events;
 mod interpreter;
+mod monitor;
 mod result;
 
 pub use cancel::{Cancel, CancelReason};
 pub use context::StepContext;
 pub use events::{EventKind, Listener, RunEvent};
 pub use interpreter::{RunOptions, run};
+pub use monitor::{MonitorSeries, Sample};
 pub use result::{
     ErrorKind, ErrorRecord, RunResult, RunStatus, StepRecord, StepStatus, UndoRecord, exit,
 };

@@ -142,6 +142,8 @@ pub struct RunResult {
     pub steps: Vec<StepRecord>,
     /// Faults reversed automatically, before `[[finally]]`.
     pub undo: Vec<UndoRecord>,
+    /// `[[monitors]]` timelines.
+    pub monitors: Vec<super::MonitorSeries>,
 }
 
 impl RunResult {

@@ -15,8 +15,8 @@ use serde::de::DeserializeOwned;
 use super::check::{CheckError, check};
 use super::node::{Key, Node, Value};
 use super::{
-    CONTEXT_ROOTS, Phase, Playbook, RUN_FIELDS, Record, RecordSpec, Retry, STEP_KEYS, Scenario,
-    Step, Subject, TOP_KEYS, Until,
+    CONTEXT_ROOTS, MONITOR_KEYS, Monitor, Phase, Playbook, RUN_FIELDS, Record, RecordSpec, Retry,
+    STEP_KEYS, Scenario, Step, Subject, TOP_KEYS, Until,
 };
 use crate::compose::ComposeProject;
 use crate::diagnostic::{Diagnostic, Source, did_you_mean};
@@ -207,6 +207,7 @@ impl Validator {
         };
         let main_nodes = step_nodes("steps", self);
         let finally_nodes = step_nodes("finally", self);
+        let monitor_nodes = step_nodes("monitors", self);
         if main_nodes.is_empty() && root.get("steps").is_none() {
             self.diagnostics.push(
                 Diagnostic::new("the playbook has no [[steps]]", Some(0..0))
@@ -233,7 +234,10 @@ impl Validator {
         let mut metrics: Vec<String> = Vec::new();
         let mut steps = Vec::new();
         let mut finally = Vec::new();
-        for (phase, nodes) in [(Phase::Steps, main_nodes), (Phase::Finally, finally_nodes)] {
+        for (phase, nodes, out) in [
+            (Phase::Steps, main_nodes, &mut steps),
+            (Phase::Finally, finally_nodes, &mut finally),
+        ] {
             for (index, node) in nodes.iter().enumerate() {
                 let step = self.step(
                     node,
@@ -271,12 +275,64 @@ impl Validator {
                             }
                         }
                     }
-                    match phase {
-                        Phase::Steps => steps.push(step),
-                        Phase::Finally => finally.push(step),
-                    }
+                    out.push(step);
                 }
             }
+        }
+        let no_ids = HashMap::new();
+        let mut monitors = Vec::new();
+        for (index, node) in monitor_nodes.iter().enumerate() {
+            // Monitors run from the start, so they can read `vars`, not step outputs.
+            let Some(step) = self.step(
+                node,
+                Phase::Monitors,
+                index,
+                &vars,
+                &no_ids,
+                &no_ids,
+                &[],
+                &[],
+            ) else {
+                continue;
+            };
+            if !step.kind.doc().read_only {
+                self.error(
+                    format!("`{}` changes things, so it cannot be a monitor", step.kind),
+                    step.span.clone(),
+                )
+                .help = Some(
+                    "monitors sample read-only steps, e.g. pd.capture, http.request, compose.ps"
+                        .into(),
+                );
+            }
+            let interval = node
+                .get("interval")
+                .and_then(|n| self.typed::<Duration>(n, "invalid `interval`"))
+                .unwrap_or(Duration::from_secs(1));
+            if interval.0 < std::time::Duration::from_millis(50) {
+                let span = node
+                    .get("interval")
+                    .map(|n| n.span.clone())
+                    .unwrap_or_default();
+                self.error("a monitor's `interval` must be at least 50ms", span);
+            }
+            let show = node.get("show").and_then(|n| {
+                let text = self.typed::<String>(n, "invalid `show`")?;
+                let scope = Scope {
+                    vars: &vars,
+                    earlier: &no_ids,
+                    all: &no_ids,
+                    output: Some(step.kind),
+                    metrics: &[],
+                };
+                self.template(&text, n.span.clone(), false, &scope);
+                Some(text)
+            });
+            monitors.push(Monitor {
+                step,
+                interval,
+                show,
+            });
         }
         Some(Playbook {
             source: Arc::clone(&self.source),
@@ -286,6 +342,7 @@ impl Validator {
             compose,
             steps,
             finally,
+            monitors,
         })
     }
 
@@ -363,17 +420,18 @@ impl Validator {
         background_ids: &[String],
         metrics: &[String],
     ) -> Option<Step> {
-        let what = match phase {
-            Phase::Steps => "a [[steps]] entry",
-            Phase::Finally => "a [[finally]] entry",
+        let (what, keys) = match phase {
+            Phase::Steps => ("a [[steps]] entry", STEP_KEYS),
+            Phase::Finally => ("a [[finally]] entry", STEP_KEYS),
+            Phase::Monitors => ("a [[monitors]] entry", MONITOR_KEYS),
         };
         let Some(entries) = node.as_table() else {
             self.error(format!("{what} must be a table"), node.span.clone());
             return None;
         };
         for (key, _) in entries {
-            if !STEP_KEYS.contains(&key.name.as_str()) {
-                self.unknown_key(key, STEP_KEYS, what);
+            if !keys.contains(&key.name.as_str()) {
+                self.unknown_key(key, keys, what);
             }
         }
         let kind = match node.get("uses") {
@@ -484,6 +542,7 @@ impl Validator {
                         .and_then(|n| self.typed::<Duration>(n, "invalid `stable_for`")),
                 }
             }),
+            None if phase == Phase::Monitors => None,
             None => {
                 for key in ["interval", "stable_for"] {
                     if let Some(n) = node.get(key) {

@@ -34,6 +34,8 @@ pub struct Playbook {
     pub compose: Option<Arc<ComposeProject>>,
     pub steps: Vec<Step>,
     pub finally: Vec<Step>,
+    /// `[[monitors]]`: read-only steps sampled for the whole run.
+    pub monitors: Vec<Monitor>,
 }
 
 impl Playbook {
@@ -94,6 +96,7 @@ pub struct Subject {
 pub enum Phase {
     Steps,
     Finally,
+    Monitors,
 }
 
 #[derive(Debug)]
@@ -125,6 +128,19 @@ impl Step {
             .unwrap_or(self.kind.name())
     }
 }
+
+/// A read-only step sampled every `interval` from the start of the run to the end of cleanup,
+/// building a timeline (e.g. each store's state over time) for the live display and reports.
+#[derive(Debug)]
+pub struct Monitor {
+    pub step: Step,
+    pub interval: Duration,
+    /// Template over `output` for the one-line live status; the output itself by default.
+    pub show: Option<String>,
+}
+
+/// Keys a `[[monitors]]` table may have.
+pub const MONITOR_KEYS: &[&str] = &["id", "name", "uses", "with", "interval", "show"];
 
 /// `retry = { attempts = 3, delay = "1s", backoff = 2.0 }`
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -209,7 +225,9 @@ pub const STEP_KEYS: &[&str] = &[
 ];
 
 /// Top-level tables of a playbook.
-pub const TOP_KEYS: &[&str] = &["scenario", "vars", "subject", "steps", "finally"];
+pub const TOP_KEYS: &[&str] = &[
+    "scenario", "vars", "subject", "steps", "finally", "monitors",
+];
 
 /// Names a template or expression may start with; `output` only inside `until`.
 pub const CONTEXT_ROOTS: &[&str] = &["vars", "steps", "metrics", "env", "run", "output"];

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{RecordSpec, Retry, STEP_KEYS, Scenario, Subject};
+use super::{MONITOR_KEYS, RecordSpec, Retry, STEP_KEYS, Scenario, Subject};
 use crate::duration::Duration;
 use crate::steps::StepKind;
 use crate::steps::catalogue::generator;
@@ -54,8 +54,22 @@ pub fn playbook_schema() -> Value {
         step["properties"].as_object().map(|p| p.len()),
         Some(STEP_KEYS.len())
     );
+    let mut monitor = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["uses"],
+        "properties": {},
+        "allOf": step["allOf"].clone()
+    });
+    for key in MONITOR_KEYS {
+        monitor["properties"][*key] = step["properties"][*key].clone();
+    }
+    monitor["properties"]["interval"]["description"] = json!("Time between samples (default 1s).");
+    monitor["properties"]["show"] =
+        json!({ "type": "string", "description": "Template over `output`: the live status line." });
     let mut defs = generator.take_definitions(true);
     defs.insert("Step".into(), step);
+    defs.insert("Monitor".into(), monitor);
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "chaosplay playbook",
@@ -67,7 +81,8 @@ pub fn playbook_schema() -> Value {
             "vars": { "type": "object", "description": "Variables, read as `vars.<name>`; overridable with --var." },
             "subject": subject,
             "steps": { "type": "array", "items": { "$ref": "#/$defs/Step" } },
-            "finally": { "type": "array", "items": { "$ref": "#/$defs/Step" } }
+            "finally": { "type": "array", "items": { "$ref": "#/$defs/Step" } },
+            "monitors": { "type": "array", "items": { "$ref": "#/$defs/Monitor" } }
         },
         "$defs": defs
     })

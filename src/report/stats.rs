@@ -77,6 +77,7 @@ impl TrialSummary {
                 let key = match step.phase {
                     Phase::Steps => format!("{:02} {}", step.index + 1, step.name),
                     Phase::Finally => format!("finally {:02} {}", step.index + 1, step.name),
+                    Phase::Monitors => format!("monitor {:02} {}", step.index + 1, step.name),
                 };
                 step_values
                     .entry(key)

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::engine::{EventKind, Listener, RunEvent, RunResult, StepRecord, StepStatus};
-use crate::playbook::{Phase, Step};
+use crate::engine::{EventKind, Listener, RunEvent, RunResult, Sample, StepRecord, StepStatus};
+use crate::playbook::{Monitor, Phase, Step};
 use crate::report::stats::TrialSummary;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,10 +47,7 @@ impl Progress {
             Some(mp) => {
                 let _ = mp.println(line);
             }
-            None => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{line}");
-            }
+            None => stdout(&format!("{line}\n")),
         }
     }
 
@@ -89,6 +86,32 @@ impl Progress {
         }
     }
 
+    /// A monitor's latest sample as one status line: a bar that stays on a terminal, a line
+    /// when it changes (at most every STATUS_EVERY) in a log.
+    fn monitor(&self, elapsed: Duration, monitor: &Monitor, sample: &Sample) {
+        let text = match (&sample.show, &sample.error) {
+            (Some(show), _) => show.clone(),
+            (None, Some(error)) => format!("error: {error}"),
+            (None, None) => String::new(),
+        };
+        let step = &monitor.step;
+        if let Some(mp) = &self.live {
+            let mut bars = lock(&self.bars);
+            let bar = bars.entry((step.phase, step.index)).or_insert_with(|| {
+                let bar = mp.insert(0, ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("◉ {prefix}: {wide_msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_prefix(step.display_name().to_string());
+                bar
+            });
+            bar.set_message(text);
+            return;
+        }
+        self.status(elapsed, step, &text);
+    }
+
     fn finished(&self, elapsed: Duration, step: &Step, record: &StepRecord) {
         if let Some(bar) = lock(&self.bars).remove(&(step.phase, step.index)) {
             bar.finish_and_clear();
@@ -121,6 +144,9 @@ impl Progress {
     }
 
     fn summary(&self, result: &RunResult) {
+        for (_, bar) in lock(&self.bars).drain() {
+            bar.finish_and_clear();
+        }
         if result.error.is_some() {
             // Said once already, as the reason nothing ran.
             return;
@@ -164,7 +190,7 @@ impl Progress {
             Some(mp) => {
                 let _ = mp.println(out.trim_end());
             }
-            None => print!("{out}"),
+            None => stdout(&out),
         }
     }
 }
@@ -206,7 +232,7 @@ impl Progress {
             Some(mp) => {
                 let _ = mp.println(out.trim_end());
             }
-            None => print!("{out}"),
+            None => stdout(&out),
         }
     }
 }
@@ -236,7 +262,10 @@ impl Listener for Progress {
                     self.line(at, &format!("· {}", label(step)));
                 }
             }
+            // A monitor's own step statuses are noise: its samples are what it shows.
+            EventKind::StepStatus { step, .. } if step.phase == Phase::Monitors => {}
             EventKind::StepStatus { step, message } => self.status(at, step, message),
+            EventKind::MonitorSampled { monitor, sample } => self.monitor(at, monitor, sample),
             EventKind::StepLog { step: _, message } => self.line(at, &format!("  {message}")),
             EventKind::StepFinished { step, record } => self.finished(at, step, record),
             EventKind::Cancelling { reason } => {
@@ -264,6 +293,11 @@ impl Listener for Progress {
             EventKind::RunFinished { result } => self.summary(result),
         }
     }
+}
+
+/// Writes to stdout, ignoring a closed pipe (`chaosplay run … | head`).
+pub fn stdout(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
