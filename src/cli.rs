@@ -38,6 +38,13 @@ enum Command {
         #[arg(long, value_enum, default_value_t = CatalogueFormat::Text)]
         format: CatalogueFormat,
     },
+    /// Reverse the faults an interrupted run left behind (after it was SIGKILLed, or the
+    /// machine rebooted), from the undo ledger of each compose project.
+    Recover {
+        /// Only this compose project (default: every project with outstanding undos).
+        #[arg(long)]
+        project: Option<String>,
+    },
     /// Print the playbook JSON Schema (for `#:schema` in TOML editors).
     Schema,
     /// Print a shell completion script.
@@ -77,6 +84,10 @@ struct RunArgs {
     /// Stop at the first failing trial.
     #[arg(long)]
     fail_fast: bool,
+    /// Start even though an earlier run left faults unreversed on the project; this run takes
+    /// them over and its cleanup reverses them.
+    #[arg(long)]
+    ignore_ledger: bool,
     /// Write the JSON report here.
     #[arg(long, value_name = "PATH")]
     report_json: Option<PathBuf>,
@@ -94,6 +105,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Validate { playbooks, vars } => validate(&playbooks, &vars),
         Command::Steps { name, format } => steps(name.as_deref(), format),
+        Command::Recover { project } => recover(project.as_deref()),
         Command::Schema => {
             let schema = playbook::schema::playbook_schema();
             stdout(
@@ -134,6 +146,32 @@ fn steps(name: Option<&str>, format: CatalogueFormat) -> i32 {
         },
     }
     exit::PASSED
+}
+
+fn recover(project: Option<&str>) -> i32 {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::ENVIRONMENT;
+        }
+    };
+    runtime.block_on(async {
+        match engine::recover(project).await {
+            Ok(report) => {
+                stdout(&report.text);
+                if report.all_done {
+                    exit::PASSED
+                } else {
+                    exit::CLEANUP_FAILED
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                exit::ENVIRONMENT
+            }
+        }
+    })
 }
 
 fn overrides(args: &VarArgs) -> Result<serde_json::Map<String, serde_json::Value>, String> {
@@ -248,6 +286,7 @@ fn run(args: RunArgs) -> i32 {
                     seed: trial_seed(seed, trial),
                     trial,
                     cancel: cancel.clone(),
+                    adopt_ledger: args.ignore_ledger,
                 };
                 let result = engine::run(Arc::clone(&playbook), options, listener.clone()).await;
                 let failed = result.status != RunStatus::Passed;

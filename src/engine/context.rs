@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::events::{EventKind, Listener, RunEvent};
+use super::ledger::Ledger;
 use super::{StepError, StepRecord, StepStatus};
 use crate::clients::docker::DockerClient;
 use crate::playbook::node::{Node, Value as NodeValue};
@@ -95,8 +96,8 @@ pub(crate) struct RunShared {
     seed: u64,
     /// Random choices made so far: each gets its own seed derived from the run's.
     draws: std::sync::atomic::AtomicU64,
-    /// Faults applied and not yet reversed, oldest first.
-    undo: Mutex<Vec<Undo>>,
+    /// Faults applied and not yet reversed, kept durably.
+    pub ledger: Ledger,
     /// Records of background steps that were joined, for the report.
     pub joined: Mutex<Vec<StepRecord>>,
 }
@@ -107,12 +108,13 @@ impl RunShared {
         listener: Arc<dyn Listener>,
         run: serde_json::Value,
         seed: u64,
+        ledger: Ledger,
     ) -> Self {
         RunShared {
+            ledger,
             project: playbook.project.clone(),
             seed,
             draws: Default::default(),
-            undo: Mutex::default(),
             docker: tokio::sync::OnceCell::new(),
             vars: Value::from(Serde(&playbook.vars)),
             run: Value::from(Serde(&run)),
@@ -134,12 +136,6 @@ impl RunShared {
             .get_or_try_init(DockerClient::connect)
             .await
             .map_err(StepError::from)
-    }
-
-    /// Outstanding undos, newest first, emptying the ledger.
-    pub fn take_undo(&self) -> Vec<Undo> {
-        let mut ledger = self.undo.lock().unwrap_or_else(|e| e.into_inner());
-        ledger.drain(..).rev().collect()
     }
 
     pub fn emit(&self, kind: EventKind<'_>) {
@@ -354,27 +350,25 @@ impl StepContext {
     }
 
     /// Records how to reverse a fault, before the fault is applied.
-    pub fn register_undo(&self, undo: Undo) {
-        let mut ledger = self.shared.undo.lock().unwrap_or_else(|e| e.into_inner());
-        if !ledger.contains(&undo) {
-            ledger.push(undo);
-        }
+    pub fn register_undo(&self, undo: Undo) -> Result<(), StepError> {
+        self.shared
+            .ledger
+            .push(undo)
+            .map_err(|e| StepError::Environment(format!("the fault was not applied: {e}")))
     }
 
     /// Undos registered and not yet done, oldest first: what a step that reverses faults
     /// (`network.heal`) can find to do.
     pub fn pending_undo(&self) -> Vec<Undo> {
-        self.shared
-            .undo
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.shared.ledger.pending()
     }
 
     /// Forgets an undo that a step has just done itself.
-    pub fn clear_undo(&self, done: &Undo) {
-        let mut ledger = self.shared.undo.lock().unwrap_or_else(|e| e.into_inner());
-        ledger.retain(|u| !u.is_done_by(done));
+    pub fn clear_undo(&self, done: &Undo) -> Result<(), StepError> {
+        self.shared
+            .ledger
+            .remove(done)
+            .map_err(|e| StepError::Environment(e.to_string()))
     }
 
     /// Updates the step's live status line.

@@ -9,7 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::cancel::Cancel;
 use super::context::{Background, Join, RunShared, StepContext};
-use super::events::{EventKind, Listener};
+use super::events::{EventKind, Listener, RunEvent};
+use super::ledger::Ledger;
 use super::monitor;
 use super::{ErrorRecord, RunResult, RunStatus, StepError, StepRecord, StepStatus, UndoRecord};
 use crate::duration::Duration;
@@ -22,6 +23,8 @@ pub struct RunOptions {
     /// 1-based trial number when a scenario is repeated.
     pub trial: u32,
     pub cancel: Cancel,
+    /// Take over undos an earlier run left outstanding on the project, instead of refusing.
+    pub adopt_ledger: bool,
 }
 
 pub async fn run(
@@ -36,11 +39,28 @@ pub async fn run(
         "started_at": humantime::format_rfc3339_millis(started_at).to_string(),
         "scenario": playbook.scenario.name,
     });
+    let key = playbook
+        .project
+        .clone()
+        .unwrap_or_else(|| format!("scenario-{}", sanitize(&playbook.scenario.name)));
+    let ledger = match Ledger::open(&key, &playbook.scenario.name, options.adopt_ledger) {
+        Ok(ledger) => ledger,
+        Err(e) => {
+            return refuse(
+                &playbook,
+                &options,
+                started_at,
+                listener.as_ref(),
+                e.to_string(),
+            );
+        }
+    };
     let shared = Arc::new(RunShared::new(
         Arc::clone(&playbook),
-        listener,
+        Arc::clone(&listener),
         run_info,
         options.seed,
+        ledger,
     ));
     shared.emit(EventKind::RunStarted {
         playbook: &playbook,
@@ -54,26 +74,13 @@ pub async fn run(
         .chain(playbook.monitors.iter().map(|m| &m.step))
         .any(|s| s.kind.doc().needs_docker);
     if needs_docker && let Err(e) = shared.docker().await {
-        let message = e.to_string();
-        shared.emit(EventKind::Unavailable { message: &message });
-        let result = RunResult {
-            scenario: playbook.scenario.clone(),
-            file: playbook.source.path.display().to_string(),
-            seed: options.seed,
-            trial: options.trial,
-            started_at: humantime::format_rfc3339_millis(started_at).to_string(),
-            duration_ms: millis(shared.started.elapsed()),
-            status: RunStatus::EnvironmentError,
-            interrupted_by: None,
-            exit_code: RunStatus::EnvironmentError.exit_code(None),
-            error: Some(message),
-            metrics: Default::default(),
-            steps: Vec::new(),
-            undo: Vec::new(),
-            monitors: Vec::new(),
-        };
-        shared.emit(EventKind::RunFinished { result: &result });
-        return result;
+        return refuse(
+            &playbook,
+            &options,
+            started_at,
+            listener.as_ref(),
+            e.to_string(),
+        );
     }
     let stop_monitors = CancellationToken::new();
     let monitors = monitor::start(&shared, &stop_monitors);
@@ -128,16 +135,27 @@ pub async fn run(
 
     let mut cleanup_failed = false;
     let deadline = Deadline::now() + playbook.scenario.finally_timeout.0;
-    let undos = shared.take_undo();
+    let undos: Vec<Undo> = shared.ledger.pending().into_iter().rev().collect();
     if !undos.is_empty() || !playbook.finally.is_empty() {
         shared.emit(EventKind::CleanupStarted);
     }
     let mut undo_records = Vec::new();
+    let mut not_undone = Vec::new();
     for undo in undos {
         let record = reverse(&shared, undo, deadline).await;
-        cleanup_failed |= !record.ok;
+        if !record.ok {
+            cleanup_failed = true;
+            not_undone.insert(0, record.undo.clone());
+        }
         shared.emit(EventKind::Undone { record: &record });
         undo_records.push(record);
+    }
+    // What could not be undone stays on disk for `chaosplay recover`.
+    if let Err(e) = shared.ledger.settle(not_undone) {
+        cleanup_failed = true;
+        shared.emit(EventKind::Unavailable {
+            message: &e.to_string(),
+        });
     }
     if !playbook.finally.is_empty() {
         // Cleanup is not cancelled by the first signal; a second one exits the process.
@@ -217,6 +235,55 @@ pub async fn run(
     };
     shared.emit(EventKind::RunFinished { result: &result });
     result
+}
+
+/// The result of a run that could not start: something it needs is unavailable (the Docker
+/// daemon), or its project is busy or left faulted by an earlier run. Nothing was touched.
+fn refuse(
+    playbook: &Playbook,
+    options: &RunOptions,
+    started_at: SystemTime,
+    listener: &dyn Listener,
+    message: String,
+) -> RunResult {
+    listener.event(&RunEvent {
+        elapsed: std::time::Duration::ZERO,
+        kind: EventKind::Unavailable { message: &message },
+    });
+    let result = RunResult {
+        scenario: playbook.scenario.clone(),
+        file: playbook.source.path.display().to_string(),
+        seed: options.seed,
+        trial: options.trial,
+        started_at: humantime::format_rfc3339_millis(started_at).to_string(),
+        duration_ms: 0,
+        status: RunStatus::EnvironmentError,
+        interrupted_by: None,
+        exit_code: RunStatus::EnvironmentError.exit_code(None),
+        error: Some(message.clone()),
+        metrics: Default::default(),
+        steps: Vec::new(),
+        undo: Vec::new(),
+        monitors: Vec::new(),
+    };
+    listener.event(&RunEvent {
+        elapsed: std::time::Duration::ZERO,
+        kind: EventKind::RunFinished { result: &result },
+    });
+    result
+}
+
+/// A scenario name as a file name.
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Applies one automatic undo under the cleanup deadline.

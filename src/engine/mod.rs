@@ -6,7 +6,9 @@ mod cancel;
 mod context;
 mod events;
 mod interpreter;
+pub mod ledger;
 mod monitor;
+mod recover;
 mod result;
 
 pub use cancel::{Cancel, CancelReason};
@@ -14,6 +16,7 @@ pub use context::StepContext;
 pub use events::{EventKind, Listener, RunEvent};
 pub use interpreter::{RunOptions, run};
 pub use monitor::{MonitorSeries, Sample};
+pub use recover::{Recovery, recover};
 pub use result::{
     ErrorKind, ErrorRecord, RunResult, RunStatus, StepRecord, StepStatus, UndoRecord, exit,
 };

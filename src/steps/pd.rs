@@ -357,7 +357,7 @@ pub async fn config(p: ConfigParams, cx: &StepContext) -> Result<Value, StepErro
     cx.register_undo(Undo::PdConfig {
         pd: p.pd.clone(),
         values: previous.clone(),
-    });
+    })?;
     let set: Map<String, Value> = p.set.into_iter().collect();
     cx.status(format!(
         "setting {}",

@@ -74,7 +74,7 @@ pub async fn kill(p: KillParams, cx: &StepContext) -> Result<Value, StepError> {
     for c in &hit {
         cx.register_undo(Undo::Start {
             container: c.name.clone(),
-        });
+        })?;
         cx.status(format!("{} {}", p.signal, c.name));
         docker.kill(&c.name, &p.signal).await?;
     }
@@ -109,7 +109,7 @@ pub async fn stop(p: StopParams, cx: &StepContext) -> Result<Value, StepError> {
     for c in &hit {
         cx.register_undo(Undo::Start {
             container: c.name.clone(),
-        });
+        })?;
         cx.status(format!("stopping {}", c.name));
         docker.stop(&c.name, p.grace.0).await?;
     }
@@ -139,7 +139,7 @@ pub async fn start(p: StartParams, cx: &StepContext) -> Result<Value, StepError>
         docker.ensure_running(&c.name, &c.state).await?;
         cx.clear_undo(&Undo::Start {
             container: c.name.clone(),
-        });
+        })?;
     }
     Ok(hit_output(&hit))
 }
@@ -169,12 +169,12 @@ pub async fn restart(p: RestartParams, cx: &StepContext) -> Result<Value, StepEr
         // If the restart dies half way, cleanup still brings the container back.
         cx.register_undo(Undo::Start {
             container: c.name.clone(),
-        });
+        })?;
         cx.status(format!("restarting {}", c.name));
         docker.restart(&c.name, p.grace.0).await?;
         cx.clear_undo(&Undo::Start {
             container: c.name.clone(),
-        });
+        })?;
     }
     Ok(hit_output(&hit))
 }
@@ -199,7 +199,7 @@ pub async fn pause(p: PauseParams, cx: &StepContext) -> Result<Value, StepError>
     for c in &hit {
         cx.register_undo(Undo::Unpause {
             container: c.name.clone(),
-        });
+        })?;
         cx.status(format!("pausing {}", c.name));
         docker.pause(&c.name).await?;
     }
@@ -228,7 +228,7 @@ pub async fn unpause(p: UnpauseParams, cx: &StepContext) -> Result<Value, StepEr
             container: c.name.clone(),
         };
         undo.apply(Some(docker)).await?;
-        cx.clear_undo(&undo);
+        cx.clear_undo(&undo)?;
     }
     Ok(hit_output(&hit))
 }

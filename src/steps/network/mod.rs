@@ -126,7 +126,7 @@ async fn disconnect(
                 network: a.network.clone(),
                 aliases: a.aliases.clone(),
                 ipv4: a.static_ipv4.clone(),
-            });
+            })?;
             cx.status(format!("disconnecting {} from {}", c.name, a.network));
             docker.disconnect_network(&c.name, &a.network).await?;
             cut.push(json!({"container": c.name, "network": a.network, "aliases": a.aliases, "ipv4": a.ipv4}));
@@ -174,7 +174,7 @@ async fn drop_peers(
         cx.register_undo(Undo::FlushIptables {
             container: ns.container.clone(),
             chain: PARTITION_CHAIN.into(),
-        });
+        })?;
         cx.status(format!(
             "dropping {} peer addresses in {}",
             addresses.len(),
@@ -221,7 +221,7 @@ pub async fn heal(p: HealParams, cx: &StepContext) -> Result<Value, StepError> {
         }) {
             cx.status(undo.describe());
             undo.apply(Some(docker)).await?;
-            cx.clear_undo(undo);
+            cx.clear_undo(undo)?;
             healed.push(undo.describe());
         }
     }
@@ -275,7 +275,7 @@ pub async fn loss(p: LossParams, cx: &StepContext) -> Result<Value, StepError> {
         cx.register_undo(Undo::FlushIptables {
             container: ns.container.clone(),
             chain: LOSS_CHAIN.into(),
-        });
+        })?;
         cx.status(format!("dropping {}% in {}", p.loss_percent, ns.container));
         ns.remove_chain(LOSS_CHAIN).await?;
         ns.ensure_chain(LOSS_CHAIN, p.direction).await?;
@@ -440,7 +440,7 @@ async fn set_root_qdisc(
             cx.register_undo(Undo::ClearQdisc {
                 container: ns.container.clone(),
                 device: device.clone(),
-            });
+            })?;
             cx.status(format!("{} on {device} in {}", qdisc[0], ns.container));
             let ran = ns.replace_root_qdisc(&device, qdisc).await?;
             if !ran.ok {
