@@ -14,19 +14,45 @@ fn run_scenario(name: &str, args: &[&str]) -> (std::process::Output, serde_json:
     common::run_file(&dir, &path, args)
 }
 
-#[test]
-fn etcd_member_kill_passes_and_loses_no_key() {
-    let (out, report) = run_scenario("etcd-member-kill", &["--seed", "11"]);
-    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
-    let killed = step(&report, "kill")["output"]["container"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(killed.starts_with("chaosplay-etcd-etcd"), "{killed}");
+/// Sane statistics over trials: counts add up and percentiles are ordered.
+fn assert_sane_summary(report: &serde_json::Value, trials: u64) {
+    let summary = &report["summaries"][0];
+    assert_eq!(summary["trials"], trials);
     assert_eq!(
-        step(&report, "read every key back from the restarted member")["output"]["container"],
-        killed.as_str()
+        summary["passed"].as_u64().unwrap() + summary["failed"].as_u64().unwrap(),
+        trials
     );
+    assert_eq!(summary["pass_rate"], 1.0);
+    let metrics = summary["metrics"].as_object().unwrap();
+    assert!(!metrics.is_empty());
+    for (name, d) in metrics.iter().chain(summary["steps"].as_object().unwrap()) {
+        let v = |k: &str| d[k].as_f64().unwrap();
+        assert!(
+            v("min") <= v("p50") && v("p50") <= v("p90") && v("p90") <= v("max"),
+            "{name}: {d}"
+        );
+    }
+    for d in metrics.values() {
+        assert_eq!(d["count"], trials, "every trial recorded every metric");
+    }
+}
+
+#[test]
+fn etcd_member_kill_passes_five_trials_and_loses_no_key() {
+    let (out, report) = run_scenario("etcd-member-kill", &["--seed", "11", "--trials", "5", "-q"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    for run in report["runs"].as_array().unwrap() {
+        let steps = run["steps"].as_array().unwrap();
+        let find = |name: &str| steps.iter().find(|s| s["name"] == name).unwrap();
+        let killed = find("kill")["output"]["container"].as_str().unwrap();
+        assert!(killed.starts_with("chaosplay-etcd-etcd"), "{killed}");
+        assert_eq!(
+            find("read every key back from the restarted member")["output"]["container"],
+            killed
+        );
+    }
+    assert_sane_summary(&report, 5);
+    assert!(report["summaries"][0]["metrics"]["time_to_notice_ms"].is_object());
     assert!(
         project_objects("chaosplay-etcd").is_empty(),
         "left behind: {:?}",
@@ -68,9 +94,14 @@ fn tikv_without_its_images_names_the_image_and_exits_3() {
 /// The TiKV scenarios share one compose project and PD's port, so they run one at a time.
 static TIKV: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn run_tikv_sim(name: &str, seed: &str) -> serde_json::Value {
+fn run_tikv_sim(name: &str, args: &[&str]) -> serde_json::Value {
     let _one_at_a_time = TIKV.lock().unwrap_or_else(|e| e.into_inner());
-    let (out, report) = run_scenario(name, &["--var", "subject=sim", "--seed", seed]);
+    let args: Vec<&str> = ["--var", "subject=sim"]
+        .iter()
+        .chain(args)
+        .copied()
+        .collect();
+    let (out, report) = run_scenario(name, &args);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
     assert!(
         project_objects("chaosplay-tikv").is_empty(),
@@ -82,7 +113,9 @@ fn run_tikv_sim(name: &str, seed: &str) -> serde_json::Value {
 
 #[test]
 fn tikv_node_kill_on_the_simulator() {
-    let report = run_tikv_sim("tikv-node-kill", "21");
+    let report = run_tikv_sim("tikv-node-kill", &["--seed", "21", "--trials", "5", "-q"]);
+    assert_sane_summary(&report, 5);
+    assert!(report["summaries"][0]["metrics"]["time_to_disconnected_ms"].is_object());
     // Which container was killed, when PD noticed, when the store was back.
     let kill = &step(&report, "kill")["output"];
     assert!(
@@ -114,7 +147,7 @@ fn tikv_node_kill_on_the_simulator() {
 
 #[test]
 fn tikv_pd_leader_kill_on_the_simulator() {
-    let report = run_tikv_sim("tikv-pd-leader-kill", "22");
+    let report = run_tikv_sim("tikv-pd-leader-kill", &["--seed", "22"]);
     assert_eq!(
         step(&report, "kill the PD leader")["output"]["service"],
         "pd0"
@@ -123,7 +156,7 @@ fn tikv_pd_leader_kill_on_the_simulator() {
 
 #[test]
 fn tikv_store_partition_on_the_simulator() {
-    let report = run_tikv_sim("tikv-store-partition", "23");
+    let report = run_tikv_sim("tikv-store-partition", &["--seed", "23"]);
     let cut = &step(&report, "partition a store from PD")["output"];
     assert!(
         cut["container"]
