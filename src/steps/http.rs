@@ -33,7 +33,7 @@ pub struct HttpRequestParams {
     pub expect_status: Vec<u16>,
 }
 
-fn default_method() -> String {
+pub(super) fn default_method() -> String {
     "GET".into()
 }
 

@@ -19,6 +19,7 @@ mod compose;
 pub mod docker;
 mod exec;
 mod http;
+mod load;
 mod log;
 mod network;
 mod pd;
@@ -101,6 +102,7 @@ registry! {
     Assert => "assert", assert::AssertParams, assert::DOC, assert::run;
     Exec => "exec", exec::ExecParams, exec::DOC, exec::run;
     HttpRequest => "http.request", http::HttpRequestParams, http::DOC, http::run;
+    LoadHttp => "load.http", load::LoadHttpParams, load::DOC, load::run;
     Await => "await", await_::AwaitParams, await_::DOC, await_::run;
     ComposeUp => "compose.up", compose::UpParams, compose::UP_DOC, compose::up;
     ComposeDown => "compose.down", compose::DownParams, compose::DOWN_DOC, compose::down;
