@@ -200,6 +200,60 @@ with = { url = "http://127.0.0.1:{{ vars.port }}/", rate = 10, duration = "1s", 
 }
 
 #[test]
+fn await_with_cancel_stops_the_load_and_keeps_its_figures() {
+    let server = LoadServer::start(|_| answer(200));
+    let dir = scratch("load-stop");
+    let (out, report) = run(
+        &dir,
+        r#"
+[scenario]
+name = "load"
+[vars]
+port = 0
+[[steps]]
+id = "load"
+name = "load"
+uses = "load.http"
+with = { url = "http://127.0.0.1:{{ vars.port }}/", rate = 50, duration = "60s" }
+background = true
+timeout = "2m"
+[[steps]]
+id = "other"
+name = "other"
+uses = "exec"
+with = { argv = ["sleep", "60"] }
+background = true
+[[steps]]
+uses = "sleep"
+with = { duration = "1s" }
+[[steps]]
+id = "stop"
+uses = "await"
+with = { steps = ["load", "other"], cancel = true }
+[[steps]]
+uses = "assert"
+with.that = ["steps.stop.load == 'stopped'", "steps.load.sent > 0", "steps.load.error_rate == 0"]
+"#,
+        &["--var", &format!("port={}", server.port)],
+    );
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let load = step(&report, "load");
+    assert_eq!(load["status"], "stopped");
+    assert!(load["error"].is_null());
+    let output = &load["output"];
+    // About a second of a 60 s schedule: stopped long before its end.
+    let sent = u64_at(output, "/sent");
+    assert!((10..=500).contains(&sent), "{output:#}");
+    assert_eq!(u64_at(output, "/ok"), sent);
+    assert!(u64_at(load, "/duration_ms") < 30_000, "{load:#}");
+    assert!(output["timeline"].as_array().unwrap().len() < 30);
+    // Any other kind is dropped when stopped, without output.
+    let other = step(&report, "other");
+    assert_eq!(other["status"], "stopped");
+    assert!(other["output"].is_null());
+}
+
+#[test]
 fn a_failed_run_aborts_the_load_without_figures() {
     let server = LoadServer::start(|_| answer(200));
     let dir = scratch("load-abort");

@@ -274,9 +274,21 @@ async fn execute(
     let start = Instant::now();
     let mut record = base_record(shared, step, start);
     shared.emit(EventKind::StepStarted { step });
-    let outcome = attempt_all(shared, step, cancel, &mut record).await;
+    // A kind that stops gracefully hears a deliberate stop through its context and returns its
+    // output so far; only an abort cancels it outright. With `until` there is no single run to
+    // end early, so such a step is dropped like any other.
+    let (cancel, stop) = match abort {
+        Some(abort) if step.kind.stops_gracefully() && step.until.is_none() => {
+            (abort, cancel.clone())
+        }
+        _ => (cancel, CancellationToken::new()),
+    };
+    let outcome = attempt_all(shared, step, cancel, stop.clone(), &mut record).await;
     match outcome {
         Ok(Some(output)) => {
+            if stop.is_cancelled() {
+                record.status = StepStatus::Stopped;
+            }
             if let Some(id) = &step.id {
                 shared.set_output(id, &output);
             }
@@ -308,6 +320,7 @@ async fn attempt_all(
     shared: &Arc<RunShared>,
     step: &Step,
     cancel: &CancellationToken,
+    stop: CancellationToken,
     record: &mut StepRecord,
 ) -> Result<Option<serde_json::Value>, StepError> {
     if let Some(condition) = &step.condition
@@ -322,6 +335,7 @@ async fn attempt_all(
         phase: step.phase,
         index: step.index,
         last_status: Default::default(),
+        stop,
     };
     let timeout = step
         .timeout
@@ -331,13 +345,18 @@ async fn attempt_all(
         record.attempts += 1;
         let attempt = once(&cx, step, params.clone(), timeout, record);
         let result = tokio::select! {
+            // Cancellation first: an abort also stops a gracefully stopping step, whose output
+            // must not then count as a pass.
+            biased;
             _ = cancel.cancelled() => Err(StepError::Cancelled),
             r = attempt => r,
         };
         match result {
             Ok(output) => return Ok(Some(output)),
             Err(e @ (StepError::Cancelled | StepError::Params(_))) => return Err(e),
-            Err(e) if record.attempts >= step.retry.attempts => return Err(e),
+            Err(e) if record.attempts >= step.retry.attempts || cx.stop.is_cancelled() => {
+                return Err(e);
+            }
             Err(e) => {
                 cx.status(format!(
                     "attempt {} failed: {e}; retrying in {}",

@@ -73,7 +73,7 @@ fn default_timeout() -> Duration {
 }
 
 pub const DOC: StepDoc = StepDoc {
-    summary: "Send HTTP requests at a fixed rate for a duration and measure successes, errors and latency. Open loop: a request due while `concurrency` are in flight is dropped (and counts as an error), not queued. Run it with `background = true` during a fault, then `await` it. Errors are measured, never a failure: assert on the output.",
+    summary: "Send HTTP requests at a fixed rate for a duration and measure successes, errors and latency. Open loop: a request due while `concurrency` are in flight is dropped (and counts as an error), not queued. Run it with `background = true` during a fault; `await` with `cancel = true` ends it early with the figures so far. Errors are measured, never a failure: assert on the output.",
     outputs: &[
         ("sent", "requests sent"),
         ("ok", "requests answered with an expected status"),
@@ -137,16 +137,19 @@ pub async fn run(p: LoadHttpParams, cx: &StepContext) -> Result<Value, StepError
     let mut tally = Tally::new(p.expect_status);
     let slots = Arc::new(Semaphore::new(p.concurrency as usize));
     let mut tasks = JoinSet::new();
-    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(1) / p.rate);
     // The default `Burst`: a tick the runtime was late for (the timer has millisecond
     // resolution; at high rates every tick is) fires at once, keeping the average rate.
+    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(1) / p.rate);
     let mut status_every = tokio::time::interval(std::time::Duration::from_secs(1));
     status_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let stopped = cx.stopped();
+    tokio::pin!(stopped);
     let start = Instant::now();
     let mut due = 0;
     while due < due_total {
         tokio::select! {
             biased;
+            _ = &mut stopped => break,
             Some(joined) = tasks.join_next() => tally.record(joined),
             _ = ticker.tick() => {
                 let second = due / rate;
@@ -170,7 +173,8 @@ pub async fn run(p: LoadHttpParams, cx: &StepContext) -> Result<Value, StepError
             _ = status_every.tick() => cx.status(tally.summary_line()),
         }
     }
-    // Requests in flight are waited for; each ends within the request timeout.
+    // Requests in flight are waited for, even after a stop: dropping them would hide exactly
+    // the slow ones a fault causes. Each ends within the request timeout.
     if !tasks.is_empty() {
         cx.status(format!(
             "{}; waiting for {} in flight",

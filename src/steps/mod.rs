@@ -131,6 +131,13 @@ registry! {
 }
 
 impl StepKind {
+    /// Whether a background step of this kind, stopped by `await` with `cancel = true`, is
+    /// asked to end (through [`StepContext::stopped`]) and keeps the output it returns, instead
+    /// of being dropped: a load generator's figures are what the scenario asserts on.
+    pub fn stops_gracefully(self) -> bool {
+        matches!(self, StepKind::LoadHttp)
+    }
+
     pub fn from_name(name: &str) -> Option<StepKind> {
         StepKind::ALL.iter().copied().find(|k| k.name() == name)
     }
