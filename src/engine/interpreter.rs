@@ -345,13 +345,15 @@ async fn attempt_all(
         record.attempts += 1;
         let attempt = once(&cx, step, params.clone(), timeout, record);
         let result = tokio::select! {
-            // Cancellation first: an abort also stops a gracefully stopping step, whose output
-            // must not then count as a pass.
-            biased;
             _ = cancel.cancelled() => Err(StepError::Cancelled),
             r = attempt => r,
         };
         match result {
+            // An abort also stops a step that stops gracefully, which then returns its output
+            // at once — possibly between the select's two polls, on another thread. That output
+            // must not count as a pass. (A token is cancelled before its children are seen to
+            // be, so this check cannot miss it.)
+            Ok(_) if cancel.is_cancelled() => return Err(StepError::Cancelled),
             Ok(output) => return Ok(Some(output)),
             Err(e @ (StepError::Cancelled | StepError::Params(_))) => return Err(e),
             Err(e) if record.attempts >= step.retry.attempts || cx.stop.is_cancelled() => {
