@@ -317,6 +317,9 @@ pub struct StepContext {
     pub(crate) index: usize,
     /// The last status the step reported: a timeout error says what the step was doing.
     pub(crate) last_status: Mutex<Option<String>>,
+    /// Cancelled when `await` with `cancel = true` stops this step, if it is a background step
+    /// whose kind [stops gracefully](StepKind::stops_gracefully); never cancelled otherwise.
+    pub(crate) stop: CancellationToken,
 }
 
 impl StepContext {
@@ -386,6 +389,14 @@ impl StepContext {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Resolves when the playbook stops this step on purpose (`await` with `cancel = true`):
+    /// the step should then end promptly with its output so far. Only kinds that
+    /// [stop gracefully](StepKind::stops_gracefully) are told; the engine drops any other step
+    /// at once, and an abort (failure, Ctrl-C) drops every step without asking.
+    pub async fn stopped(&self) {
+        self.stop.cancelled().await;
     }
 
     pub fn log(&self, message: &str) {

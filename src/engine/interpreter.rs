@@ -358,9 +358,21 @@ async fn execute(
     let start = Instant::now();
     let mut record = base_record(shared, step, start);
     shared.emit(EventKind::StepStarted { step });
-    let outcome = attempt_all(shared, step, cancel, &mut record).await;
+    // A kind that stops gracefully hears a deliberate stop through its context and returns its
+    // output so far; only an abort cancels it outright. With `until` there is no single run to
+    // end early, so such a step is dropped like any other.
+    let (cancel, stop) = match abort {
+        Some(abort) if step.kind.stops_gracefully() && step.until.is_none() => {
+            (abort, cancel.clone())
+        }
+        _ => (cancel, CancellationToken::new()),
+    };
+    let outcome = attempt_all(shared, step, cancel, stop.clone(), &mut record).await;
     match outcome {
         Ok(Some(output)) => {
+            if stop.is_cancelled() {
+                record.status = StepStatus::Stopped;
+            }
             if let Some(id) = &step.id {
                 shared.set_output(id, &output);
             }
@@ -420,6 +432,7 @@ async fn attempt_all(
     shared: &Arc<RunShared>,
     step: &Step,
     cancel: &CancellationToken,
+    stop: CancellationToken,
     record: &mut StepRecord,
 ) -> Result<Option<serde_json::Value>, StepError> {
     if let Some(condition) = &step.condition
@@ -434,6 +447,7 @@ async fn attempt_all(
         phase: step.phase,
         index: step.index,
         last_status: Default::default(),
+        stop,
     };
     let timeout = step
         .timeout
@@ -447,9 +461,16 @@ async fn attempt_all(
             r = attempt => r,
         };
         match result {
+            // An abort also stops a step that stops gracefully, which then returns its output
+            // at once — possibly between the select's two polls, on another thread. That output
+            // must not count as a pass. (A token is cancelled before its children are seen to
+            // be, so this check cannot miss it.)
+            Ok(_) if cancel.is_cancelled() => return Err(StepError::Cancelled),
             Ok(output) => return Ok(Some(output)),
             Err(e @ (StepError::Cancelled | StepError::Params(_))) => return Err(e),
-            Err(e) if record.attempts >= step.retry.attempts => return Err(e),
+            Err(e) if record.attempts >= step.retry.attempts || cx.stop.is_cancelled() => {
+                return Err(e);
+            }
             Err(e) => {
                 cx.status(format!(
                     "attempt {} failed: {e}; retrying in {}",

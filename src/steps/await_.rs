@@ -11,7 +11,8 @@ use crate::engine::{StepContext, StepError};
 pub struct AwaitParams {
     /// Ids of background steps defined earlier.
     pub steps: Vec<String>,
-    /// Cancel them instead of waiting for them to finish (e.g. to stop a load generator).
+    /// Stop them instead of waiting for them to finish (status `stopped`). A `load.http` step
+    /// then ends with the figures measured so far; any other step is dropped without output.
     #[serde(default)]
     pub cancel: bool,
 }
@@ -20,7 +21,7 @@ pub const DOC: StepDoc = StepDoc {
     summary: "Wait for background steps to finish (or cancel them); fails if one of them failed.",
     outputs: &[(
         "<id>",
-        "the status of each awaited step: passed, failed or cancelled",
+        "the status of each awaited step: `passed`, `stopped`, `failed`, …",
     )],
     expressions: &[],
     read_only: false,

@@ -33,7 +33,7 @@ pub struct HttpRequestParams {
     pub expect_status: Vec<u16>,
 }
 
-fn default_method() -> String {
+pub(super) fn default_method() -> String {
     "GET".into()
 }
 
@@ -59,22 +59,53 @@ pub const DOC: StepDoc = StepDoc {
     example: "id = \"health\"\nuses = \"http.request\"\nwith = { url = \"http://127.0.0.1:2379/health\" }\nuntil = \"output.status == 200\"\ntimeout = \"30s\"",
 };
 
+/// The request fields `http.request` and `load.http` share, borrowed from their parameters.
+pub(super) struct RequestSpec<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    pub headers: &'a BTreeMap<String, String>,
+    pub json: Option<&'a serde_json::Value>,
+    pub body: Option<&'a str>,
+    pub timeout: Duration,
+}
+
+impl RequestSpec<'_> {
+    /// Builds the request without sending it, so a bad method, URL or header is a parameter
+    /// error before anything goes out, and `load.http` can build once and clone per send.
+    pub(super) fn build(&self, client: &reqwest::Client) -> Result<reqwest::Request, StepError> {
+        let method = reqwest::Method::from_bytes(self.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| StepError::Params(format!("`{}` is not an HTTP method", self.method)))?;
+        let mut request = client.request(method, self.url).timeout(self.timeout.0);
+        for (name, value) in self.headers {
+            request = request.header(name, value);
+        }
+        if let Some(json) = self.json {
+            request = request.json(json);
+        }
+        if let Some(body) = self.body {
+            request = request.body(body.to_owned());
+        }
+        request.build().map_err(|e| describe(self.url, e))
+    }
+}
+
 pub async fn run(p: HttpRequestParams, cx: &StepContext) -> Result<serde_json::Value, StepError> {
-    let method = reqwest::Method::from_bytes(p.method.to_ascii_uppercase().as_bytes())
-        .map_err(|_| StepError::Params(format!("`{}` is not an HTTP method", p.method)))?;
-    cx.status(format!("{method} {}", p.url));
-    let mut request = cx.http().request(method, &p.url).timeout(p.timeout.0);
-    for (name, value) in &p.headers {
-        request = request.header(name, value);
+    let request = RequestSpec {
+        method: &p.method,
+        url: &p.url,
+        headers: &p.headers,
+        json: p.json.as_ref(),
+        body: p.body.as_deref(),
+        timeout: p.timeout,
     }
-    if let Some(json) = &p.json {
-        request = request.json(json);
-    }
-    if let Some(body) = p.body {
-        request = request.body(body);
-    }
+    .build(cx.http())?;
+    cx.status(format!("{} {}", request.method(), p.url));
     let start = std::time::Instant::now();
-    let response = request.send().await.map_err(|e| describe(&p.url, e))?;
+    let response = cx
+        .http()
+        .execute(request)
+        .await
+        .map_err(|e| describe(&p.url, e))?;
     let status = response.status().as_u16();
     let headers: BTreeMap<String, String> = response
         .headers()

@@ -19,6 +19,7 @@ mod compose;
 pub mod docker;
 mod exec;
 mod http;
+mod load;
 mod log;
 mod network;
 mod pd;
@@ -101,6 +102,7 @@ registry! {
     Assert => "assert", assert::AssertParams, assert::DOC, assert::run;
     Exec => "exec", exec::ExecParams, exec::DOC, exec::run;
     HttpRequest => "http.request", http::HttpRequestParams, http::DOC, http::run;
+    LoadHttp => "load.http", load::LoadHttpParams, load::DOC, load::run;
     Await => "await", await_::AwaitParams, await_::DOC, await_::run;
     ComposeUp => "compose.up", compose::UpParams, compose::UP_DOC, compose::up;
     ComposeDown => "compose.down", compose::DownParams, compose::DOWN_DOC, compose::down;
@@ -129,6 +131,13 @@ registry! {
 }
 
 impl StepKind {
+    /// Whether a background step of this kind, stopped by `await` with `cancel = true`, is
+    /// asked to end (through [`StepContext::stopped`]) and keeps the output it returns, instead
+    /// of being dropped: a load generator's figures are what the scenario asserts on.
+    pub fn stops_gracefully(self) -> bool {
+        matches!(self, StepKind::LoadHttp)
+    }
+
     pub fn from_name(name: &str) -> Option<StepKind> {
         StepKind::ALL.iter().copied().find(|k| k.name() == name)
     }

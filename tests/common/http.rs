@@ -57,3 +57,90 @@ pub fn serve(responses: Vec<(u16, &'static str, &'static str)>) -> (u16, mpsc::R
     });
     (port, rx)
 }
+
+/// How the [`LoadServer`] answers one request.
+pub struct Answer {
+    pub status: u16,
+    /// How long to wait before answering.
+    pub delay: std::time::Duration,
+}
+
+/// An HTTP/1.1 server on 127.0.0.1 for load: each connection has its own thread, so requests
+/// are answered concurrently, and connections are kept alive as clients expect. `answer`
+/// decides from the request's number (from 0, in the order requests arrive over all
+/// connections). Connections, requests per connection and idle time are bounded, so a test
+/// gone wrong cannot leave it spinning.
+pub struct LoadServer {
+    pub port: u16,
+    received: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+const MAX_CONNECTIONS: usize = 2_000;
+const MAX_REQUESTS_PER_CONNECTION: usize = 100_000;
+const IDLE: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl LoadServer {
+    pub fn start(answer: impl Fn(u64) -> Answer + Send + Sync + 'static) -> Self {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let received = Arc::new(AtomicU64::new(0));
+        let answer = Arc::new(answer);
+        let counter = Arc::clone(&received);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(MAX_CONNECTIONS) {
+                let Ok(stream) = stream else { continue };
+                let (answer, counter) = (Arc::clone(&answer), Arc::clone(&counter));
+                std::thread::spawn(move || {
+                    stream.set_read_timeout(Some(IDLE)).unwrap();
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut stream = stream;
+                    for _ in 0..MAX_REQUESTS_PER_CONNECTION {
+                        if read_request(&mut reader).is_none() {
+                            return;
+                        }
+                        let n = counter.fetch_add(1, Ordering::SeqCst);
+                        let Answer { status, delay } = answer(n);
+                        std::thread::sleep(delay);
+                        let reply = format!("HTTP/1.1 {status} X\r\ncontent-length: 2\r\n\r\nok");
+                        if stream.write_all(reply.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        LoadServer { port, received }
+    }
+
+    /// Requests received so far.
+    pub fn received(&self) -> u64 {
+        self.received.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Reads one request (line, headers, body); `None` when the connection ends or idles out, or
+/// the request has more than 100 header lines.
+fn read_request(reader: &mut BufReader<std::net::TcpStream>) -> Option<()> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut length = 0;
+    for _ in 0..100 {
+        line.clear();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let header = line.trim_end().to_ascii_lowercase();
+        if header.is_empty() {
+            let mut body = vec![0; length];
+            return reader.read_exact(&mut body).ok();
+        }
+        if let Some(v) = header.strip_prefix("content-length:") {
+            length = v.trim().parse().ok()?;
+        }
+    }
+    None
+}
