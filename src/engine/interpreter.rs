@@ -39,11 +39,20 @@ pub async fn run(
         "started_at": humantime::format_rfc3339_millis(started_at).to_string(),
         "scenario": playbook.scenario.name,
     });
-    let key = playbook
-        .project
-        .clone()
-        .unwrap_or_else(|| format!("scenario-{}", sanitize(&playbook.scenario.name)));
-    let ledger = match Ledger::open(&key, &playbook.scenario.name, options.adopt_ledger) {
+    // A project is shared by every run that targets it; without one there is nothing to share,
+    // so the ledger is this run's own (still found by `chaosplay recover`).
+    let ledger = match &playbook.project {
+        Some(project) => Ledger::open(project, &playbook.scenario.name, options.adopt_ledger),
+        None => {
+            let key = format!(
+                "run-{}-{}",
+                sanitize(&playbook.scenario.name),
+                std::process::id()
+            );
+            Ledger::private(&key, &playbook.scenario.name)
+        }
+    };
+    let ledger = match ledger {
         Ok(ledger) => ledger,
         Err(e) => {
             return refuse(

@@ -76,12 +76,37 @@ pub struct Ledger {
     undos: Mutex<Vec<Undo>>,
     /// Held for the whole run; released when dropped.
     _lock: File,
+    lock_path: PathBuf,
+    /// The key is this run's alone (no compose project): its lock file goes with it.
+    private: bool,
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        if self.private {
+            let _ = std::fs::remove_file(&self.lock_path);
+        }
+    }
 }
 
 impl Ledger {
     /// Locks `key` for this run. Outstanding undos of an earlier run are refused unless
     /// `adopt`, in which case this run takes them over.
     pub fn open(key: &str, scenario: &str, adopt: bool) -> Result<Ledger, LedgerError> {
+        Self::open_with(key, scenario, adopt, false)
+    }
+
+    /// A ledger under a key no other run uses.
+    pub fn private(key: &str, scenario: &str) -> Result<Ledger, LedgerError> {
+        Self::open_with(key, scenario, false, true)
+    }
+
+    fn open_with(
+        key: &str,
+        scenario: &str,
+        adopt: bool,
+        private: bool,
+    ) -> Result<Ledger, LedgerError> {
         let dir = state_dir();
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let lock_path = dir.join(format!("{key}.lock"));
@@ -101,6 +126,8 @@ impl Ledger {
             path,
             undos: Mutex::new(earlier),
             _lock: lock,
+            lock_path,
+            private,
         })
     }
 
