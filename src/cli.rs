@@ -83,6 +83,10 @@ struct RunArgs {
     /// Write a JUnit XML report here (one suite per playbook, one case per trial), for CI.
     #[arg(long, value_name = "PATH")]
     report_junit: Option<PathBuf>,
+    /// Write a self-contained HTML report here: summary, step timeline with faults and
+    /// monitors, metrics, undos.
+    #[arg(long, value_name = "PATH")]
+    report_html: Option<PathBuf>,
     /// Only print failures and the final line.
     #[arg(short, long, conflicts_with = "verbose")]
     quiet: bool,
@@ -275,6 +279,10 @@ fn run(args: RunArgs) -> i32 {
         args.report_junit
             .as_deref()
             .map(|path| ("JUnit", path, report::junit::write(path, &results))),
+        args.report_html.as_deref().map(|path| {
+            let result = report::html::write(path, &results, &summaries, code);
+            ("HTML", path, result)
+        }),
     ];
     let mut code = code;
     for (format, path, result) in written.into_iter().flatten() {

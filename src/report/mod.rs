@@ -1,5 +1,6 @@
 //! Reports written after a run from its plain result data.
 
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod stats;
