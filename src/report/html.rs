@@ -572,8 +572,14 @@ fn timeline(out: &mut String, run: &RunResult) {
     }
     out.push_str("</svg>\n<p class=\"legend muted\">");
     for (label, colour) in [
-        ("passed", step_colour(StepStatus::Passed)),
-        ("failed / timed out", step_colour(StepStatus::Failed)),
+        (
+            "passed · store Up · sample ok",
+            step_colour(StepStatus::Passed),
+        ),
+        (
+            "failed / timed out · store Down · sample error",
+            step_colour(StepStatus::Failed),
+        ),
         ("cancelled", step_colour(StepStatus::Cancelled)),
         ("skipped", step_colour(StepStatus::Skipped)),
         ("undo / stopped", step_colour(StepStatus::Stopped)),
