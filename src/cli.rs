@@ -91,6 +91,13 @@ struct RunArgs {
     /// Write the JSON report here.
     #[arg(long, value_name = "PATH")]
     report_json: Option<PathBuf>,
+    /// Write a JUnit XML report here (one suite per playbook, one case per trial), for CI.
+    #[arg(long, value_name = "PATH")]
+    report_junit: Option<PathBuf>,
+    /// Write a self-contained HTML report here: summary, step timeline with faults and
+    /// monitors, metrics, undos.
+    #[arg(long, value_name = "PATH")]
+    report_html: Option<PathBuf>,
     /// Only print failures and the final line.
     #[arg(short, long, conflicts_with = "verbose")]
     quiet: bool,
@@ -303,14 +310,28 @@ fn run(args: RunArgs) -> i32 {
         (results, summaries)
     });
     let code = overall_exit_code(&results);
-    if let Some(path) = &args.report_json
-        && let Err(e) = report::json::write(path, &results, &summaries, code)
-    {
-        eprintln!(
-            "error: cannot write the JSON report to {}: {e}",
-            path.display()
-        );
-        return code.max(exit::ENVIRONMENT);
+    let written = [
+        args.report_json.as_deref().map(|path| {
+            let result = report::json::write(path, &results, &summaries, code);
+            ("JSON", path, result)
+        }),
+        args.report_junit
+            .as_deref()
+            .map(|path| ("JUnit", path, report::junit::write(path, &results))),
+        args.report_html.as_deref().map(|path| {
+            let result = report::html::write(path, &results, &summaries, code);
+            ("HTML", path, result)
+        }),
+    ];
+    let mut code = code;
+    for (format, path, result) in written.into_iter().flatten() {
+        if let Err(e) = result {
+            eprintln!(
+                "error: cannot write the {format} report to {}: {e}",
+                path.display()
+            );
+            code = code.max(exit::ENVIRONMENT);
+        }
     }
     code
 }

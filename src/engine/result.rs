@@ -150,6 +150,14 @@ impl RunResult {
     pub fn failures(&self) -> impl Iterator<Item = &StepRecord> {
         self.steps.iter().filter(|s| !s.succeeded())
     }
+
+    /// The step that made the run fail: the first failure that was not merely cancelled
+    /// because of another (background steps are cancelled when a step fails), else the first.
+    pub fn failing_step(&self) -> Option<&StepRecord> {
+        self.failures()
+            .find(|s| s.status != StepStatus::Cancelled)
+            .or_else(|| self.failures().next())
+    }
 }
 
 /// Exit codes, documented in the README.

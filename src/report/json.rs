@@ -35,8 +35,5 @@ pub fn write(
         runs,
     };
     let text = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(path, text + "\n")
+    super::write_file(path, &(text + "\n"))
 }

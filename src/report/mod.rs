@@ -1,4 +1,26 @@
 //! Reports written after a run from its plain result data.
 
+pub mod html;
 pub mod json;
+pub mod junit;
 pub mod stats;
+
+use std::path::Path;
+
+/// Writes a report, creating its directory first: CI jobs name report paths like
+/// `target/reports/x.xml` before anything has made the directory.
+fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, text)
+}
+
+/// The name the JSON report gives a value (`timed_out`, `environment_error`): the other
+/// reports use the same words, so one vocabulary is documented once.
+fn name(value: impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        other => unreachable!("a unit enum serializes as a string, not {other:?}"),
+    }
+}

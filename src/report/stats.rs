@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::engine::{RunResult, RunStatus, StepStatus};
+use crate::engine::{RunResult, RunStatus, StepRecord, StepStatus};
 use crate::playbook::Phase;
 
 /// A distribution of one quantity over trials.
@@ -37,6 +37,16 @@ impl Distribution {
             max: sorted[sorted.len() - 1],
             mean: sorted.iter().sum::<f64>() / sorted.len() as f64,
         })
+    }
+}
+
+/// A step's name in reports: `"03 name"` (`"finally 01 name"` for cleanup), position first so
+/// keys sort in playbook order and two steps with one name stay apart.
+pub fn step_key(step: &StepRecord) -> String {
+    match step.phase {
+        Phase::Steps => format!("{:02} {}", step.index + 1, step.name),
+        Phase::Finally => format!("finally {:02} {}", step.index + 1, step.name),
+        Phase::Monitors => format!("monitor {:02} {}", step.index + 1, step.name),
     }
 }
 
@@ -74,13 +84,8 @@ impl TrialSummary {
                 metric_values.entry(name).or_default().push(*value);
             }
             for step in run.steps.iter().filter(|s| s.status == StepStatus::Passed) {
-                let key = match step.phase {
-                    Phase::Steps => format!("{:02} {}", step.index + 1, step.name),
-                    Phase::Finally => format!("finally {:02} {}", step.index + 1, step.name),
-                    Phase::Monitors => format!("monitor {:02} {}", step.index + 1, step.name),
-                };
                 step_values
-                    .entry(key)
+                    .entry(step_key(step))
                     .or_default()
                     .push(step.duration_ms as f64);
             }
@@ -109,21 +114,24 @@ impl TrialSummary {
 
 /// Summaries of every playbook that ran more than once, in the order they ran.
 pub fn summaries(runs: &[RunResult]) -> Vec<TrialSummary> {
-    let mut files: Vec<&str> = Vec::new();
+    by_playbook(runs)
+        .into_iter()
+        .filter(|trials| trials.len() > 1)
+        .filter_map(|trials| TrialSummary::of(&trials))
+        .collect()
+}
+
+/// The runs grouped by playbook file, in the order the playbooks first ran: every report
+/// groups a playbook's trials together (a summary, a JUnit suite, an HTML section).
+pub fn by_playbook(runs: &[RunResult]) -> Vec<Vec<&RunResult>> {
+    let mut groups: Vec<Vec<&RunResult>> = Vec::new();
     for run in runs {
-        if !files.contains(&run.file.as_str()) {
-            files.push(&run.file);
+        match groups.iter_mut().find(|g| g[0].file == run.file) {
+            Some(group) => group.push(run),
+            None => groups.push(vec![run]),
         }
     }
-    files
-        .into_iter()
-        .filter_map(|file| {
-            let of_file: Vec<&RunResult> = runs.iter().filter(|r| r.file == file).collect();
-            (of_file.len() > 1)
-                .then(|| TrialSummary::of(&of_file))
-                .flatten()
-        })
-        .collect()
+    groups
 }
 
 #[cfg(test)]
