@@ -9,8 +9,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::name;
 use super::stats::{Distribution, TrialSummary, by_playbook, step_key};
+use super::{name, number};
 use crate::engine::{MonitorSeries, RunResult, RunStatus, StepRecord, StepStatus};
 
 pub fn write(
@@ -181,9 +181,9 @@ fn distributions(
              <td class=\"num\">{}{unit}</td><td class=\"num\">{}{unit}</td></tr>",
             esc(key),
             d.count,
-            d.p50,
-            d.p90,
-            d.max
+            number(d.p50),
+            number(d.p90),
+            number(d.max)
         );
     }
     out.push_str("</table>\n");
@@ -217,8 +217,9 @@ fn run_section(out: &mut String, run: &RunResult, several: bool) {
         for (key, value) in &run.metrics {
             let _ = write!(
                 out,
-                "<tr><td>{}</td><td class=\"num\">{value}</td></tr>",
-                esc(key)
+                "<tr><td>{}</td><td class=\"num\">{}</td></tr>",
+                esc(key),
+                number(*value)
             );
         }
         out.push_str("</table>\n");

@@ -24,3 +24,12 @@ fn name(value: impl serde::Serialize) -> String {
         other => unreachable!("a unit enum serializes as a string, not {other:?}"),
     }
 }
+
+/// Metrics are numbers of any unit: shown without noise (`12`, `12.5`, `0.003`).
+pub fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}").trim_end_matches('0').to_string()
+    }
+}

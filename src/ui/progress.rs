@@ -10,6 +10,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::{EventKind, Listener, RunEvent, RunResult, Sample, StepRecord, StepStatus};
 use crate::playbook::{Monitor, Phase, Step};
+use crate::report::number;
 use crate::report::stats::TrialSummary;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -214,9 +215,9 @@ impl Progress {
             out.push_str(&format!(
                 "{:<40} {:>9} {:>9} {:>9}\n",
                 format!("metric {name}"),
-                trim_number(d.p50),
-                trim_number(d.p90),
-                trim_number(d.max)
+                number(d.p50),
+                number(d.p90),
+                number(d.max)
             ));
         }
         for (name, d) in &summary.steps {
@@ -234,15 +235,6 @@ impl Progress {
             }
             None => stdout(&out),
         }
-    }
-}
-
-/// Metrics are numbers of any unit: show them without noise (`12`, `12.5`, `0.003`).
-fn trim_number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.3}").trim_end_matches('0').to_string()
     }
 }
 
