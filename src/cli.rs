@@ -77,6 +77,9 @@ struct RunArgs {
     /// Stop at the first failing trial.
     #[arg(long)]
     fail_fast: bool,
+    /// Run only the `[matrix]` cells with this value (repeatable: cells must match all).
+    #[arg(long = "cell", value_name = "KEY=VALUE")]
+    cells: Vec<String>,
     /// Write the JSON report here.
     #[arg(long, value_name = "PATH")]
     report_json: Option<PathBuf>,
@@ -214,10 +217,11 @@ fn validate(paths: &[PathBuf], vars: &VarArgs) -> i32 {
 }
 
 fn run(args: RunArgs) -> i32 {
-    let playbooks = match load_all(&args.playbooks, &args.vars) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let playbooks =
+        match load_all(&args.playbooks, &args.vars).and_then(|p| matrix_cells(p, &args.cells)) {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
     let verbosity = match (args.quiet, args.verbose) {
         (true, _) => Verbosity::Quiet,
         (_, true) => Verbosity::Verbose,
@@ -274,6 +278,46 @@ fn run(args: RunArgs) -> i32 {
         return code.max(exit::ENVIRONMENT);
     }
     code
+}
+
+/// One playbook per `[matrix]` cell (each validated for its cell), keeping the cells that
+/// match every `--cell KEY=VALUE`. A filter that matches no cell at all is a usage error: a CI
+/// job that runs nothing must not pass.
+fn matrix_cells(playbooks: Vec<Playbook>, filters: &[String]) -> Result<Vec<Playbook>, i32> {
+    let mut filter = Vec::new();
+    for pair in filters {
+        let Some((key, value)) = pair.split_once('=') else {
+            eprintln!("error: --cell `{pair}` must look like KEY=VALUE");
+            return Err(exit::INVALID);
+        };
+        filter.push((key.trim().to_string(), value.trim().to_string()));
+    }
+    let mut cells = Vec::new();
+    for playbook in playbooks {
+        match playbook.expand() {
+            Ok(expanded) => cells.extend(
+                expanded
+                    .into_iter()
+                    .filter(|p| playbook::cell_matches(&p.cell, &filter)),
+            ),
+            Err(e) => {
+                eprintln!("{e}");
+                return Err(exit::INVALID);
+            }
+        }
+    }
+    if cells.is_empty() {
+        eprintln!(
+            "error: no [matrix] cell matches {}",
+            filters
+                .iter()
+                .map(|f| format!("--cell {f}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        return Err(exit::INVALID);
+    }
+    Ok(cells)
 }
 
 /// Trial 1 runs with the given seed, so `--seed S` replays a single run; later trials derive

@@ -58,6 +58,8 @@ pub async fn run(
         shared.emit(EventKind::Unavailable { message: &message });
         let result = RunResult {
             scenario: playbook.scenario.clone(),
+            name: playbook.run_name(),
+            matrix: playbook.cell.clone(),
             file: playbook.source.path.display().to_string(),
             seed: options.seed,
             trial: options.trial,
@@ -197,6 +199,8 @@ pub async fn run(
     };
     let result = RunResult {
         scenario: playbook.scenario.clone(),
+        name: playbook.run_name(),
+        matrix: playbook.cell.clone(),
         file: playbook.source.path.display().to_string(),
         seed: options.seed,
         trial: options.trial,

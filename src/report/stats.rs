@@ -40,11 +40,14 @@ impl Distribution {
     }
 }
 
-/// The trials of one playbook, summarised.
+/// The trials of one playbook (one cell of it, with a `[matrix]`), summarised.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrialSummary {
+    /// The run name: the scenario's, with the cell when there is a matrix.
     pub scenario: String,
     pub file: String,
+    /// The cell's values; empty without a matrix.
+    pub matrix: crate::playbook::Cell,
     pub trials: usize,
     pub passed: usize,
     pub failed: usize,
@@ -94,8 +97,9 @@ impl TrialSummary {
                 .collect()
         }
         Some(TrialSummary {
-            scenario: first.scenario.name.clone(),
+            scenario: first.name.clone(),
             file: first.file.clone(),
+            matrix: first.matrix.clone(),
             trials: runs.len(),
             passed,
             failed: runs.len() - passed,
@@ -107,20 +111,26 @@ impl TrialSummary {
     }
 }
 
-/// Summaries of every playbook that ran more than once, in the order they ran.
+/// Summaries of every playbook cell that ran more than once, in the order they ran. Cells
+/// stay apart: merging `fault=kill` with `fault=pause` would blur the very difference the
+/// matrix is there to show.
 pub fn summaries(runs: &[RunResult]) -> Vec<TrialSummary> {
-    let mut files: Vec<&str> = Vec::new();
+    let mut groups: Vec<(&str, &crate::playbook::Cell)> = Vec::new();
     for run in runs {
-        if !files.contains(&run.file.as_str()) {
-            files.push(&run.file);
+        let group = (run.file.as_str(), &run.matrix);
+        if !groups.contains(&group) {
+            groups.push(group);
         }
     }
-    files
+    groups
         .into_iter()
-        .filter_map(|file| {
-            let of_file: Vec<&RunResult> = runs.iter().filter(|r| r.file == file).collect();
-            (of_file.len() > 1)
-                .then(|| TrialSummary::of(&of_file))
+        .filter_map(|(file, cell)| {
+            let of_cell: Vec<&RunResult> = runs
+                .iter()
+                .filter(|r| r.file == file && &r.matrix == cell)
+                .collect();
+            (of_cell.len() > 1)
+                .then(|| TrialSummary::of(&of_cell))
                 .flatten()
         })
         .collect()
