@@ -10,7 +10,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use crate::engine::{self, Cancel, RunOptions, RunResult, RunStatus, exit};
 use crate::playbook::{self, Playbook};
 use crate::report;
-use crate::report::stats;
+use crate::report::{listing, stats};
 use crate::steps::{StepKind, catalogue};
 use crate::ui::progress::{Progress, Verbosity, stdout};
 
@@ -32,6 +32,16 @@ enum Command {
         #[command(flatten)]
         vars: VarArgs,
     },
+    /// List the scenarios (and `[matrix]` cells) of playbooks, searching directories for them.
+    List {
+        #[arg(required = true, value_name = "DIR_OR_PLAYBOOK")]
+        paths: Vec<PathBuf>,
+        /// `github`: a GitHub Actions `strategy.matrix` (JSON) with one job per cell.
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
     /// List the step kinds, or show one in full.
     Steps {
         name: Option<String>,
@@ -48,6 +58,12 @@ enum Command {
 enum CatalogueFormat {
     Text,
     Markdown,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ListFormat {
+    Text,
+    Github,
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +112,11 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => run(args),
         Command::Validate { playbooks, vars } => validate(&playbooks, &vars),
+        Command::List {
+            paths,
+            format,
+            vars,
+        } => list(&paths, format, &vars),
         Command::Steps { name, format } => steps(name.as_deref(), format),
         Command::Schema => {
             let schema = playbook::schema::playbook_schema();
@@ -214,6 +235,28 @@ fn validate(paths: &[PathBuf], vars: &VarArgs) -> i32 {
         }
         Err(code) => code,
     }
+}
+
+/// `chaosplay list`: invalid playbooks are reported like `validate` does (exit 2), so a CI
+/// job that fans out over the list fails early rather than skipping a broken scenario.
+fn list(paths: &[PathBuf], format: ListFormat, vars: &VarArgs) -> i32 {
+    let files = match playbook::discover(paths) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("error: cannot search for playbooks: {e}");
+            return exit::INVALID;
+        }
+    };
+    let playbooks = match load_all(&files, vars) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let entries: Vec<_> = playbooks.iter().flat_map(listing::entries).collect();
+    match format {
+        ListFormat::Text => stdout(&listing::text(&entries)),
+        ListFormat::Github => stdout(&listing::github(&entries)),
+    }
+    exit::PASSED
 }
 
 fn run(args: RunArgs) -> i32 {

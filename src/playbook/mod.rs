@@ -15,10 +15,12 @@ use crate::duration::Duration;
 use crate::steps::StepKind;
 
 pub mod check;
+mod discover;
 mod load;
 pub mod node;
 pub mod schema;
 
+pub use discover::discover;
 pub use load::{LoadError, load, parse};
 
 /// A validated playbook.

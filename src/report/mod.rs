@@ -1,4 +1,5 @@
 //! Reports written after a run from its plain result data.
 
 pub mod json;
+pub mod listing;
 pub mod stats;
