@@ -10,7 +10,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use crate::engine::{self, Cancel, RunOptions, RunResult, RunStatus, exit};
 use crate::playbook::{self, Playbook};
 use crate::report;
-use crate::report::{listing, stats};
+use crate::report::{github, listing, stats};
 use crate::steps::{StepKind, catalogue};
 use crate::ui::progress::{Progress, Verbosity, stdout};
 
@@ -310,6 +310,7 @@ fn run(args: RunArgs) -> i32 {
         }
         (results, summaries)
     });
+    github_actions(&results, &summaries);
     let code = overall_exit_code(&results);
     if let Some(path) = &args.report_json
         && let Err(e) = report::json::write(path, &results, &summaries, code)
@@ -361,6 +362,27 @@ fn matrix_cells(playbooks: Vec<Playbook>, filters: &[String]) -> Result<Vec<Play
         return Err(exit::INVALID);
     }
     Ok(cells)
+}
+
+/// Under GitHub Actions: failed steps as annotations on their playbook lines (stdout, where
+/// the runner reads workflow commands), and a job summary when the runner names its file.
+fn github_actions(results: &[RunResult], summaries: &[stats::TrialSummary]) {
+    if std::env::var("GITHUB_ACTIONS").as_deref() != Ok("true") {
+        return;
+    }
+    stdout(&github::annotations(results));
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| {
+                std::io::Write::write_all(&mut f, github::summary(results, summaries).as_bytes())
+            });
+        if let Err(e) = appended {
+            eprintln!("warning: cannot write the GitHub step summary: {e}");
+        }
+    }
 }
 
 /// Trial 1 runs with the given seed, so `--seed S` replays a single run; later trials derive

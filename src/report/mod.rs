@@ -1,5 +1,6 @@
 //! Reports written after a run from its plain result data.
 
+pub mod github;
 pub mod json;
 pub mod listing;
 pub mod stats;
