@@ -10,7 +10,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use crate::engine::{self, Cancel, RunOptions, RunResult, RunStatus, exit};
 use crate::playbook::{self, Playbook};
 use crate::report;
-use crate::report::stats;
+use crate::report::{github, listing, stats};
 use crate::steps::{StepKind, catalogue};
 use crate::ui::progress::{Progress, Verbosity, stdout};
 
@@ -29,6 +29,16 @@ enum Command {
     Validate {
         #[arg(required = true, value_name = "PLAYBOOK")]
         playbooks: Vec<PathBuf>,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
+    /// List the scenarios (and `[matrix]` cells) of playbooks, searching directories for them.
+    List {
+        #[arg(required = true, value_name = "DIR_OR_PLAYBOOK")]
+        paths: Vec<PathBuf>,
+        /// `github`: a GitHub Actions `strategy.matrix` (JSON) with one job per cell.
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
         #[command(flatten)]
         vars: VarArgs,
     },
@@ -55,6 +65,12 @@ enum Command {
 enum CatalogueFormat {
     Text,
     Markdown,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ListFormat {
+    Text,
+    Github,
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +104,9 @@ struct RunArgs {
     /// them over and its cleanup reverses them.
     #[arg(long)]
     ignore_ledger: bool,
+    /// Run only the `[matrix]` cells with this value (repeatable: cells must match all).
+    #[arg(long = "cell", value_name = "KEY=VALUE")]
+    cells: Vec<String>,
     /// Write the JSON report here.
     #[arg(long, value_name = "PATH")]
     report_json: Option<PathBuf>,
@@ -111,6 +130,11 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => run(args),
         Command::Validate { playbooks, vars } => validate(&playbooks, &vars),
+        Command::List {
+            paths,
+            format,
+            vars,
+        } => list(&paths, format, &vars),
         Command::Steps { name, format } => steps(name.as_deref(), format),
         Command::Recover { project } => recover(project.as_deref()),
         Command::Schema => {
@@ -258,11 +282,34 @@ fn validate(paths: &[PathBuf], vars: &VarArgs) -> i32 {
     }
 }
 
-fn run(args: RunArgs) -> i32 {
-    let playbooks = match load_all(&args.playbooks, &args.vars) {
+/// `chaosplay list`: invalid playbooks are reported like `validate` does (exit 2), so a CI
+/// job that fans out over the list fails early rather than skipping a broken scenario.
+fn list(paths: &[PathBuf], format: ListFormat, vars: &VarArgs) -> i32 {
+    let files = match playbook::discover(paths) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("error: cannot search for playbooks: {e}");
+            return exit::INVALID;
+        }
+    };
+    let playbooks = match load_all(&files, vars) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let entries: Vec<_> = playbooks.iter().flat_map(listing::entries).collect();
+    match format {
+        ListFormat::Text => stdout(&listing::text(&entries)),
+        ListFormat::Github => stdout(&listing::github(&entries)),
+    }
+    exit::PASSED
+}
+
+fn run(args: RunArgs) -> i32 {
+    let playbooks =
+        match load_all(&args.playbooks, &args.vars).and_then(|p| matrix_cells(p, &args.cells)) {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
     let verbosity = match (args.quiet, args.verbose) {
         (true, _) => Verbosity::Quiet,
         (_, true) => Verbosity::Verbose,
@@ -309,6 +356,7 @@ fn run(args: RunArgs) -> i32 {
         }
         (results, summaries)
     });
+    github_actions(&results, &summaries);
     let code = overall_exit_code(&results);
     let written = [
         args.report_json.as_deref().map(|path| {
@@ -334,6 +382,67 @@ fn run(args: RunArgs) -> i32 {
         }
     }
     code
+}
+
+/// One playbook per `[matrix]` cell (each validated for its cell), keeping the cells that
+/// match every `--cell KEY=VALUE`. A filter that matches no cell at all is a usage error: a CI
+/// job that runs nothing must not pass.
+fn matrix_cells(playbooks: Vec<Playbook>, filters: &[String]) -> Result<Vec<Playbook>, i32> {
+    let mut filter = Vec::new();
+    for pair in filters {
+        let Some((key, value)) = pair.split_once('=') else {
+            eprintln!("error: --cell `{pair}` must look like KEY=VALUE");
+            return Err(exit::INVALID);
+        };
+        filter.push((key.trim().to_string(), value.trim().to_string()));
+    }
+    let mut cells = Vec::new();
+    for playbook in playbooks {
+        match playbook.expand() {
+            Ok(expanded) => cells.extend(
+                expanded
+                    .into_iter()
+                    .filter(|p| playbook::cell_matches(&p.cell, &filter)),
+            ),
+            Err(e) => {
+                eprintln!("{e}");
+                return Err(exit::INVALID);
+            }
+        }
+    }
+    if cells.is_empty() {
+        eprintln!(
+            "error: no [matrix] cell matches {}",
+            filters
+                .iter()
+                .map(|f| format!("--cell {f}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        return Err(exit::INVALID);
+    }
+    Ok(cells)
+}
+
+/// Under GitHub Actions: failed steps as annotations on their playbook lines (stdout, where
+/// the runner reads workflow commands), and a job summary when the runner names its file.
+fn github_actions(results: &[RunResult], summaries: &[stats::TrialSummary]) {
+    if std::env::var("GITHUB_ACTIONS").as_deref() != Ok("true") {
+        return;
+    }
+    stdout(&github::annotations(results));
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| {
+                std::io::Write::write_all(&mut f, github::summary(results, summaries).as_bytes())
+            });
+        if let Err(e) = appended {
+            eprintln!("warning: cannot write the GitHub step summary: {e}");
+        }
+    }
 }
 
 /// Trial 1 runs with the given seed, so `--seed S` replays a single run; later trials derive

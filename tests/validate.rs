@@ -40,6 +40,8 @@ golden!(
     references,
     duplicate_ids,
     structure,
+    matrix,
+    matrix_too_big,
 );
 
 #[test]

@@ -81,6 +81,8 @@ pub(crate) struct RunShared {
     pub started: Instant,
     env: minijinja::Environment<'static>,
     vars: Value,
+    /// The `[matrix]` cell of this run: `matrix.<key>`.
+    matrix: Value,
     run: Value,
     outputs: Arc<NamedValues>,
     metrics: Arc<NamedValues>,
@@ -117,6 +119,7 @@ impl RunShared {
             draws: Default::default(),
             docker: tokio::sync::OnceCell::new(),
             vars: Value::from(Serde(&playbook.vars)),
+            matrix: Value::from(Serde(&playbook.cell)),
             run: Value::from(Serde(&run)),
             playbook,
             listener,
@@ -156,6 +159,7 @@ impl RunShared {
     fn context(&self, output: Option<&serde_json::Value>) -> Value {
         let mut ctx = BTreeMap::from([
             ("vars", self.vars.clone()),
+            ("matrix", self.matrix.clone()),
             ("steps", Value::from_dyn_object(self.outputs.clone())),
             ("metrics", Value::from_dyn_object(self.metrics.clone())),
             ("env", Value::from_object(EnvVars)),

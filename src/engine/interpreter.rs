@@ -224,6 +224,8 @@ pub async fn run(
     };
     let result = RunResult {
         scenario: playbook.scenario.clone(),
+        name: playbook.run_name(),
+        matrix: playbook.cell.clone(),
         file: playbook.source.path.display().to_string(),
         seed: options.seed,
         trial: options.trial,
@@ -261,6 +263,8 @@ fn refuse(
     });
     let result = RunResult {
         scenario: playbook.scenario.clone(),
+        name: playbook.run_name(),
+        matrix: playbook.cell.clone(),
         file: playbook.source.path.display().to_string(),
         seed: options.seed,
         trial: options.trial,

@@ -126,6 +126,11 @@ pub enum RunStatus {
 #[derive(Debug, Clone, Serialize)]
 pub struct RunResult {
     pub scenario: Scenario,
+    /// The scenario's name with its `[matrix]` cell, e.g. `tikv-node-kill [fault=kill]`; the
+    /// scenario's name without a matrix.
+    pub name: String,
+    /// The cell's values by key; empty without a matrix.
+    pub matrix: crate::playbook::Cell,
     pub file: String,
     pub seed: u64,
     pub trial: u32,

@@ -15,8 +15,8 @@ use serde::de::DeserializeOwned;
 use super::check::{CheckError, check};
 use super::node::{Key, Node, Value};
 use super::{
-    CONTEXT_ROOTS, MONITOR_KEYS, Monitor, Phase, Playbook, RUN_FIELDS, Record, RecordSpec, Retry,
-    STEP_KEYS, Scenario, Step, Subject, TOP_KEYS, Until,
+    CONTEXT_ROOTS, Cell, MAX_CELLS, MONITOR_KEYS, Monitor, Phase, Playbook, RUN_FIELDS, Record,
+    RecordSpec, Retry, STEP_KEYS, Scenario, Step, Subject, TOP_KEYS, Until,
 };
 use crate::compose::ComposeProject;
 use crate::diagnostic::{Diagnostic, Source, did_you_mean};
@@ -64,12 +64,28 @@ pub fn load(
     parse(source, overrides)
 }
 
-/// Validates a playbook already in memory.
+/// Validates a playbook already in memory, resolved for its first `[matrix]` cell.
 pub fn parse(
     source: Source,
     overrides: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<Playbook, LoadError> {
-    let source = Arc::new(source);
+    validate(Arc::new(source), overrides, None)
+}
+
+/// Validates a playbook again for one cell of its matrix (see [`Playbook::expand`]).
+pub(super) fn parse_cell(
+    source: Arc<Source>,
+    overrides: &serde_json::Map<String, serde_json::Value>,
+    cell: Cell,
+) -> Result<Playbook, LoadError> {
+    validate(source, overrides, Some(cell))
+}
+
+fn validate(
+    source: Arc<Source>,
+    overrides: &serde_json::Map<String, serde_json::Value>,
+    cell: Option<Cell>,
+) -> Result<Playbook, LoadError> {
     let (table, errors) = toml::de::DeTable::parse_recoverable(&source.text);
     if !errors.is_empty() {
         let diagnostics = errors
@@ -88,7 +104,7 @@ pub fn parse(
         env: template::environment(),
         diagnostics: Vec::new(),
     };
-    let playbook = v.playbook(&root, overrides);
+    let playbook = v.playbook(&root, overrides, cell);
     // In file order, whatever order the checks ran in.
     v.diagnostics
         .sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.start));
@@ -118,6 +134,8 @@ struct Scope<'a> {
     output: Option<StepKind>,
     /// Metrics recorded by steps before this one.
     metrics: &'a [String],
+    /// Keys of `[matrix]`, read as `matrix.<key>`.
+    matrix: &'a [String],
 }
 
 impl Validator {
@@ -157,6 +175,7 @@ impl Validator {
         &mut self,
         root: &Node,
         overrides: &serde_json::Map<String, serde_json::Value>,
+        cell: Option<Cell>,
     ) -> Option<Playbook> {
         let entries = root.as_table().unwrap_or_default();
         for (key, _) in entries {
@@ -184,8 +203,19 @@ impl Validator {
             }
         }
         vars.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let matrix = root
+            .get("matrix")
+            .map(|n| self.matrix(n))
+            .unwrap_or_default();
+        let matrix_keys: Vec<String> = matrix.iter().map(|(k, _)| k.clone()).collect();
+        let cell = cell.unwrap_or_else(|| {
+            matrix
+                .iter()
+                .filter_map(|(k, values)| Some((k.clone(), values.first()?.clone())))
+                .collect()
+        });
         let (project, compose) = match root.get("subject") {
-            Some(node) => self.subject(node, &vars),
+            Some(node) => self.subject(node, &vars, &cell),
             None => (None, None),
         };
 
@@ -248,6 +278,7 @@ impl Validator {
                     &all_ids,
                     &background_ids,
                     &metrics,
+                    &matrix_keys,
                 );
                 if let Some(step) = step {
                     if let Some(record) = &step.record {
@@ -292,6 +323,7 @@ impl Validator {
                 &no_ids,
                 &[],
                 &[],
+                &matrix_keys,
             ) else {
                 continue;
             };
@@ -324,6 +356,7 @@ impl Validator {
                     all: &no_ids,
                     output: Some(step.kind),
                     metrics: &[],
+                    matrix: &matrix_keys,
                 };
                 self.template(&text, n.span.clone(), false, &scope);
                 Some(text)
@@ -343,7 +376,82 @@ impl Validator {
             steps,
             finally,
             monitors,
+            matrix,
+            cell,
         })
+    }
+
+    /// `[matrix]`: every key an identifier, every value a non-empty array of scalars, and at
+    /// most [`MAX_CELLS`] cells in all.
+    fn matrix(&mut self, node: &Node) -> Vec<(String, Vec<serde_json::Value>)> {
+        let Some(entries) = node.as_table() else {
+            self.error("`matrix` must be a table of arrays", node.span.clone())
+                .help = Some("e.g. [matrix] fault = [\"kill\", \"pause\"]".into());
+            return Vec::new();
+        };
+        let mut matrix = Vec::new();
+        for (key, value) in entries {
+            if !is_identifier(&key.name) {
+                self.error(
+                    format!("invalid matrix key `{}`", key.name),
+                    key.span.clone(),
+                )
+                .help = Some("keys are read as `matrix.<key>`: use letters, digits and `_`".into());
+                continue;
+            }
+            let items = match value.as_array() {
+                Some(items) if !items.is_empty() => items,
+                _ => {
+                    self.error(
+                        format!("`matrix.{}` must be a non-empty array", key.name),
+                        value.span.clone(),
+                    )
+                    .help = Some("each key lists the values its cells take".into());
+                    // Kept, so `matrix.<key>` is not also reported as unknown.
+                    matrix.push((key.name.clone(), Vec::new()));
+                    continue;
+                }
+            };
+            let mut values = Vec::new();
+            for item in items {
+                match item.to_json() {
+                    v @ (serde_json::Value::String(_)
+                    | serde_json::Value::Number(_)
+                    | serde_json::Value::Bool(_)) => {
+                        if values.contains(&v) {
+                            self.error(
+                                format!("`matrix.{}` lists a value twice", key.name),
+                                item.span.clone(),
+                            );
+                        }
+                        values.push(v);
+                    }
+                    _ => {
+                        self.error(
+                            format!(
+                                "`matrix.{}` values must be strings, numbers or booleans, not {}",
+                                key.name,
+                                item.value.type_name()
+                            ),
+                            item.span.clone(),
+                        );
+                    }
+                }
+            }
+            matrix.push((key.name.clone(), values));
+        }
+        let cells = matrix
+            .iter()
+            .map(|(_, v)| v.len().max(1))
+            .fold(1usize, usize::saturating_mul);
+        if cells > MAX_CELLS {
+            self.error(
+                format!("`matrix` makes {cells} cells; at most {MAX_CELLS} are allowed"),
+                node.span.clone(),
+            )
+            .help = Some("split the playbook, or run a subset with `--cell key=value`".into());
+        }
+        matrix
     }
 
     /// Resolves `[subject]`: renders its templates, loads the compose file (so an unsupported
@@ -352,12 +460,14 @@ impl Validator {
         &mut self,
         node: &Node,
         vars: &serde_json::Map<String, serde_json::Value>,
+        cell: &Cell,
     ) -> (Option<String>, Option<Arc<ComposeProject>>) {
         let Some(subject) = self.typed::<Subject>(node, "invalid [subject]") else {
             return (None, None);
         };
         let ctx = minijinja::context! {
             vars => minijinja::Value::from(minijinja::value::Serde(vars)),
+            matrix => minijinja::Value::from(minijinja::value::Serde(cell)),
             env => std::env::vars().collect::<HashMap<_, _>>(),
         };
         let mut render = |key: &str, text: &str| -> Option<String> {
@@ -419,6 +529,7 @@ impl Validator {
         all: &HashMap<String, StepKind>,
         background_ids: &[String],
         metrics: &[String],
+        matrix: &[String],
     ) -> Option<Step> {
         let (what, keys) = match phase {
             Phase::Steps => ("a [[steps]] entry", STEP_KEYS),
@@ -518,6 +629,7 @@ impl Validator {
             all,
             output: None,
             metrics,
+            matrix,
         };
         let condition = node.get("if").and_then(|n| {
             let text = self.typed::<String>(n, "invalid `if`")?;
@@ -782,6 +894,19 @@ fn reference_problem(path: &str, scope: &Scope<'_>) -> Option<(String, Option<St
                 format!("no metric `{name}` is recorded before this point"),
                 label,
             ))
+        }
+        "matrix" => {
+            let key = parts.get(1)?;
+            if scope.matrix.iter().any(|k| k == key) {
+                return None;
+            }
+            let label = suggest(key, &mut scope.matrix.iter().map(String::as_str)).or_else(|| {
+                Some(match scope.matrix.is_empty() {
+                    true => "the playbook has no [matrix]".into(),
+                    false => format!("matrix keys: {}", scope.matrix.join(", ")),
+                })
+            });
+            Some((format!("unknown matrix key `matrix.{key}`"), label))
         }
         "env" => None,
         // minijinja's own global functions

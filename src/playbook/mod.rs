@@ -15,10 +15,12 @@ use crate::duration::Duration;
 use crate::steps::StepKind;
 
 pub mod check;
+mod discover;
 mod load;
 pub mod node;
 pub mod schema;
 
+pub use discover::discover;
 pub use load::{LoadError, load, parse};
 
 /// A validated playbook.
@@ -36,7 +38,19 @@ pub struct Playbook {
     pub finally: Vec<Step>,
     /// `[[monitors]]`: read-only steps sampled for the whole run.
     pub monitors: Vec<Monitor>,
+    /// `[matrix]`: each key with its values, in file order. Empty without a matrix.
+    pub matrix: Vec<(String, Vec<serde_json::Value>)>,
+    /// The cell this playbook was resolved for (`matrix.<key>` in templates and `[subject]`);
+    /// [`Playbook::expand`] gives one playbook per cell.
+    pub cell: Cell,
 }
+
+/// One combination of `[matrix]` values, by key.
+pub type Cell = BTreeMap<String, serde_json::Value>;
+
+/// Runs of one playbook are bounded: a matrix that multiplies out to thousands of runs is more
+/// likely a mistake than a plan.
+pub const MAX_CELLS: usize = 256;
 
 impl Playbook {
     /// Relative paths in a playbook (commands' `cwd`, compose files) are relative to it.
@@ -45,6 +59,69 @@ impl Playbook {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         }
+    }
+
+    /// Every cell of `[matrix]`, the cartesian product of its values (the last key varies
+    /// fastest); one empty cell without a matrix, so every playbook runs at least once.
+    pub fn cells(&self) -> Vec<Cell> {
+        self.matrix
+            .iter()
+            .fold(vec![Cell::new()], |cells, (key, values)| {
+                cells
+                    .iter()
+                    .flat_map(|cell| {
+                        values.iter().map(move |v| {
+                            let mut next = cell.clone();
+                            next.insert(key.clone(), v.clone());
+                            next
+                        })
+                    })
+                    .collect()
+            })
+    }
+
+    /// One playbook per cell, each validated again with its cell's values, since `[subject]`
+    /// may read `matrix` (a compose file per cell) and must resolve before anything runs.
+    pub fn expand(self) -> Result<Vec<Playbook>, LoadError> {
+        if self.matrix.is_empty() {
+            return Ok(vec![self]);
+        }
+        self.cells()
+            .into_iter()
+            .map(|cell| load::parse_cell(Arc::clone(&self.source), &self.vars, cell))
+            .collect()
+    }
+
+    /// The scenario's name with its cell, e.g. `tikv-node-kill [fault=kill]`: what progress,
+    /// reports and trial summaries call one run of one cell.
+    pub fn run_name(&self) -> String {
+        match cell_label(&self.cell) {
+            label if label.is_empty() => self.scenario.name.clone(),
+            label => format!("{} [{label}]", self.scenario.name),
+        }
+    }
+}
+
+/// `fault=kill,stores=3`: a cell as `--cell` arguments spell it.
+pub fn cell_label(cell: &Cell) -> String {
+    cell.iter()
+        .map(|(k, v)| format!("{k}={}", scalar_text(v)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Whether a cell has every `key=value` of `--cell` (values compared as [`scalar_text`]).
+pub fn cell_matches(cell: &Cell, filter: &[(String, String)]) -> bool {
+    filter
+        .iter()
+        .all(|(k, v)| cell.get(k).is_some_and(|value| scalar_text(value) == *v))
+}
+
+/// A matrix value as written on the command line: strings without quotes.
+pub fn scalar_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -226,11 +303,11 @@ pub const STEP_KEYS: &[&str] = &[
 
 /// Top-level tables of a playbook.
 pub const TOP_KEYS: &[&str] = &[
-    "scenario", "vars", "subject", "steps", "finally", "monitors",
+    "scenario", "vars", "matrix", "subject", "steps", "finally", "monitors",
 ];
 
 /// Names a template or expression may start with; `output` only inside `until`.
-pub const CONTEXT_ROOTS: &[&str] = &["vars", "steps", "metrics", "env", "run", "output"];
+pub const CONTEXT_ROOTS: &[&str] = &["vars", "matrix", "steps", "metrics", "env", "run", "output"];
 
 /// Fields of `run` in templates.
 pub const RUN_FIELDS: &[&str] = &["seed", "trial", "started_at", "scenario"];

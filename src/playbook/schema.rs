@@ -79,6 +79,17 @@ pub fn playbook_schema() -> Value {
         "properties": {
             "scenario": scenario,
             "vars": { "type": "object", "description": "Variables, read as `vars.<name>`; overridable with --var." },
+            "matrix": {
+                "type": "object",
+                "description": "Runs the playbook once per combination of these values, read as `matrix.<key>`; `--cell key=value` runs a subset.",
+                "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
+                "additionalProperties": {
+                    "type": "array",
+                    "minItems": 1,
+                    "uniqueItems": true,
+                    "items": { "type": ["string", "number", "boolean"] }
+                }
+            },
             "subject": subject,
             "steps": { "type": "array", "items": { "$ref": "#/$defs/Step" } },
             "finally": { "type": "array", "items": { "$ref": "#/$defs/Step" } },

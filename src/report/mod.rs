@@ -1,8 +1,10 @@
 //! Reports written after a run from its plain result data.
 
+pub mod github;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod listing;
 pub mod stats;
 
 use std::path::Path;

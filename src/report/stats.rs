@@ -50,11 +50,14 @@ pub fn step_key(step: &StepRecord) -> String {
     }
 }
 
-/// The trials of one playbook, summarised.
+/// The trials of one playbook (one cell of it, with a `[matrix]`), summarised.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrialSummary {
+    /// The run name: the scenario's, with the cell when there is a matrix.
     pub scenario: String,
     pub file: String,
+    /// The cell's values; empty without a matrix.
+    pub matrix: crate::playbook::Cell,
     pub trials: usize,
     pub passed: usize,
     pub failed: usize,
@@ -99,8 +102,9 @@ impl TrialSummary {
                 .collect()
         }
         Some(TrialSummary {
-            scenario: first.scenario.name.clone(),
+            scenario: first.name.clone(),
             file: first.file.clone(),
+            matrix: first.matrix.clone(),
             trials: runs.len(),
             passed,
             failed: runs.len() - passed,
@@ -112,7 +116,9 @@ impl TrialSummary {
     }
 }
 
-/// Summaries of every playbook that ran more than once, in the order they ran.
+/// Summaries of every playbook cell that ran more than once, in the order they ran. Cells
+/// stay apart: merging `fault=kill` with `fault=pause` would blur the very difference the
+/// matrix is there to show.
 pub fn summaries(runs: &[RunResult]) -> Vec<TrialSummary> {
     by_playbook(runs)
         .into_iter()
@@ -121,12 +127,15 @@ pub fn summaries(runs: &[RunResult]) -> Vec<TrialSummary> {
         .collect()
 }
 
-/// The runs grouped by playbook file, in the order the playbooks first ran: every report
-/// groups a playbook's trials together (a summary, a JUnit suite, an HTML section).
+/// The runs grouped by playbook file and matrix cell, in the order they first ran: every
+/// report groups a cell's trials together (a summary, a JUnit suite, an HTML section).
 pub fn by_playbook(runs: &[RunResult]) -> Vec<Vec<&RunResult>> {
     let mut groups: Vec<Vec<&RunResult>> = Vec::new();
     for run in runs {
-        match groups.iter_mut().find(|g| g[0].file == run.file) {
+        match groups
+            .iter_mut()
+            .find(|g| g[0].file == run.file && g[0].matrix == run.matrix)
+        {
             Some(group) => group.push(run),
             None => groups.push(vec![run]),
         }

@@ -183,7 +183,7 @@ impl Progress {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default()
                 .replace('_', " "),
-            result.scenario.name,
+            result.name,
             human(Duration::from_millis(result.duration_ms)),
             result.seed,
         ));
@@ -244,7 +244,7 @@ impl Listener for Progress {
         match &event.kind {
             EventKind::RunStarted { playbook, seed } => {
                 if self.verbosity != Verbosity::Quiet {
-                    self.line(at, &format!("▶ {} (seed {seed})", playbook.scenario.name));
+                    self.line(at, &format!("▶ {} (seed {seed})", playbook.run_name()));
                 }
             }
             EventKind::StepStarted { step } => {

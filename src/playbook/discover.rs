@@ -1,0 +1,65 @@
+//! Finding playbooks under directories, so CI can list (and fan out over) every scenario of a
+//! repository without naming each file.
+
+use std::path::{Path, PathBuf};
+
+/// The playbooks among `paths`: files named explicitly are taken as they are; directories are
+/// searched recursively for `*.toml` files that have a `[scenario]` table (other TOML files,
+/// such as vars files, are not playbooks). Sorted by path within each directory, so the
+/// listing and CI's job order are stable.
+pub fn discover(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            walk(path, &mut found)?;
+        } else {
+            found.push(path.clone());
+        }
+    }
+    Ok(found)
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            walk(&path, found)?;
+        } else if path.extension().is_some_and(|e| e == "toml") && has_scenario(&path)? {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Whether a TOML file declares `[scenario]`, judged from its lines rather than by parsing:
+/// a playbook with a syntax error must still be found, so that it is reported, not skipped.
+fn has_scenario(path: &Path) -> std::io::Result<bool> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(text.lines().any(|line| {
+        line.trim_start()
+            .strip_prefix("[scenario]")
+            .is_some_and(|rest| rest.trim().is_empty() || rest.trim_start().starts_with('#'))
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_playbooks_and_skips_other_toml() {
+        let dir = std::env::temp_dir().join(format!("chaosplay-discover-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("nested")).unwrap();
+        std::fs::write(dir.join("b.toml"), "[scenario] # x\nname = \"b\"\n").unwrap();
+        std::fs::write(dir.join("nested/a.toml"), "[scenario]\nname = [\n").unwrap();
+        std::fs::write(dir.join("vars.toml"), "members = 3\n").unwrap();
+        std::fs::write(dir.join("notes.md"), "[scenario]\n").unwrap();
+        let found = discover(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!(found, [dir.join("b.toml"), dir.join("nested/a.toml")]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
