@@ -25,6 +25,20 @@ pub struct Cli {
 enum Command {
     /// Run playbooks (all are validated before the first one starts).
     Run(RunArgs),
+    /// Show what a run would do, touching nothing: the resolved steps, the subject's services,
+    /// the containers each fault would hit now, and the undo each would register.
+    Plan {
+        #[arg(required = true, value_name = "PLAYBOOK")]
+        playbooks: Vec<PathBuf>,
+        #[command(flatten)]
+        vars: VarArgs,
+        /// Only the `[matrix]` cells with this value.
+        #[arg(long = "cell", value_name = "KEY=VALUE")]
+        cells: Vec<String>,
+        /// The seed a run would use.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Check playbooks without running anything.
     Validate {
         #[arg(required = true, value_name = "PLAYBOOK")]
@@ -100,6 +114,9 @@ struct RunArgs {
     /// Stop at the first failing trial.
     #[arg(long)]
     fail_fast: bool,
+    /// Show the plan (as `chaosplay plan`) instead of running.
+    #[arg(long)]
+    dry_run: bool,
     /// Start even though an earlier run left faults unreversed on the project; this run takes
     /// them over and its cleanup reverses them.
     #[arg(long)]
@@ -130,6 +147,12 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => run(args),
         Command::Validate { playbooks, vars } => validate(&playbooks, &vars),
+        Command::Plan {
+            playbooks,
+            vars,
+            cells,
+            seed,
+        } => plan(&playbooks, &vars, &cells, seed),
         Command::List {
             paths,
             format,
@@ -264,6 +287,28 @@ fn load_all(paths: &[PathBuf], vars: &VarArgs) -> Result<Vec<Playbook>, i32> {
     }
 }
 
+fn plan(paths: &[PathBuf], vars: &VarArgs, cells: &[String], seed: Option<u64>) -> i32 {
+    let playbooks = match load_all(paths, vars).and_then(|p| matrix_cells(p, cells)) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::ENVIRONMENT;
+        }
+    };
+    let seed = seed.unwrap_or_else(rand::random);
+    runtime.block_on(async {
+        for playbook in playbooks {
+            let plan = engine::plan(Arc::new(playbook), seed).await;
+            stdout(&(report::plan::text(&plan) + "\n"));
+        }
+    });
+    exit::PASSED
+}
+
 fn validate(paths: &[PathBuf], vars: &VarArgs) -> i32 {
     match load_all(paths, vars) {
         Ok(playbooks) => {
@@ -305,6 +350,9 @@ fn list(paths: &[PathBuf], format: ListFormat, vars: &VarArgs) -> i32 {
 }
 
 fn run(args: RunArgs) -> i32 {
+    if args.dry_run {
+        return plan(&args.playbooks, &args.vars, &args.cells, args.seed);
+    }
     let playbooks =
         match load_all(&args.playbooks, &args.vars).and_then(|p| matrix_cells(p, &args.cells)) {
             Ok(p) => p,

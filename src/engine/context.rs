@@ -205,6 +205,26 @@ impl RunShared {
         Ok(out.into())
     }
 
+    /// `with` rendered as far as it can be before the run: strings whose templates read what
+    /// only the run produces (`steps.*`) stay as written. For `chaosplay plan`.
+    pub fn render_known(&self, with: &Node) -> serde_json::Value {
+        let ctx = self.context(None);
+        self.render_node(with, &ctx)
+            .unwrap_or_else(|_| match &with.value {
+                NodeValue::Table(entries) => entries
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.name.clone(),
+                            self.render_node(v, &ctx).unwrap_or_else(|_| v.to_json()),
+                        )
+                    })
+                    .collect::<serde_json::Map<_, _>>()
+                    .into(),
+                _ => with.to_json(),
+            })
+    }
+
     fn render_node(&self, node: &Node, ctx: &Value) -> Result<serde_json::Value, StepError> {
         match &node.value {
             NodeValue::String(s) if template::is_template(s) => self.render_string(s, ctx),

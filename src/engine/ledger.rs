@@ -74,8 +74,8 @@ pub struct Ledger {
     scenario: String,
     path: PathBuf,
     undos: Mutex<Vec<Undo>>,
-    /// Held for the whole run; released when dropped.
-    _lock: File,
+    /// Held for the whole run; released when dropped. None for an in-memory ledger.
+    _lock: Option<File>,
     lock_path: PathBuf,
     /// The key is this run's alone (no compose project): its lock file goes with it.
     private: bool,
@@ -99,6 +99,19 @@ impl Ledger {
     /// A ledger under a key no other run uses.
     pub fn private(key: &str, scenario: &str) -> Result<Ledger, LedgerError> {
         Self::open_with(key, scenario, false, true)
+    }
+
+    /// A ledger kept in memory only, for `chaosplay plan`, which applies no fault.
+    pub fn in_memory() -> Ledger {
+        Ledger {
+            key: String::new(),
+            scenario: String::new(),
+            path: PathBuf::new(),
+            undos: Mutex::default(),
+            _lock: None,
+            lock_path: PathBuf::new(),
+            private: false,
+        }
     }
 
     fn open_with(
@@ -125,7 +138,7 @@ impl Ledger {
             scenario: scenario.into(),
             path,
             undos: Mutex::new(earlier),
-            _lock: lock,
+            _lock: Some(lock),
             lock_path,
             private,
         })
@@ -169,6 +182,9 @@ impl Ledger {
     }
 
     fn save(&self, list: &[Undo]) -> Result<(), LedgerError> {
+        if self._lock.is_none() {
+            return Ok(());
+        }
         if list.is_empty() {
             return match std::fs::remove_file(&self.path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&self.path)(e)),

@@ -8,6 +8,7 @@ mod events;
 mod interpreter;
 pub mod ledger;
 mod monitor;
+mod plan;
 mod recover;
 mod result;
 
@@ -16,6 +17,7 @@ pub use context::StepContext;
 pub use events::{EventKind, Listener, RunEvent};
 pub use interpreter::{RunOptions, run};
 pub use monitor::{MonitorSeries, Sample};
+pub use plan::{Plan, PlannedService, PlannedStep, plan};
 pub use recover::{Recovery, recover};
 pub use result::{
     ErrorKind, ErrorRecord, RunResult, RunStatus, StepRecord, StepStatus, UndoRecord, exit,

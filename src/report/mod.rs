@@ -5,6 +5,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod listing;
+pub mod plan;
 pub mod stats;
 
 use std::path::Path;

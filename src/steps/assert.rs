@@ -23,6 +23,7 @@ pub const DOC: StepDoc = StepDoc {
     expressions: &["that"],
     read_only: true,
     needs_docker: false,
+    undo: "",
     example: "uses = \"assert\"\nwith.that = [\n  \"steps.health.status == 200\",\n  \"steps.health.json.health == 'true'\",\n]",
 };
 

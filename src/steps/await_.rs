@@ -26,6 +26,7 @@ pub const DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: false,
+    undo: "",
     example: "uses = \"await\"\nwith = { steps = [\"load\"] }",
 };
 

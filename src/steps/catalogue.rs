@@ -135,6 +135,9 @@ pub fn detail(kind: StepKind) -> String {
             let _ = writeln!(out, "  {:<14} {:<18} default: {default}", "", "");
         }
     }
+    if !doc.undo.is_empty() {
+        let _ = writeln!(out, "\nUndo (automatic, at cleanup): {}", doc.undo);
+    }
     out.push_str("\nOutputs (`steps.<id>.<field>`):\n");
     for (name, desc) in doc.outputs {
         let _ = writeln!(out, "  {name:<14} {desc}");
@@ -152,6 +155,9 @@ pub fn markdown() -> String {
     for kind in StepKind::ALL {
         let doc = kind.doc();
         let _ = writeln!(out, "### `{}`\n\n{}\n", kind.name(), doc.summary);
+        if !doc.undo.is_empty() {
+            let _ = writeln!(out, "Undo (automatic, at cleanup): {}.\n", doc.undo);
+        }
         out.push_str(
             "| parameter | type | required | default | description |\n|---|---|---|---|---|\n",
         );

@@ -67,6 +67,7 @@ pub const UP_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
+    undo: "",
     example: "uses = \"compose.up\"\nwith = { wait = true }\ntimeout = \"2m\"",
 };
 
@@ -94,6 +95,7 @@ pub const DOWN_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
+    undo: "",
     example: "uses = \"compose.down\"\nwith = { volumes = true }",
 };
 
@@ -126,6 +128,7 @@ pub const RESET_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
+    undo: "",
     example: "uses = \"compose.reset\"\ntimeout = \"3m\"",
 };
 
@@ -152,6 +155,7 @@ pub const PS_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: true,
     needs_docker: true,
+    undo: "",
     example: "id = \"ps\"\nuses = \"compose.ps\"\nuntil = \"output.healthy == 3\"\ntimeout = \"1m\"",
 };
 

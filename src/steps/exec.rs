@@ -47,6 +47,7 @@ pub const DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: false,
+    undo: "",
     example: "uses = \"exec\"\nwith = { argv = [\"sh\", \"-c\", \"echo hello\"], expect_exit = [0] }",
 };
 

@@ -56,6 +56,7 @@ pub const DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: true,
     needs_docker: false,
+    undo: "",
     example: "id = \"health\"\nuses = \"http.request\"\nwith = { url = \"http://127.0.0.1:2379/health\" }\nuntil = \"output.status == 200\"\ntimeout = \"30s\"",
 };
 

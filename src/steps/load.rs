@@ -109,6 +109,7 @@ pub const DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: false,
+    undo: "",
     example: "id = \"load\"\nuses = \"load.http\"\nwith = { url = \"http://127.0.0.1:2379/health\", rate = 200, duration = \"60s\" }\nbackground = true",
 };
 

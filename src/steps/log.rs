@@ -19,6 +19,7 @@ pub const DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: true,
     needs_docker: false,
+    undo: "",
     example: "uses = \"log\"\nwith = { message = \"seed is {{ run.seed }}\" }",
 };
 

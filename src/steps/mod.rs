@@ -40,6 +40,8 @@ pub struct StepDoc {
     /// Whether the step talks to the Docker daemon: a run that has such steps checks the
     /// daemon before it starts, so a missing daemon is one clear sentence, not a failed step.
     pub needs_docker: bool,
+    /// What cleanup does to reverse this step's fault; empty for steps that inject none.
+    pub undo: &'static str,
     /// A TOML snippet showing a typical use.
     pub example: &'static str,
 }
@@ -131,6 +133,37 @@ registry! {
 }
 
 impl StepKind {
+    /// The containers selector of a step that acts on containers, from its rendered
+    /// parameters; `None` for other steps. `chaosplay plan` shows what it would hit.
+    pub fn selector(
+        self,
+        params: serde_json::Value,
+    ) -> Option<Result<docker::select::Selector, StepError>> {
+        fn of<T: DeserializeOwned>(
+            params: serde_json::Value,
+            selector: fn(&T) -> docker::select::Selector,
+        ) -> Option<Result<docker::select::Selector, StepError>> {
+            Some(parse_params::<T>(params).map(|p| selector(&p)))
+        }
+        match self {
+            StepKind::DockerKill => of(params, docker::KillParams::selector),
+            StepKind::DockerStop => of(params, docker::StopParams::selector),
+            StepKind::DockerStart => of(params, docker::StartParams::selector),
+            StepKind::DockerRestart => of(params, docker::RestartParams::selector),
+            StepKind::DockerPause => of(params, docker::PauseParams::selector),
+            StepKind::DockerUnpause => of(params, docker::UnpauseParams::selector),
+            StepKind::DockerExec => of(params, docker::ExecParams::selector),
+            StepKind::DockerWait => of(params, docker::WaitParams::selector),
+            StepKind::DockerLogs => of(params, docker::LogsParams::selector),
+            StepKind::NetworkPartition => of(params, network::PartitionParams::selector),
+            StepKind::NetworkHeal => of(params, network::HealParams::selector),
+            StepKind::NetworkLoss => of(params, network::LossParams::selector),
+            StepKind::NetworkBandwidth => of(params, network::BandwidthParams::selector),
+            StepKind::NetworkDelay => of(params, network::DelayParams::selector),
+            _ => None,
+        }
+    }
+
     /// Whether a background step of this kind, stopped by `await` with `cancel = true`, is
     /// asked to end (through [`StepContext::stopped`]) and keeps the output it returns, instead
     /// of being dropped: a load generator's figures are what the scenario asserts on.

@@ -113,6 +113,7 @@ pub const WAIT_STORES_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: true,
     needs_docker: false,
+    undo: "",
     example: "id = \"down\"\nuses = \"pd.wait_stores\"\nwith = { pd = \"{{ vars.pd }}\", state = \"Disconnected\", count = 1 }\ntimeout = \"60s\"",
 };
 
@@ -199,6 +200,7 @@ pub const CAPTURE_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: true,
     needs_docker: false,
+    undo: "",
     example: "id = \"before\"\nuses = \"pd.capture\"\nwith = { pd = \"{{ vars.pd }}\" }",
 };
 
@@ -249,6 +251,7 @@ pub const WAIT_HEALTHY_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: true,
     needs_docker: false,
+    undo: "",
     example: "uses = \"pd.wait_healthy\"\nwith = { pd = \"{{ vars.pd }}\" }\ntimeout = \"2m\"",
 };
 
@@ -307,6 +310,7 @@ pub const REGIONS_CHECK_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: true,
     needs_docker: false,
+    undo: "",
     example: "id = \"regions\"\nuses = \"pd.regions_check\"\nwith = { pd = \"{{ vars.pd }}\" }",
 };
 
@@ -339,6 +343,7 @@ pub const CONFIG_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: false,
+    undo: "restore the previous values",
     example: "uses = \"pd.config\"\nwith = { pd = \"{{ vars.pd }}\", set = { max-store-down-time = \"1m\" } }",
 };
 
@@ -389,6 +394,7 @@ pub const LEADER_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: true,
     needs_docker: false,
+    undo: "",
     example: "id = \"leader\"\nuses = \"pd.leader\"\nwith = { pd = \"{{ vars.pd }}\" }",
 };
 

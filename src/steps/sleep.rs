@@ -23,6 +23,7 @@ pub const DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: true,
     needs_docker: false,
+    undo: "",
     example: "uses = \"sleep\"\nwith = { duration = \"5s\" }",
 };
 

@@ -65,6 +65,7 @@ pub const KILL_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
+    undo: "start the containers it hit",
     example: "id = \"kill\"\nuses = \"docker.kill\"\nwith = { service = \"tikv*\", pick = \"random\" }",
 };
 
@@ -100,6 +101,7 @@ pub const STOP_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
+    undo: "start the containers it hit",
     example: "uses = \"docker.stop\"\nwith = { service = \"etcd1\", grace = \"5s\" }",
 };
 
@@ -127,6 +129,7 @@ pub const START_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
+    undo: "",
     example: "uses = \"docker.start\"\nwith = { container = \"{{ steps.kill.container }}\" }",
 };
 
@@ -159,6 +162,7 @@ pub const RESTART_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
+    undo: "start the containers if the restart did not finish",
     example: "uses = \"docker.restart\"\nwith = { service = \"pd0\", grace = \"0s\" }",
 };
 
@@ -190,6 +194,7 @@ pub const PAUSE_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
+    undo: "unpause the containers it hit",
     example: "id = \"pause\"\nuses = \"docker.pause\"\nwith = { service = \"etcd*\" }",
 };
 
@@ -217,6 +222,7 @@ pub const UNPAUSE_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
+    undo: "",
     example: "uses = \"docker.unpause\"\nwith = { container = \"{{ steps.pause.container }}\" }",
 };
 
@@ -269,6 +275,7 @@ pub const EXEC_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
+    undo: "",
     example: "id = \"put\"\nuses = \"docker.exec\"\nwith = { service = \"etcd0\", argv = [\"etcdctl\", \"put\", \"k\", \"v\"] }",
 };
 
@@ -348,6 +355,7 @@ pub const WAIT_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: true,
     needs_docker: true,
+    undo: "",
     example: "uses = \"docker.wait\"\nwith = { service = \"etcd*\", health = \"healthy\" }\ntimeout = \"60s\"",
 };
 
@@ -407,6 +415,7 @@ pub const LOGS_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: true,
     needs_docker: true,
+    undo: "",
     example: "id = \"logs\"\nuses = \"docker.logs\"\nwith = { container = \"{{ steps.kill.container }}\", tail = 50 }",
 };
 

@@ -8,7 +8,7 @@ use rand::SeedableRng;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::clients::docker::{Container, labels};
+use crate::clients::docker::{Container, DockerClient, labels};
 use crate::engine::{StepContext, StepError};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -163,7 +163,7 @@ impl Selector {
     }
 
     /// How many of `matched` to hit.
-    fn amount(&self, matched: usize) -> Result<usize, StepError> {
+    pub fn amount(&self, matched: usize) -> Result<usize, StepError> {
         if self.count.is_some() && self.percent.is_some() {
             return Err(StepError::Params(
                 "give `count` or `percent`, not both".into(),
@@ -192,13 +192,17 @@ fn glob(pattern: &str) -> Result<globset::GlobMatcher, StepError> {
         .compile_matcher())
 }
 
-/// The containers a step acts on. Zero matches is an error: a fault that hits nothing must not
-/// pass silently.
-pub async fn select(cx: &StepContext, selector: &Selector) -> Result<Vec<Container>, StepError> {
-    let docker = cx.docker().await?;
+/// Every container the selector matches (before picking), in name order. Zero matches is an
+/// error: a fault that hits nothing must not pass silently. Read-only, so `chaosplay plan`
+/// uses it too.
+pub async fn matching(
+    docker: &DockerClient,
+    project: Option<&str>,
+    selector: &Selector,
+) -> Result<Vec<Container>, StepError> {
     let mut filter = Vec::new();
     if selector.scope == Scope::Project {
-        let Some(project) = cx.project() else {
+        let Some(project) = project else {
             return Err(StepError::Params(
                 "this step acts on the subject's compose project, but the playbook has no [subject]; add one, or set scope = \"any\"".into(),
             ));
@@ -213,7 +217,7 @@ pub async fn select(cx: &StepContext, selector: &Selector) -> Result<Vec<Contain
         }
     }
     if matched.is_empty() {
-        let within = match (selector.scope, cx.project()) {
+        let within = match (selector.scope, project) {
             (Scope::Project, Some(p)) => format!(" in compose project `{p}`"),
             _ => String::new(),
         };
@@ -228,6 +232,13 @@ pub async fn select(cx: &StepContext, selector: &Selector) -> Result<Vec<Contain
             selector.describe()
         )));
     }
+    Ok(matched)
+}
+
+/// The containers a step acts on. Zero matches is an error: a fault that hits nothing must not
+/// pass silently.
+pub async fn select(cx: &StepContext, selector: &Selector) -> Result<Vec<Container>, StepError> {
+    let matched = matching(cx.docker().await?, cx.project(), selector).await?;
     let amount = selector.amount(matched.len())?;
     if amount > matched.len() {
         return Err(StepError::Failed(format!(

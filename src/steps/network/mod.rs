@@ -78,6 +78,7 @@ pub const PARTITION_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
+    undo: "reconnect the containers to their networks (same aliases and static address), or remove its traffic rules",
     example: "id = \"cut\"\nuses = \"network.partition\"\nwith = { service = \"tikv0\", peers = { service = \"pd*\" } }",
 };
 
@@ -203,6 +204,7 @@ pub const HEAL_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
+    undo: "",
     example: "uses = \"network.heal\"\nwith = { service = \"tikv0\" }",
 };
 
@@ -253,6 +255,7 @@ pub const LOSS_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
+    undo: "remove its iptables rules",
     example: "uses = \"network.loss\"\nwith = { service = \"etcd*\", pick = \"all\", loss_percent = 30 }",
 };
 
@@ -330,6 +333,7 @@ pub const BANDWIDTH_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
+    undo: "remove its qdisc",
     example: "uses = \"network.bandwidth\"\nwith = { service = \"tikv0\", rate = \"1mbit\" }",
 };
 
@@ -387,6 +391,7 @@ pub const DELAY_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
+    undo: "remove its qdisc",
     example: "uses = \"network.delay\"\nwith = { service = \"pd0\", delay = \"100ms\", jitter = \"20ms\" }",
 };
 
