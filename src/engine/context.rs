@@ -21,6 +21,9 @@ use crate::steps::StepKind;
 use crate::steps::undo::Undo;
 use crate::template;
 
+/// What a secret's value becomes in reports and logs.
+pub const REDACTED: &str = "••••";
+
 /// Values by name that grow during the run: step outputs (`steps.<id>`) and metrics
 /// (`metrics.<name>`). Templates read them through this view without copying the map.
 #[derive(Debug, Default)]
@@ -139,6 +142,29 @@ impl RunShared {
             .get_or_try_init(DockerClient::connect)
             .await
             .map_err(StepError::from)
+    }
+
+    /// Text with every `[secrets]` value masked: applied to everything a step reports.
+    pub fn redact(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for secret in &self.playbook.secrets {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), REDACTED);
+            }
+        }
+        text
+    }
+
+    pub fn redact_json(&self, value: &mut serde_json::Value) {
+        if self.playbook.secrets.is_empty() {
+            return;
+        }
+        match value {
+            serde_json::Value::String(s) => *s = self.redact(s),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.redact_json(v)),
+            serde_json::Value::Object(map) => map.values_mut().for_each(|v| self.redact_json(v)),
+            _ => {}
+        }
     }
 
     pub fn emit(&self, kind: EventKind<'_>) {
@@ -400,7 +426,7 @@ impl StepContext {
 
     /// Updates the step's live status line.
     pub fn status(&self, message: impl AsRef<str>) {
-        let message = message.as_ref();
+        let message = &self.shared.redact(message.as_ref());
         *self.last_status.lock().unwrap_or_else(|e| e.into_inner()) = Some(message.to_string());
         self.shared.emit(EventKind::StepStatus {
             step: self.step(),
@@ -426,7 +452,7 @@ impl StepContext {
     pub fn log(&self, message: &str) {
         self.shared.emit(EventKind::StepLog {
             step: self.step(),
-            message,
+            message: &self.shared.redact(message),
         });
     }
 

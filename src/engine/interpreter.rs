@@ -414,6 +414,15 @@ async fn execute(
         }
     }
     record.duration_ms = millis(start.elapsed());
+    for value in [&mut record.params, &mut record.output]
+        .into_iter()
+        .flatten()
+    {
+        shared.redact_json(value);
+    }
+    if let Some(error) = &mut record.error {
+        error.message = shared.redact(&error.message);
+    }
     shared.emit(EventKind::StepFinished {
         step,
         record: &record,

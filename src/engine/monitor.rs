@@ -80,7 +80,7 @@ async fn sample_until_stopped(
             _ = stop.cancelled() => break,
             r = tokio::time::timeout(limit, attempt) => r,
         };
-        let sample = match result {
+        let mut sample = match result {
             Ok(Ok(output)) => {
                 let show = match &monitor.show {
                     Some(template) => shared
@@ -111,6 +111,11 @@ async fn sample_until_stopped(
                 show: None,
             },
         };
+        if let Some(output) = &mut sample.output {
+            shared.redact_json(output);
+        }
+        sample.show = sample.show.map(|s| shared.redact(&s));
+        sample.error = sample.error.map(|e| shared.redact(&e));
         shared.emit(EventKind::MonitorSampled {
             monitor,
             sample: &sample,

@@ -203,6 +203,10 @@ impl Validator {
             }
         }
         vars.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let secrets = root
+            .get("secrets")
+            .map(|n| self.secrets(n, &mut vars))
+            .unwrap_or_default();
         let matrix = root
             .get("matrix")
             .map(|n| self.matrix(n))
@@ -371,6 +375,7 @@ impl Validator {
             source: Arc::clone(&self.source),
             scenario: scenario?,
             vars,
+            secrets,
             project,
             compose,
             steps,
@@ -379,6 +384,48 @@ impl Validator {
             matrix,
             cell,
         })
+    }
+
+    /// `[secrets]`: `name = "ENV_VAR"` reads the variable from the environment into
+    /// `vars.<name>` and returns the values, which every report and log line redacts.
+    fn secrets(
+        &mut self,
+        node: &Node,
+        vars: &mut serde_json::Map<String, serde_json::Value>,
+    ) -> Vec<String> {
+        let Some(entries) = node.as_table() else {
+            self.error(
+                "`secrets` must be a table of environment variable names",
+                node.span.clone(),
+            )
+            .help = Some("e.g. [secrets] token = \"PD_TOKEN\"".into());
+            return Vec::new();
+        };
+        let mut values = Vec::new();
+        for (key, value) in entries {
+            let Some(var) = value.as_str() else {
+                self.error(
+                    "a secret names an environment variable (a string)",
+                    value.span.clone(),
+                );
+                continue;
+            };
+            match std::env::var(var) {
+                Ok(secret) => {
+                    vars.insert(key.name.clone(), secret.clone().into());
+                    if !secret.is_empty() {
+                        values.push(secret);
+                    }
+                }
+                Err(_) => {
+                    self.error(
+                        format!("secret `{}` reads ${var}, which is not set", key.name),
+                        value.span.clone(),
+                    );
+                }
+            }
+        }
+        values
     }
 
     /// `[matrix]`: every key an identifier, every value a non-empty array of scalars, and at

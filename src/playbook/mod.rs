@@ -30,6 +30,8 @@ pub struct Playbook {
     pub scenario: Scenario,
     /// `[vars]` with the command line's `--var` and `--vars-file` applied.
     pub vars: serde_json::Map<String, serde_json::Value>,
+    /// Values of `[secrets]` (also in `vars`): redacted in every report and log line.
+    pub secrets: Vec<String>,
     /// The compose project the run owns (`[subject]`): selectors only see its containers.
     pub project: Option<String>,
     /// The subject's compose file, loaded and resolved at validation.
@@ -303,7 +305,7 @@ pub const STEP_KEYS: &[&str] = &[
 
 /// Top-level tables of a playbook.
 pub const TOP_KEYS: &[&str] = &[
-    "scenario", "vars", "matrix", "subject", "steps", "finally", "monitors",
+    "scenario", "vars", "matrix", "subject", "steps", "finally", "monitors", "secrets",
 ];
 
 /// Names a template or expression may start with; `output` only inside `until`.

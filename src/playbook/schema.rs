@@ -93,7 +93,12 @@ pub fn playbook_schema() -> Value {
             "subject": subject,
             "steps": { "type": "array", "items": { "$ref": "#/$defs/Step" } },
             "finally": { "type": "array", "items": { "$ref": "#/$defs/Step" } },
-            "monitors": { "type": "array", "items": { "$ref": "#/$defs/Monitor" } }
+            "monitors": { "type": "array", "items": { "$ref": "#/$defs/Monitor" } },
+            "secrets": {
+                "type": "object",
+                "additionalProperties": { "type": "string" },
+                "description": "name = \"ENV_VAR\": read from the environment into vars.<name>; redacted in every report and log."
+            }
         },
         "$defs": defs
     })
