@@ -21,15 +21,32 @@ impl Duration {
     }
 }
 
+/// The longest duration a playbook or flag may give. Deadlines are `Instant::now() + d`, which
+/// panics on overflow; a year is far beyond any scenario and far from that limit.
+pub const MAX: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
+
 impl std::str::FromStr for Duration {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        humantime::parse_duration(s.trim())
-            .map(Duration)
-            .map_err(|e| {
-                format!("invalid duration `{s}`: {e} (examples: \"500ms\", \"30s\", \"2m\")")
-            })
+        const EXAMPLES: &str = "(examples: \"500ms\", \"30s\", \"2m\")";
+        let text = s.trim();
+        if text.starts_with('-') {
+            return Err(format!(
+                "invalid duration `{s}`: a duration cannot be negative {EXAMPLES}"
+            ));
+        }
+        match humantime::parse_duration(text) {
+            Ok(d) if d > MAX => Err(format!(
+                "invalid duration `{s}`: longer than the longest accepted, 365 days"
+            )),
+            Ok(d) => Ok(Duration(d)),
+            // humantime's own wording for overflow speaks of precision; say what it means.
+            Err(humantime::DurationError::NumberOverflow) => Err(format!(
+                "invalid duration `{s}`: longer than the longest accepted, 365 days"
+            )),
+            Err(e) => Err(format!("invalid duration `{s}`: {e} {EXAMPLES}")),
+        }
     }
 }
 
@@ -100,5 +117,15 @@ mod tests {
     fn rejects_nonsense_and_overflow() {
         assert!("soon".parse::<Duration>().is_err());
         assert!("99999999999999999999d".parse::<Duration>().is_err());
+    }
+
+    #[test]
+    fn absurd_durations_are_refused_with_their_reason() {
+        let err = |s: &str| s.parse::<Duration>().unwrap_err();
+        assert!(err("-5s").contains("cannot be negative"), "{}", err("-5s"));
+        assert!(err("99999999999999999999s").contains("365 days"));
+        assert!(err("366d").contains("365 days"));
+        assert!(err("18446744073709551615s").contains("365 days"));
+        assert_eq!("365d".parse::<Duration>().unwrap().0, MAX);
     }
 }

@@ -42,6 +42,7 @@ golden!(
     structure,
     matrix,
     matrix_too_big,
+    absurd_values,
 );
 
 #[test]
@@ -96,4 +97,28 @@ fn unknown_var_override_file_is_a_usage_error() {
         .unwrap();
     assert_eq!(code(&output), 2);
     insta::assert_snapshot!(String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn templated_values_are_bounded_once_rendered() {
+    // A template's value is unknown at load time, so `rate = "{{ vars.rate }}"` validates; the
+    // same rule then refuses the rendered value before the step does anything.
+    let dir = common::scratch("bounds-at-run-time");
+    let playbook = "[scenario]\nname = \"b\"\n[vars]\nrate = 10\n[[steps]]\nuses = \"load.http\"\nwith = { url = \"http://127.0.0.1:9/\", rate = \"{{ vars.rate }}\", duration = \"1s\" }\n";
+    let path = common::write(&dir, "p.toml", playbook);
+    let output = chaosplay().arg("validate").arg(&path).output().unwrap();
+    assert_eq!(code(&output), 0, "{output:?}");
+    let (output, report) = common::run_file(&dir, &path, &["--var", "rate=0"]);
+    assert_eq!(code(&output), 1, "{output:?}");
+    let step = common::step(&report, "load.http");
+    assert_eq!(step["status"], "failed");
+    assert_eq!(step["error"]["kind"], "params");
+    assert!(
+        step["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`rate` must be 1–10000 requests per second, not 0"),
+        "{step}"
+    );
+    assert!(step["output"].is_null(), "no request was sent: {step}");
 }

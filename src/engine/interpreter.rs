@@ -503,7 +503,11 @@ async fn attempt_all(
                     _ = cancel.cancelled() => return Err(StepError::Cancelled),
                     _ = tokio::time::sleep(delay) => {}
                 }
-                delay = delay.mul_f64(step.retry.backoff);
+                // Saturating: `delay × backoff^n` leaves Duration's range after enough attempts.
+                delay = std::time::Duration::try_from_secs_f64(
+                    delay.as_secs_f64() * step.retry.backoff,
+                )
+                .map_or(crate::duration::MAX, |d| d.min(crate::duration::MAX));
             }
         }
     }

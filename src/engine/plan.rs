@@ -129,11 +129,10 @@ async fn plan_step(
                     Ok(matched) => {
                         let names: Vec<&str> = matched.iter().map(|c| c.name.as_str()).collect();
                         match (selector.pick, selector.amount(matched.len())) {
-                            (_, Err(e)) => format!("nothing: {e}"),
-                            (Pick::Random, Ok(n)) if n < matched.len() => {
+                            (Pick::Random, n) if n < matched.len() => {
                                 format!("{n} at random (by the seed) of: {}", names.join(", "))
                             }
-                            (_, Ok(n)) => names.into_iter().take(n).collect::<Vec<_>>().join(", "),
+                            (_, n) => names.into_iter().take(n).collect::<Vec<_>>().join(", "),
                         }
                     }
                 }

@@ -39,6 +39,21 @@ impl de::Error for CheckError {
             span: None,
         }
     }
+
+    /// serde names the Rust type (`expected u32`); a playbook author needs the range.
+    fn invalid_value(unexpected: de::Unexpected<'_>, expected: &dyn de::Expected) -> Self {
+        let expected = expected.to_string();
+        let range = match expected.as_str() {
+            "u8" => "a whole number from 0 to 255".to_string(),
+            "u16" => "a whole number from 0 to 65535".to_string(),
+            "u32" => "a whole number from 0 to 4294967295".to_string(),
+            "u64" | "usize" => "a whole number, 0 or more".to_string(),
+            _ => expected,
+        };
+        de::Error::custom(format_args!(
+            "invalid value: {unexpected}, expected {range}"
+        ))
+    }
 }
 
 impl CheckError {
@@ -214,6 +229,14 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
                     templates: self.templates,
                 })
                 .map_err(|e| e.at(&self.node.span)),
+            // Every field then takes its default; a missing required field is still reported.
+            Value::String(_) if self.template() => visitor
+                .visit_map(Map {
+                    entries: [].iter(),
+                    value: None,
+                    templates: false,
+                })
+                .map_err(|e| e.at(&self.node.span)),
             _ => Err(type_error(self, "a table")),
         }
     }
@@ -345,7 +368,13 @@ mod tests {
         count: u32,
         flag: Option<bool>,
         names: Vec<String>,
+        #[serde(default)]
+        inner: Option<Inner>,
     }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Inner {}
 
     fn node(text: &str) -> (Node, String) {
         let (t, errors) = DeTable::parse_recoverable(text);
@@ -361,7 +390,9 @@ mod tests {
 
     #[test]
     fn templates_stand_in_for_any_type() {
-        let (n, _) = node("count = \"{{ vars.n }}\"\nflag = \"{{ x }}\"\nnames = \"{{ y }}\"");
+        let (n, _) = node(
+            "count = \"{{ vars.n }}\"\nflag = \"{{ x }}\"\nnames = \"{{ y }}\"\ninner = \"{{ z }}\"",
+        );
         check::<P>(&n).unwrap();
     }
 

@@ -15,8 +15,9 @@ use serde::de::DeserializeOwned;
 use super::check::{CheckError, check};
 use super::node::{Key, Node, Value};
 use super::{
-    CONTEXT_ROOTS, Cell, MAX_CELLS, MONITOR_KEYS, Monitor, Phase, Playbook, RUN_FIELDS, Record,
-    RecordSpec, Retry, STEP_KEYS, Scenario, Step, Subject, TOP_KEYS, Until,
+    CONTEXT_ROOTS, Cell, MAX_ATTEMPTS, MAX_BACKOFF, MAX_CELLS, MIN_INTERVAL, MIN_TIMEOUT,
+    MONITOR_KEYS, Monitor, Phase, Playbook, RUN_FIELDS, Record, RecordSpec, Retry, STEP_KEYS,
+    Scenario, Step, Subject, TOP_KEYS, Until,
 };
 use crate::compose::ComposeProject;
 use crate::diagnostic::{Diagnostic, Source, did_you_mean};
@@ -159,6 +160,17 @@ impl Validator {
         }
     }
 
+    /// Refuses a duration too short to work with: a zero timeout fails every step at once, a
+    /// zero poll interval spins.
+    fn at_least(&mut self, node: &Node, what: &str, value: Duration, min: Duration) {
+        if value < min {
+            self.error(
+                format!("{what} must be at least {min}, not {value}"),
+                node.span.clone(),
+            );
+        }
+    }
+
     fn unknown_key(&mut self, key: &Key, known: &[&str], what: &str) {
         let suggestion = did_you_mean(&key.name, known.iter().copied());
         let d = self.error(
@@ -184,7 +196,13 @@ impl Validator {
             }
         }
         let scenario = match root.get("scenario") {
-            Some(node) => self.typed::<Scenario>(node, "invalid [scenario]"),
+            Some(node) => self
+                .typed::<Scenario>(node, "invalid [scenario]")
+                .inspect(|s| {
+                    if let Some(n) = node.get("step_timeout") {
+                        self.at_least(n, "`step_timeout`", s.step_timeout, MIN_TIMEOUT);
+                    }
+                }),
             None => {
                 self.diagnostics.push(
                     Diagnostic::new("missing [scenario] table", Some(0..0))
@@ -637,18 +655,33 @@ impl Validator {
         let name = node
             .get("name")
             .and_then(|n| self.typed::<String>(n, "invalid `name`"));
-        let timeout = node
-            .get("timeout")
-            .and_then(|n| self.typed::<Duration>(n, "invalid `timeout`"));
+        let timeout = node.get("timeout").and_then(|n| {
+            let timeout = self.typed::<Duration>(n, "invalid `timeout`")?;
+            self.at_least(n, "`timeout`", timeout, MIN_TIMEOUT);
+            Some(timeout)
+        });
         let retry = node
             .get("retry")
             .and_then(|n| {
                 let retry = self.typed::<Retry>(n, "invalid `retry`")?;
-                if retry.attempts == 0 {
-                    self.error("`retry.attempts` must be at least 1", n.span.clone());
+                let at = |key: &str| n.get(key).unwrap_or(n).span.clone();
+                if !(1..=MAX_ATTEMPTS).contains(&retry.attempts) {
+                    self.error(
+                        format!(
+                            "`retry.attempts` must be 1–{MAX_ATTEMPTS}, not {}",
+                            retry.attempts
+                        ),
+                        at("attempts"),
+                    );
                 }
-                if !(retry.backoff.is_finite() && retry.backoff >= 1.0) {
-                    self.error("`retry.backoff` must be a number ≥ 1", n.span.clone());
+                if !(retry.backoff.is_finite() && (1.0..=MAX_BACKOFF).contains(&retry.backoff)) {
+                    self.error(
+                        format!(
+                            "`retry.backoff` must be a number from 1 to {MAX_BACKOFF}, not {:?}",
+                            retry.backoff
+                        ),
+                        at("backoff"),
+                    );
                 }
                 Some(retry)
             })
@@ -694,7 +727,11 @@ impl Validator {
                     condition,
                     interval: node
                         .get("interval")
-                        .and_then(|n| self.typed::<Duration>(n, "invalid `interval`"))
+                        .and_then(|n| {
+                            let interval = self.typed::<Duration>(n, "invalid `interval`")?;
+                            self.at_least(n, "`interval`", interval, MIN_INTERVAL);
+                            Some(interval)
+                        })
                         .unwrap_or(Duration::from_secs(1)),
                     stable_for: node
                         .get("stable_for")
@@ -815,6 +852,12 @@ impl Validator {
                 return;
             };
             let span = span.unwrap_or_else(|| with.span.clone());
+            // The same error again means replacing the entry did not help: stop there.
+            if self.diagnostics.last().is_some_and(|d| {
+                d.span.as_ref() == Some(&span) && d.message.ends_with(message.as_str())
+            }) {
+                return;
+            }
             let mut d = Diagnostic::new(
                 format!("invalid parameters for `{kind}`: {message}"),
                 Some(span.clone()),

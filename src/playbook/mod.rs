@@ -50,6 +50,18 @@ pub struct Playbook {
 /// One combination of `[matrix]` values, by key.
 pub type Cell = BTreeMap<String, serde_json::Value>;
 
+/// Most attempts a `retry` may make: every loop the engine runs is bounded.
+pub const MAX_ATTEMPTS: u32 = 1_000;
+
+/// Largest `retry.backoff`: beyond it the second delay already dwarfs any scenario.
+pub const MAX_BACKOFF: f64 = 10.0;
+
+/// Shortest step `timeout` (and `step_timeout`): a zero timeout fails every step at once.
+pub const MIN_TIMEOUT: Duration = Duration(std::time::Duration::from_millis(1));
+
+/// Shortest `until` polling interval: a zero interval spins on the target.
+pub const MIN_INTERVAL: Duration = Duration(std::time::Duration::from_millis(10));
+
 /// Runs of one playbook are bounded: a matrix that multiplies out to thousands of runs is more
 /// likely a mistake than a plan.
 pub const MAX_CELLS: usize = 256;

@@ -89,6 +89,13 @@ impl Node {
             .map(|(_, v)| v)
     }
 
+    /// Whether any string in the tree is a template.
+    pub fn has_template(&self) -> bool {
+        self.strings()
+            .iter()
+            .any(|(s, _)| crate::template::is_template(s))
+    }
+
     /// Every string in the tree with its span, in document order.
     pub fn strings(&self) -> Vec<(&str, Range<usize>)> {
         let mut out = Vec::new();

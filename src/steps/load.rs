@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::StepDoc;
 use super::http::{RequestSpec, default_method};
+use super::{Bounds, OutOfBounds, StepDoc};
 use crate::duration::Duration;
 use crate::engine::{StepContext, StepError};
 
@@ -114,7 +114,6 @@ pub const DOC: StepDoc = StepDoc {
 };
 
 pub async fn run(p: LoadHttpParams, cx: &StepContext) -> Result<Value, StepError> {
-    check_bounds(&p)?;
     let request = RequestSpec {
         method: &p.method,
         url: &p.url,
@@ -189,33 +188,47 @@ pub async fn run(p: LoadHttpParams, cx: &StepContext) -> Result<Value, StepError
     Ok(tally.output(start.elapsed()))
 }
 
-fn check_bounds(p: &LoadHttpParams) -> Result<(), StepError> {
-    let fail = |message: String| Err(StepError::Params(message));
-    if !(1..=MAX_RATE).contains(&p.rate) {
-        return fail(format!(
-            "`rate` must be 1–{MAX_RATE} requests per second, not {}",
-            p.rate
-        ));
+impl Bounds for LoadHttpParams {
+    fn bounds(&self) -> Vec<OutOfBounds> {
+        let mut broken = Vec::new();
+        if !(1..=MAX_RATE).contains(&self.rate) {
+            broken.push(OutOfBounds::new(
+                "rate",
+                format!(
+                    "`rate` must be 1–{MAX_RATE} requests per second, not {}",
+                    self.rate
+                ),
+            ));
+        }
+        if self.duration.0.is_zero() || self.duration.0 > MAX_DURATION {
+            broken.push(OutOfBounds::new(
+                "duration",
+                format!(
+                    "`duration` must be more than 0 and at most 1h, not {}",
+                    self.duration
+                ),
+            ));
+        }
+        if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
+            broken.push(OutOfBounds::new(
+                "concurrency",
+                format!(
+                    "`concurrency` must be 1–{MAX_CONCURRENCY}, not {}",
+                    self.concurrency
+                ),
+            ));
+        }
+        if self.timeout.0.is_zero() || self.timeout.0 > MAX_TIMEOUT {
+            broken.push(OutOfBounds::new(
+                "timeout",
+                format!(
+                    "`timeout` must be more than 0 and at most 1m, not {}",
+                    self.timeout
+                ),
+            ));
+        }
+        broken
     }
-    if p.duration.0.is_zero() || p.duration.0 > MAX_DURATION {
-        return fail(format!(
-            "`duration` must be more than 0 and at most 1h, not {}",
-            p.duration
-        ));
-    }
-    if !(1..=MAX_CONCURRENCY).contains(&p.concurrency) {
-        return fail(format!(
-            "`concurrency` must be 1–{MAX_CONCURRENCY}, not {}",
-            p.concurrency
-        ));
-    }
-    if p.timeout.0.is_zero() || p.timeout.0 > MAX_TIMEOUT {
-        return fail(format!(
-            "`timeout` must be more than 0 and at most 1m, not {}",
-            p.timeout
-        ));
-    }
-    Ok(())
 }
 
 /// Sends one request and reads the whole body (so the latency is the complete response's,

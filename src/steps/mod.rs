@@ -46,6 +46,77 @@ pub struct StepDoc {
     pub example: &'static str,
 }
 
+/// A value its parameter's type allows but the step does not (out of a range, or a combination
+/// of keys), named by its key in `with` so that validation can point at it in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutOfBounds {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl OutOfBounds {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        OutOfBounds {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// The rules on a step's parameters that their types cannot express. They are checked twice:
+/// at load time on the values written literally, so `percent = 150` fails before anything runs,
+/// and on the rendered values right before the step runs, since a template's value is known
+/// only then.
+pub trait Bounds {
+    /// Every rule broken, so validation can report each value at once.
+    fn bounds(&self) -> Vec<OutOfBounds> {
+        Vec::new()
+    }
+}
+
+/// Parameter types without rules beyond their types.
+macro_rules! unbounded {
+    ($($params:path),* $(,)?) => {
+        $(impl Bounds for $params {})*
+    };
+}
+
+unbounded!(
+    sleep::SleepParams,
+    log::LogParams,
+    assert::AssertParams,
+    exec::ExecParams,
+    http::HttpRequestParams,
+    await_::AwaitParams,
+    compose::UpParams,
+    compose::DownParams,
+    compose::ResetParams,
+    compose::PsParams,
+    pd::WaitStoresParams,
+    pd::PdParams,
+    pd::WaitHealthyParams,
+    pd::RegionsCheckParams,
+    pd::ConfigParams,
+);
+
+/// Applies [`Bounds`] at validation: a value written literally is reported at its place in the
+/// file; a rule broken by a key holding a template is left to run time, since the template's
+/// stand-in is not its value.
+fn literal_bounds(params: &impl Bounds, with: &Node) -> Result<(), CheckError> {
+    for e in params.bounds() {
+        match with.get(e.field) {
+            Some(value) if value.has_template() => continue,
+            value => {
+                return Err(CheckError {
+                    message: e.message,
+                    span: Some(value.unwrap_or(with).span.clone()),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 macro_rules! registry {
     ($($variant:ident => $name:literal, $params:path, $doc:path, $run:path;)*) => {
         /// One kind of step, named in playbooks by [`StepKind::name`].
@@ -69,11 +140,13 @@ macro_rules! registry {
                 }
             }
 
-            /// Checks a `with` table against this kind's parameters, templates standing in
-            /// for any value.
+            /// Checks a `with` table against this kind's parameters and their [`Bounds`],
+            /// templates standing in for any value.
             pub fn check(self, with: &Node) -> Result<(), CheckError> {
                 match self {
-                    $(StepKind::$variant => check::<$params>(with).map(drop),)*
+                    $(StepKind::$variant => {
+                        check::<$params>(with).and_then(|p| literal_bounds(&p, with))
+                    })*
                 }
             }
 
@@ -139,7 +212,7 @@ impl StepKind {
         self,
         params: serde_json::Value,
     ) -> Option<Result<docker::select::Selector, StepError>> {
-        fn of<T: DeserializeOwned>(
+        fn of<T: DeserializeOwned + Bounds>(
             params: serde_json::Value,
             selector: fn(&T) -> docker::select::Selector,
         ) -> Option<Result<docker::select::Selector, StepError>> {
@@ -182,6 +255,11 @@ impl std::fmt::Display for StepKind {
     }
 }
 
-fn parse_params<T: DeserializeOwned>(params: serde_json::Value) -> Result<T, StepError> {
-    convert(params).map_err(|e| StepError::Params(e.to_string()))
+/// Rendered parameters, typed and within their [`Bounds`].
+fn parse_params<T: DeserializeOwned + Bounds>(params: serde_json::Value) -> Result<T, StepError> {
+    let params: T = convert(params).map_err(|e| StepError::Params(e.to_string()))?;
+    match params.bounds().into_iter().next() {
+        Some(e) => Err(StepError::Params(e.message)),
+        None => Ok(params),
+    }
 }

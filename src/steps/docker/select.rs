@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clients::docker::{Container, DockerClient, labels};
 use crate::engine::{StepContext, StepError};
+use crate::steps::OutOfBounds;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -37,7 +38,7 @@ pub enum Scope {
 /// Adds the selector fields to a step's parameter struct. They are spelled out (not
 /// `#[serde(flatten)]`) so unknown keys are still rejected with a precise error.
 macro_rules! selector_params {
-    (pick = $pick:literal; $(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty,)* }) => {
+    (pick = $pick:literal; $(bounds = $bounds:path;)? $(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty,)* }) => {
         $(#[$meta])*
         #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
         #[serde(deny_unknown_fields)]
@@ -81,6 +82,15 @@ macro_rules! selector_params {
                     percent: self.percent,
                     scope: self.scope,
                 }
+            }
+        }
+
+        impl $crate::steps::Bounds for $name {
+            fn bounds(&self) -> Vec<$crate::steps::OutOfBounds> {
+                #[allow(unused_mut)]
+                let mut broken = self.selector().bounds();
+                $(broken.extend($bounds(self));)?
+                broken
             }
         }
     };
@@ -143,13 +153,13 @@ impl Selector {
         }
         let service = c.service.as_deref().unwrap_or_default();
         if let Some(pattern) = &self.service
-            && !(c.service.is_some() && glob(pattern)?.is_match(service))
+            && !(c.service.is_some() && glob(pattern).map_err(StepError::Params)?.is_match(service))
         {
             return Ok(false);
         }
         if let Some(pattern) = &self.exclude
             && c.service.is_some()
-            && glob(pattern)?.is_match(service)
+            && glob(pattern).map_err(StepError::Params)?.is_match(service)
         {
             return Ok(false);
         }
@@ -162,33 +172,48 @@ impl Selector {
         Ok(self.labels.iter().all(|(k, v)| c.labels.get(k) == Some(v)))
     }
 
-    /// How many of `matched` to hit.
-    pub fn amount(&self, matched: usize) -> Result<usize, StepError> {
+    /// The selector's own rules, shared by every container step's [`Bounds`].
+    pub fn bounds(&self) -> Vec<OutOfBounds> {
+        let mut broken = Vec::new();
         if self.count.is_some() && self.percent.is_some() {
-            return Err(StepError::Params(
-                "give `count` or `percent`, not both".into(),
+            broken.push(OutOfBounds::new(
+                "percent",
+                "give `count` or `percent`, not both",
             ));
         }
-        if let Some(p) = self.percent {
-            if !(1..=100).contains(&p) {
-                return Err(StepError::Params(format!(
-                    "`percent` must be 1–100, not {p}"
-                )));
-            }
-            return Ok((matched * p as usize).div_ceil(100).max(1));
+        if let Some(p) = self.percent
+            && !(1..=100).contains(&p)
+        {
+            broken.push(OutOfBounds::new(
+                "percent",
+                format!("`percent` must be 1–100, not {p}"),
+            ));
         }
-        match (self.count, self.pick) {
-            (Some(0), _) => Err(StepError::Params("`count` must be at least 1".into())),
-            (Some(n), _) => Ok(n as usize),
-            (None, Pick::All) => Ok(matched),
-            (None, _) => Ok(1),
+        if self.count == Some(0) {
+            broken.push(OutOfBounds::new("count", "`count` must be at least 1"));
+        }
+        for (field, pattern) in [("service", &self.service), ("exclude", &self.exclude)] {
+            if let Some(Err(e)) = pattern.as_deref().map(glob) {
+                broken.push(OutOfBounds::new(field, e));
+            }
+        }
+        broken
+    }
+
+    /// How many of `matched` to hit (the selector is within its [`Selector::bounds`]).
+    pub fn amount(&self, matched: usize) -> usize {
+        match (self.percent, self.count, self.pick) {
+            (Some(p), _, _) => (matched * p as usize).div_ceil(100).max(1),
+            (None, Some(n), _) => n as usize,
+            (None, None, Pick::All) => matched,
+            (None, None, _) => 1,
         }
     }
 }
 
-fn glob(pattern: &str) -> Result<globset::GlobMatcher, StepError> {
+fn glob(pattern: &str) -> Result<globset::GlobMatcher, String> {
     Ok(globset::Glob::new(pattern)
-        .map_err(|e| StepError::Params(format!("invalid service glob `{pattern}`: {e}")))?
+        .map_err(|e| format!("invalid service glob `{pattern}`: {e}"))?
         .compile_matcher())
 }
 
@@ -239,7 +264,7 @@ pub async fn matching(
 /// pass silently.
 pub async fn select(cx: &StepContext, selector: &Selector) -> Result<Vec<Container>, StepError> {
     let matched = matching(cx.docker().await?, cx.project(), selector).await?;
-    let amount = selector.amount(matched.len())?;
+    let amount = selector.amount(matched.len());
     if amount > matched.len() {
         return Err(StepError::Failed(format!(
             "asked for {amount} containers matching {} but only {} match",
@@ -306,14 +331,46 @@ mod tests {
             }
             .amount(3)
         };
-        assert_eq!(pct(34).unwrap(), 2);
-        assert_eq!(pct(100).unwrap(), 3);
-        assert!(pct(0).is_err() && pct(101).is_err());
+        assert_eq!(pct(34), 2);
+        assert_eq!(pct(100), 3);
+        assert_eq!(pct(1), 1);
         let all = Selector {
             pick: Pick::All,
             ..Default::default()
         };
-        assert_eq!(all.amount(3).unwrap(), 3);
-        assert_eq!(Selector::default().amount(3).unwrap(), 1);
+        assert_eq!(all.amount(3), 3);
+        assert_eq!(Selector::default().amount(3), 1);
+    }
+
+    #[test]
+    fn bounds_name_the_offending_key() {
+        let field = |s: Selector| s.bounds()[0].field;
+        let percent = |p| Selector {
+            percent: Some(p),
+            ..Default::default()
+        };
+        assert_eq!(field(percent(0)), "percent");
+        assert_eq!(field(percent(101)), "percent");
+        assert!(percent(100).bounds().is_empty());
+        let count = |c| Selector {
+            count: Some(c),
+            ..Default::default()
+        };
+        assert_eq!(field(count(0)), "count");
+        assert_eq!(
+            field(Selector {
+                count: Some(1),
+                percent: Some(50),
+                ..Default::default()
+            }),
+            "percent"
+        );
+        assert_eq!(
+            field(Selector {
+                exclude: Some("[tikv".into()),
+                ..Default::default()
+            }),
+            "exclude"
+        );
     }
 }

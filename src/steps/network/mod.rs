@@ -12,10 +12,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::StepDoc;
 use super::docker::select::{self, select, selector_params};
 use super::docker::{hit_output, hit_outputs};
 use super::undo::Undo;
+use super::{Bounds, OutOfBounds, StepDoc};
 use crate::clients::docker::{Container, DockerClient, DockerError};
 use crate::duration::Duration;
 use crate::engine::{StepContext, StepError};
@@ -51,6 +51,7 @@ selector_params! {
 
 selector_params! {
     pick = "select::pick_random";
+    bounds = peers_bounds;
     pub struct PartitionParams {
         /// Cut the containers off only from these, chosen with the same keys as the step's
         /// own (`service`, `container`, `labels`, …; all matches by default), e.g.
@@ -59,6 +60,13 @@ selector_params! {
         #[serde(default)]
         pub peers: Option<Peers>,
     }
+}
+
+fn peers_bounds(p: &PartitionParams) -> Vec<OutOfBounds> {
+    let peers = p.peers.iter().flat_map(Bounds::bounds);
+    peers
+        .map(|e| OutOfBounds::new("peers", format!("in `peers`: {}", e.message)))
+        .collect()
 }
 
 pub const PARTITION_DOC: StepDoc = StepDoc {
@@ -234,6 +242,7 @@ pub async fn heal(p: HealParams, cx: &StepContext) -> Result<Value, StepError> {
 
 selector_params! {
     pick = "select::pick_random";
+    bounds = loss_bounds;
     pub struct LossParams {
         /// Share of packets to drop, in percent: more than 0 and at most 100 (e.g. `30`,
         /// `2.5`). (`percent` picks containers, as in every container step.)
@@ -244,6 +253,19 @@ selector_params! {
         #[serde(default)]
         pub direction: Direction,
     }
+}
+
+fn loss_bounds(p: &LossParams) -> Vec<OutOfBounds> {
+    if p.loss_percent > 0.0 && p.loss_percent <= 100.0 {
+        return Vec::new();
+    }
+    vec![OutOfBounds::new(
+        "loss_percent",
+        format!(
+            "`loss_percent` must be more than 0 and at most 100, not {:?}",
+            p.loss_percent
+        ),
+    )]
 }
 
 pub const LOSS_DOC: StepDoc = StepDoc {
@@ -260,12 +282,6 @@ pub const LOSS_DOC: StepDoc = StepDoc {
 };
 
 pub async fn loss(p: LossParams, cx: &StepContext) -> Result<Value, StepError> {
-    if !(p.loss_percent > 0.0 && p.loss_percent <= 100.0) {
-        return Err(StepError::Params(format!(
-            "`loss_percent` must be more than 0 and at most 100, not {}",
-            p.loss_percent
-        )));
-    }
     let hit = select(cx, &p.selector()).await?;
     let docker = cx.docker().await?;
     let mut targets = Vec::new();
@@ -302,6 +318,7 @@ pub async fn loss(p: LossParams, cx: &StepContext) -> Result<Value, StepError> {
 
 selector_params! {
     pick = "select::pick_random";
+    bounds = bandwidth_bounds;
     pub struct BandwidthParams {
         /// The most the containers may send per second, in tc's units: `"1mbit"`,
         /// `"500kbit"`, `"2mbps"` (bytes), …
@@ -322,6 +339,13 @@ selector_params! {
 
 fn fifty_ms() -> Duration {
     Duration::from_millis(50)
+}
+
+fn bandwidth_bounds(p: &BandwidthParams) -> Vec<OutOfBounds> {
+    let rate = parse_rate(&p.rate).err();
+    rate.map(|e| OutOfBounds::new("rate", e))
+        .into_iter()
+        .collect()
 }
 
 pub const BANDWIDTH_DOC: StepDoc = StepDoc {
@@ -372,6 +396,7 @@ pub async fn bandwidth(p: BandwidthParams, cx: &StepContext) -> Result<Value, St
 
 selector_params! {
     pick = "select::pick_random";
+    bounds = delay_bounds;
     pub struct DelayParams {
         /// Added to every packet the containers send.
         pub delay: Duration,
@@ -385,6 +410,13 @@ selector_params! {
     }
 }
 
+fn delay_bounds(p: &DelayParams) -> Vec<OutOfBounds> {
+    if p.delay.0.is_zero() {
+        return vec![OutOfBounds::new("delay", "`delay` must be more than 0")];
+    }
+    Vec::new()
+}
+
 pub const DELAY_DOC: StepDoc = StepDoc {
     summary: "Delay the packets containers send (tc `netem` as the root qdisc, replacing any other). Needs the kernel module sch_netem; fails clearly without it. Undo: remove the qdisc.",
     outputs: hit_outputs!(("devices", "each {container, device} delayed")),
@@ -396,9 +428,6 @@ pub const DELAY_DOC: StepDoc = StepDoc {
 };
 
 pub async fn delay(p: DelayParams, cx: &StepContext) -> Result<Value, StepError> {
-    if p.delay.0.is_zero() {
-        return Err(StepError::Params("`delay` must be more than 0".into()));
-    }
     let mut qdisc = vec!["netem".to_string(), "delay".into(), micros(p.delay)];
     qdisc.extend(p.jitter.map(micros));
     let hit = select(cx, &p.selector()).await?;
