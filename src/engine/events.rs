@@ -47,6 +47,11 @@ pub enum EventKind<'a> {
         message: &'a str,
     },
     CleanupStarted,
+    /// Cleanup is waiting for the Docker daemon, which stopped answering, to come back.
+    WaitingForDocker {
+        cause: &'a str,
+        up_to: std::time::Duration,
+    },
     Undone {
         record: &'a UndoRecord,
     },

@@ -150,8 +150,9 @@ pub async fn run(
     }
     let mut undo_records = Vec::new();
     let mut not_undone = Vec::new();
+    let docker_back = Deadline::now() + DOCKER_RETURN;
     for undo in undos {
-        let record = reverse(&shared, undo, deadline).await;
+        let record = reverse(&shared, undo, deadline, docker_back).await;
         if !record.ok {
             cleanup_failed = true;
             not_undone.insert(0, record.undo.clone());
@@ -299,15 +300,45 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
-/// Applies one automatic undo under the cleanup deadline.
-async fn reverse(shared: &RunShared, undo: Undo, deadline: Deadline) -> UndoRecord {
+/// How long cleanup waits for a Docker daemon that stopped answering: a restart takes seconds,
+/// and an undo applied then leaves nothing for `chaosplay recover`. One budget for all undos,
+/// so a daemon that is gone for good costs it once.
+const DOCKER_RETURN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Applies one automatic undo under the cleanup deadline, waiting for the Docker daemon until
+/// `docker_back` if it does not answer.
+async fn reverse(
+    shared: &RunShared,
+    undo: Undo,
+    deadline: Deadline,
+    docker_back: Deadline,
+) -> UndoRecord {
     let start = Instant::now();
     let outcome = tokio::time::timeout_at(deadline, async {
-        let docker = match undo.needs_docker() {
-            true => Some(shared.docker().await.map_err(|e| e.to_string())?),
-            false => None,
-        };
-        undo.apply(docker).await.map_err(|e| e.to_string())
+        let mut told = false;
+        loop {
+            let docker = match undo.needs_docker() {
+                true => shared.docker().await.map(Some),
+                false => Ok(None),
+            };
+            let applied = match docker {
+                Ok(docker) => undo.apply(docker).await,
+                Err(e) => Err(e),
+            };
+            match applied {
+                Err(StepError::DockerUnreachable(cause)) if Deadline::now() < docker_back => {
+                    if !told {
+                        told = true;
+                        shared.emit(EventKind::WaitingForDocker {
+                            cause: &cause,
+                            up_to: docker_back.saturating_duration_since(Deadline::now()),
+                        });
+                    }
+                    tokio::time::sleep(DOCKER_POLL).await;
+                }
+                other => return other.map_err(|e| e.to_string()),
+            }
+        }
     })
     .await
     .unwrap_or_else(|_| Err("cleanup deadline reached".into()));
@@ -315,11 +346,15 @@ async fn reverse(shared: &RunShared, undo: Undo, deadline: Deadline) -> UndoReco
         description: undo.describe(),
         undo,
         ok: outcome.is_ok(),
+        note: outcome.as_ref().ok().cloned().flatten(),
         error: outcome.err(),
         start_ms: millis(start.duration_since(shared.started)),
         duration_ms: millis(start.elapsed()),
     }
 }
+
+/// How often cleanup asks whether the Docker daemon is back.
+const DOCKER_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
@@ -489,7 +524,9 @@ async fn attempt_all(
             // be, so this check cannot miss it.)
             Ok(_) if cancel.is_cancelled() => return Err(StepError::Cancelled),
             Ok(output) => return Ok(Some(output)),
-            Err(e @ (StepError::Cancelled | StepError::Params(_))) => return Err(e),
+            Err(
+                e @ (StepError::Cancelled | StepError::Params(_) | StepError::DockerUnreachable(_)),
+            ) => return Err(e),
             Err(e) if record.attempts >= step.retry.attempts || cx.stop.is_cancelled() => {
                 return Err(e);
             }
@@ -562,7 +599,7 @@ async fn once(
                     record.output = Some(output);
                 }
             },
-            Ok(Err(StepError::Params(e))) => return Err(StepError::Params(e)),
+            Ok(Err(e @ (StepError::Params(_) | StepError::DockerUnreachable(_)))) => return Err(e),
             Ok(Err(e)) => {
                 holding_since = None;
                 cx.status(format!("not yet: {e}"));

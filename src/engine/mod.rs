@@ -34,6 +34,11 @@ pub enum StepError {
     /// Something the scenario depends on could not be reached (an endpoint, the Docker daemon).
     #[error("{0}")]
     Environment(String),
+    /// The Docker daemon stopped answering. Unlike an unreachable target, neither `until` nor
+    /// `retry` waits it out: every container step would fail the same way, and a daemon that
+    /// restarts has stopped the subject's containers anyway.
+    #[error("{0}")]
+    DockerUnreachable(String),
     /// The rendered parameters do not fit the step (only templates can cause this at run time).
     #[error("invalid parameters: {0}")]
     Params(String),
@@ -53,7 +58,7 @@ impl From<crate::clients::docker::DockerError> for StepError {
     fn from(e: crate::clients::docker::DockerError) -> Self {
         match e {
             crate::clients::docker::DockerError::Unreachable { .. } => {
-                StepError::Environment(e.to_string())
+                StepError::DockerUnreachable(e.to_string())
             }
             _ => StepError::Failed(e.to_string()),
         }

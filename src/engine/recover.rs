@@ -45,8 +45,11 @@ pub async fn recover(project: Option<&str>) -> Result<Recovery, LedgerError> {
                 }
             }
             match undo.apply(docker.as_ref()).await {
-                Ok(()) => {
+                Ok(None) => {
                     let _ = writeln!(text, "↺ {key}: {}", undo.describe());
+                }
+                Ok(Some(note)) => {
+                    let _ = writeln!(text, "↺ {key}: {}: {note}", undo.describe());
                 }
                 Err(e) => {
                     let _ = writeln!(text, "✗ {key}: {}: {e}", undo.describe());

@@ -53,7 +53,7 @@ impl From<&StepError> for ErrorRecord {
     fn from(e: &StepError) -> Self {
         let kind = match e {
             StepError::Failed(_) => ErrorKind::Failed,
-            StepError::Environment(_) => ErrorKind::Environment,
+            StepError::Environment(_) | StepError::DockerUnreachable(_) => ErrorKind::Environment,
             StepError::Params(_) => ErrorKind::Params,
             StepError::Template(_) => ErrorKind::Template,
             StepError::Timeout { .. } => ErrorKind::Timeout,
@@ -107,6 +107,8 @@ pub struct UndoRecord {
     pub description: String,
     pub ok: bool,
     pub error: Option<String>,
+    /// Why a successful undo had nothing to do (its container no longer exists).
+    pub note: Option<String>,
     pub start_ms: u64,
     pub duration_ms: u64,
 }

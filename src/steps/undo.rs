@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::network;
-use crate::clients::docker::DockerClient;
+use crate::clients::docker::{DockerClient, DockerError};
 use crate::clients::pd::PdClient;
 use crate::engine::StepError;
 
@@ -71,11 +71,38 @@ impl Undo {
         self == other
     }
 
+    /// The container the undo acts on; `None` for undos that act on something else.
+    fn container(&self) -> Option<&str> {
+        match self {
+            Undo::Start { container }
+            | Undo::Unpause { container }
+            | Undo::Reconnect { container, .. }
+            | Undo::FlushIptables { container, .. }
+            | Undo::ClearQdisc { container, .. } => Some(container),
+            Undo::PdConfig { .. } => None,
+        }
+    }
+
     /// Applies the undo; a subject already in the wanted state is fine. `docker` is needed
-    /// when [`Undo::needs_docker`] says so.
-    pub async fn apply(&self, docker: Option<&DockerClient>) -> Result<(), StepError> {
-        let docker =
-            || docker.ok_or_else(|| StepError::Environment("undo needs the Docker daemon".into()));
+    /// when [`Undo::needs_docker`] says so. A container removed meanwhile (by someone else, or
+    /// a `compose.down`) has nothing left to restore: that is a success, with the note
+    /// returned so cleanup and `recover` can say so, and the ledger drops the undo.
+    pub async fn apply(&self, docker: Option<&DockerClient>) -> Result<Option<String>, StepError> {
+        if let Some(container) = self.container() {
+            match required(docker)?.state(container).await {
+                Err(DockerError::NoSuchContainer(_)) => {
+                    return Ok(Some(format!(
+                        "nothing to undo: container {container} no longer exists"
+                    )));
+                }
+                other => drop(other?),
+            }
+        }
+        self.reverse(docker).await.map(|()| None)
+    }
+
+    async fn reverse(&self, docker: Option<&DockerClient>) -> Result<(), StepError> {
+        let docker = || required(docker);
         match self {
             Undo::Start { container } => {
                 let docker = docker()?;
@@ -105,4 +132,8 @@ impl Undo {
             Undo::PdConfig { pd, values } => Ok(PdClient::new(pd)?.set_config(values).await?),
         }
     }
+}
+
+fn required(docker: Option<&DockerClient>) -> Result<&DockerClient, StepError> {
+    docker.ok_or_else(|| StepError::Environment("undo needs the Docker daemon".into()))
 }

@@ -272,10 +272,20 @@ impl Listener for Progress {
                     if record.ok { "↺" } else { "✗" },
                     record.description
                 );
-                if let Some(e) = &record.error {
+                if let Some(e) = record.error.as_ref().or(record.note.as_ref()) {
                     text.push_str(&format!("\n{}", indent(e)));
                 }
                 self.line(at, &text);
+            }
+            EventKind::WaitingForDocker { cause, up_to } => {
+                let up_to = crate::duration::Duration(*up_to);
+                self.line(
+                    at,
+                    &format!(
+                        "… waiting up to {up_to} for the Docker daemon to come back\n{}",
+                        indent(cause)
+                    ),
+                );
             }
             EventKind::CleanupStarted => {
                 if self.verbosity != Verbosity::Quiet {

@@ -1,0 +1,205 @@
+//! A chaos tool must never hit what it does not own. Every step kind that selects containers
+//! (found in the JSON Schema, so a new one is covered the day it is added) is planned against
+//! a subject whose lookalikes sit just outside it: same service label in another project, the
+//! same name pattern without compose labels, a one-off container of the project itself. None
+//! may be selected unless the step says `scope = "any"`.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::docker::{docker, docker_ok, remove_project, run_labelled, test_image};
+use common::{chaosplay, code, scratch, write};
+
+const PROJECT: &str = "cpt-blast";
+
+/// The parameters each selecting step needs besides its selector. The test fails when a step
+/// kind with a selector is missing here, so the table cannot fall behind the registry.
+fn extra(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "docker.kill" | "docker.stop" | "docker.start" | "docker.restart" | "docker.pause"
+        | "docker.unpause" | "docker.wait" | "docker.logs" | "network.heal" => "",
+        "docker.exec" => r#", argv = ["true"]"#,
+        "network.partition" => "",
+        "network.loss" => ", loss_percent = 10",
+        "network.bandwidth" => r#", rate = "1mbit""#,
+        "network.delay" => r#", delay = "10ms""#,
+        _ => return None,
+    })
+}
+
+/// Step kinds whose parameters carry the selector keys (`service` and `scope`).
+fn selecting_kinds() -> Vec<String> {
+    let out = chaosplay().arg("schema").output().unwrap();
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let defs = &schema["$defs"];
+    let mut kinds = Vec::new();
+    for rule in defs["Step"]["allOf"].as_array().unwrap() {
+        let kind = rule["if"]["properties"]["uses"]["const"].as_str().unwrap();
+        let reference = rule["then"]["properties"]["with"]["$ref"].as_str().unwrap();
+        let params = &defs[reference.trim_start_matches("#/$defs/")];
+        let properties = &params["properties"];
+        if properties.get("service").is_some() && properties.get("scope").is_some() {
+            kinds.push(kind.to_string());
+        }
+    }
+    kinds
+}
+
+/// Lookalikes of the subject's `tikv0`: none of them belongs to the project.
+struct Lookalikes {
+    names: Vec<String>,
+}
+
+impl Lookalikes {
+    fn start() -> Lookalikes {
+        let image = test_image();
+        let other = format!("{PROJECT}-other");
+        remove_project(&other);
+        let mut names = vec![run_labelled(&other, "tikv0", &[])];
+        // Named like a member of the project, without any compose label.
+        let unlabelled = format!("{PROJECT}-tikv0-2");
+        let _ = docker(&["rm", "-f", &unlabelled]);
+        docker_ok(&["run", "-d", "--name", &unlabelled, image, "sleep", "3600"]);
+        names.push(unlabelled);
+        // The service label alone, without a project.
+        let loose = format!("{PROJECT}-loose");
+        let _ = docker(&["rm", "-f", &loose]);
+        docker_ok(&[
+            "run",
+            "-d",
+            "--name",
+            &loose,
+            "--label",
+            "com.docker.compose.service=tikv0",
+            image,
+            "sleep",
+            "3600",
+        ]);
+        names.push(loose);
+        // A one-off of the project itself (`docker compose run`): not a member of the cluster.
+        let oneoff = format!("{PROJECT}-tikv0-run-1");
+        let _ = docker(&["rm", "-f", &oneoff]);
+        docker_ok(&[
+            "run",
+            "-d",
+            "--name",
+            &oneoff,
+            "--label",
+            &format!("com.docker.compose.project={PROJECT}"),
+            "--label",
+            "com.docker.compose.service=tikv0",
+            "--label",
+            "com.docker.compose.oneoff=True",
+            image,
+            "sleep",
+            "3600",
+        ]);
+        names.push(oneoff);
+        Lookalikes { names }
+    }
+}
+
+impl Drop for Lookalikes {
+    fn drop(&mut self) {
+        for name in &self.names {
+            let _ = docker(&["rm", "-f", name]);
+        }
+    }
+}
+
+/// `chaosplay plan` of one step per selecting kind; returns each step's "hits" line.
+fn plan_hits(selector: &str) -> BTreeMap<String, String> {
+    let kinds = selecting_kinds();
+    let mut toml = format!("[scenario]\nname = \"blast\"\n[subject]\nproject = \"{PROJECT}\"\n");
+    for kind in &kinds {
+        let extra = extra(kind).unwrap_or_else(|| {
+            panic!("{kind} selects containers: add the parameters it needs to `extra`")
+        });
+        toml.push_str(&format!(
+            "[[steps]]\nname = \"{kind}\"\nuses = \"{kind}\"\nwith = {{ {selector}{extra} }}\n"
+        ));
+    }
+    let dir = scratch("blast-radius");
+    let path = write(&dir, "p.toml", &toml);
+    let out = chaosplay().arg("plan").arg(&path).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        code(&out),
+        0,
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Steps print as `N name (uses, line L)` followed by indented details, `hits    …` among
+    // them.
+    let mut hits = BTreeMap::new();
+    let mut current = None;
+    for line in text.lines() {
+        if let Some(kind) = kinds.iter().find(|k| line.contains(&format!("({k}, line"))) {
+            current = Some(kind.clone());
+        } else if let (Some(kind), Some(h)) = (&current, line.trim().strip_prefix("hits")) {
+            hits.insert(kind.clone(), h.trim().to_string());
+        }
+    }
+    let mut planned: Vec<_> = kinds.clone();
+    planned.sort();
+    assert_eq!(
+        hits.keys().cloned().collect::<Vec<_>>(),
+        planned,
+        "every selecting step is planned with its targets:\n{text}"
+    );
+    hits
+}
+
+#[test]
+fn no_selector_reaches_outside_the_subject_unless_told_to() {
+    remove_project(PROJECT);
+    let member = run_labelled(PROJECT, "tikv0", &[]);
+    let lookalikes = Lookalikes::start();
+    let kinds = selecting_kinds();
+    assert!(
+        kinds.len() >= 14,
+        "the schema lists the selecting steps: {kinds:?}"
+    );
+
+    for selector in [
+        r#"service = "tikv0", pick = "all""#,
+        r#"service = "*", pick = "all""#,
+        r#"labels = { "com.docker.compose.service" = "tikv0" }, pick = "all""#,
+    ] {
+        for (kind, hits) in plan_hits(selector) {
+            assert_eq!(
+                hits, member,
+                "{kind} with {{ {selector} }} hits only the member"
+            );
+        }
+    }
+    // Named outright, a lookalike is still out of reach.
+    for name in &lookalikes.names {
+        for (kind, hits) in plan_hits(&format!(r#"container = "{name}""#)) {
+            assert!(
+                hits.starts_with("nothing: no container matches"),
+                "{kind} must not reach {name}: {hits}"
+            );
+        }
+    }
+    // `scope = "any"` is the explicit way out, and then the lookalikes are reachable: the
+    // assertions above are not vacuous.
+    for (kind, hits) in plan_hits(r#"service = "tikv0", pick = "all", scope = "any""#) {
+        for name in lookalikes.names.iter().filter(|n| !n.contains("-run-")) {
+            if name.ends_with("-tikv0-2") {
+                continue; // no service label: `service` cannot match it
+            }
+            assert!(
+                hits.contains(name.as_str()),
+                "{kind} with scope any reaches {name}: {hits}"
+            );
+        }
+        assert!(
+            !hits.contains("-run-"),
+            "one-off containers are never members: {hits}"
+        );
+    }
+    drop(lookalikes);
+    remove_project(PROJECT);
+}
