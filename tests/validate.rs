@@ -43,6 +43,8 @@ golden!(
     matrix,
     matrix_too_big,
     absurd_values,
+    compose_syntax,
+    compose_shape,
 );
 
 #[test]
