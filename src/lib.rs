@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clients;
 pub mod compose;
 pub mod diagnostic;
+pub mod durable;
 pub mod duration;
 pub mod engine;
 pub mod playbook;

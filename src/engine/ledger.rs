@@ -6,7 +6,6 @@
 //! is done. A lock file next to it keeps two runs off the same project.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -197,7 +196,7 @@ impl Ledger {
             scenario: self.scenario.clone(),
             undo: list.to_vec(),
         };
-        write_durably(
+        durable_write(
             &self.path,
             &serde_json::to_vec_pretty(&file).expect("a ledger serializes"),
         )
@@ -234,20 +233,9 @@ fn read(path: &Path) -> Result<Option<LedgerFile>, LedgerError> {
     }
 }
 
-/// Write to a temporary file, fsync it, rename it over the ledger, fsync the directory: after
-/// a crash the ledger is either the old one or the new one, never half written.
-fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), LedgerError> {
-    let tmp = path.with_extension("json.tmp");
-    let mut file = File::create(&tmp).map_err(io(&tmp))?;
-    file.write_all(bytes).map_err(io(&tmp))?;
-    file.sync_all().map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))?;
-    if let Some(dir) = path.parent() {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(dir))?;
-    }
-    Ok(())
+/// After a crash the ledger is either the old one or the new one, never half written.
+fn durable_write(path: &Path, bytes: &[u8]) -> Result<(), LedgerError> {
+    crate::durable::replace(path, bytes).map_err(io(path))
 }
 
 /// Ledgers with outstanding undos, for `chaosplay recover`: all of them, or one project's.
