@@ -114,6 +114,10 @@ struct RunArgs {
     /// Stop at the first failing trial.
     #[arg(long)]
     fail_fast: bool,
+    /// Run up to this many trials at once, each on a compose project of its own
+    /// (`<project>-t<trial>`); `run.trial` in `[subject]` gives each its own host ports.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    jobs: u32,
     /// Show the plan (as `chaosplay plan`) instead of running.
     #[arg(long)]
     dry_run: bool,
@@ -370,6 +374,33 @@ fn run(args: RunArgs) -> i32 {
             return exit::ENVIRONMENT;
         }
     };
+    // Every trial's playbook is resolved before anything runs: trials side by side each get a
+    // project of their own, and must not share a host port.
+    let parallel = args.jobs > 1 && args.trials > 1;
+    let mut plans = Vec::new();
+    for playbook in playbooks {
+        let trials: Vec<Arc<Playbook>> = if parallel {
+            match (1..=args.trials)
+                .map(|trial| playbook.for_parallel_trial(trial))
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(trials) => {
+                    if let Some(clash) = Playbook::shared_host_port(&trials) {
+                        eprintln!("error: {}: {clash}", playbook.source.path.display());
+                        return exit::INVALID;
+                    }
+                    trials.into_iter().map(Arc::new).collect()
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    return exit::INVALID;
+                }
+            }
+        } else {
+            vec![Arc::new(playbook)]
+        };
+        plans.push(trials);
+    }
     let seed = args.seed.unwrap_or_else(rand::random);
     let (results, summaries) = runtime.block_on(async {
         let cancel = Cancel::default();
@@ -378,25 +409,42 @@ fn run(args: RunArgs) -> i32 {
         }
         let listener = Arc::new(Progress::new(verbosity));
         let mut results = Vec::new();
-        for playbook in playbooks {
-            let playbook = Arc::new(playbook);
-            for trial in 1..=args.trials {
-                if cancel.reason().is_some() {
-                    break;
-                }
+        for trials in plans {
+            let mut pending = (1..=args.trials).map(|trial| {
+                let playbook = Arc::clone(&trials[(trial - 1) as usize % trials.len()]);
                 let options = RunOptions {
                     seed: trial_seed(seed, trial),
                     trial,
                     cancel: cancel.clone(),
                     adopt_ledger: args.ignore_ledger,
                 };
-                let result = engine::run(Arc::clone(&playbook), options, listener.clone()).await;
-                let failed = result.status != RunStatus::Passed;
-                results.push(result);
-                if failed && args.fail_fast {
-                    break;
+                let listener: Arc<dyn engine::Listener> = match parallel {
+                    true => Arc::new(listener.for_trial(trial)),
+                    false => listener.clone(),
+                };
+                engine::run(playbook, options, listener)
+            });
+            // Up to `jobs` trials at a time, in trial order; none starts after a signal, or
+            // after a failure with --fail-fast.
+            let mut running = futures_util::stream::FuturesUnordered::new();
+            let mut of_playbook = Vec::new();
+            let mut stop = false;
+            loop {
+                while !stop && running.len() < args.jobs as usize {
+                    match pending.next() {
+                        Some(run) => running.push(run),
+                        None => break,
+                    }
                 }
+                let Some(result) = futures_util::StreamExt::next(&mut running).await else {
+                    break;
+                };
+                stop |= cancel.reason().is_some()
+                    || (args.fail_fast && result.status != RunStatus::Passed);
+                of_playbook.push(result);
             }
+            of_playbook.sort_by_key(|r| r.trial);
+            results.extend(of_playbook);
         }
         let summaries = stats::summaries(&results);
         for summary in &summaries {

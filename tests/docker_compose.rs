@@ -191,3 +191,98 @@ fn an_image_that_cannot_be_pulled_is_named_and_exits_3() {
         "nothing may be left behind"
     );
 }
+
+#[test]
+fn parallel_trials_each_get_a_project_and_ports_of_their_own() {
+    let dir = scratch("compose-parallel");
+    for trial in 1..=3 {
+        remove_project(&format!("cpt-par-t{trial}"));
+    }
+    let steps = r#"
+[[steps]]
+uses = "compose.up"
+timeout = "60s"
+[[steps]]
+name = "page"
+uses = "http.request"
+with = { url = "http://127.0.0.1:{{ 18090 + run.trial }}/" }
+[[steps]]
+id = "kill"
+uses = "docker.kill"
+with = { service = "db" }
+[[finally]]
+uses = "compose.down"
+with = { volumes = true, kill = true }
+"#;
+    let text = format!(
+        "[scenario]\nname = \"parallel\"\n[subject]\ncompose = \"{COMPOSE}\"\nproject = \"cpt-par\"\nenv = {{ TEST_IMAGE = \"{}\", DB_PORT = \"{{{{ 18090 + run.trial }}}}\" }}\n{steps}",
+        test_image()
+    );
+    let (out, report) = run(&dir, &text, &["--trials", "3", "--jobs", "3"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(code(&out), 0, "{stdout}");
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    let mut windows = Vec::new();
+    for (trial, run) in (1..).zip(runs) {
+        assert_eq!(run["trial"], trial);
+        let kill = run["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == "kill")
+            .unwrap();
+        assert_eq!(
+            kill["output"]["container"],
+            format!("cpt-par-t{trial}-db-1"),
+            "each trial kills in its own project"
+        );
+        let start = chrono::DateTime::parse_from_rfc3339(run["started_at"].as_str().unwrap())
+            .unwrap()
+            .timestamp_millis();
+        windows.push((start, start + run["duration_ms"].as_i64().unwrap()));
+        assert!(
+            project_objects(&format!("cpt-par-t{trial}")).is_empty(),
+            "trial {trial} cleaned up after itself"
+        );
+        assert!(
+            stdout.contains(&format!("[t{trial}] passed: parallel")),
+            "{stdout}"
+        );
+    }
+    let latest_start = windows.iter().map(|w| w.0).max().unwrap();
+    let earliest_end = windows.iter().map(|w| w.1).min().unwrap();
+    assert!(
+        latest_start < earliest_end,
+        "the trials ran at the same time: {windows:?}"
+    );
+}
+
+#[test]
+fn parallel_trials_that_would_share_a_host_port_are_refused_before_anything_runs() {
+    let dir = scratch("compose-parallel-clash");
+    let text = format!(
+        "[scenario]\nname = \"clash\"\n[subject]\ncompose = \"{COMPOSE}\"\nproject = \"cpt-clash\"\nenv = {{ TEST_IMAGE = \"{}\", DB_PORT = \"18099\" }}\n[[steps]]\nuses = \"compose.up\"\n",
+        test_image()
+    );
+    let path = common::write(&dir, "p.toml", &text);
+    let out = chaosplay()
+        .args(["run", "--trials", "2", "--jobs", "2"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "trials 1 and 2 would both publish host port 127.0.0.1:18099 (service `db`, then `db`)"
+        ),
+        "{stderr}"
+    );
+    for trial in 1..=2 {
+        assert!(project_objects(&format!("cpt-clash-t{trial}")).is_empty());
+    }
+    // One at a time, the same playbook is fine: trials share the project in turn.
+    let out = chaosplay().args(["validate"]).arg(&path).output().unwrap();
+    assert_eq!(code(&out), 0);
+}

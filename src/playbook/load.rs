@@ -70,22 +70,25 @@ pub fn parse(
     source: Source,
     overrides: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<Playbook, LoadError> {
-    validate(Arc::new(source), overrides, None)
+    validate(Arc::new(source), overrides, None, None)
 }
 
-/// Validates a playbook again for one cell of its matrix (see [`Playbook::expand`]).
+/// Validates a playbook again for one cell of its matrix (see [`Playbook::expand`]), and, for
+/// trials run side by side, for one of them (see [`Playbook::for_parallel_trial`]).
 pub(super) fn parse_cell(
     source: Arc<Source>,
     overrides: &serde_json::Map<String, serde_json::Value>,
     cell: Cell,
+    parallel_trial: Option<u32>,
 ) -> Result<Playbook, LoadError> {
-    validate(source, overrides, Some(cell))
+    validate(source, overrides, Some(cell), parallel_trial)
 }
 
 fn validate(
     source: Arc<Source>,
     overrides: &serde_json::Map<String, serde_json::Value>,
     cell: Option<Cell>,
+    parallel_trial: Option<u32>,
 ) -> Result<Playbook, LoadError> {
     let (table, errors) = toml::de::DeTable::parse_recoverable(&source.text);
     if !errors.is_empty() {
@@ -105,7 +108,7 @@ fn validate(
         env: template::environment(),
         diagnostics: Vec::new(),
     };
-    let playbook = v.playbook(&root, overrides, cell);
+    let playbook = v.playbook(&root, overrides, cell, parallel_trial);
     // In file order, whatever order the checks ran in.
     v.diagnostics
         .sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.start));
@@ -188,6 +191,7 @@ impl Validator {
         root: &Node,
         overrides: &serde_json::Map<String, serde_json::Value>,
         cell: Option<Cell>,
+        parallel_trial: Option<u32>,
     ) -> Option<Playbook> {
         let entries = root.as_table().unwrap_or_default();
         for (key, _) in entries {
@@ -237,7 +241,7 @@ impl Validator {
                 .collect()
         });
         let (project, compose) = match root.get("subject") {
-            Some(node) => self.subject(node, &vars, &cell),
+            Some(node) => self.subject(node, &vars, &cell, parallel_trial),
             None => (None, None),
         };
 
@@ -521,11 +525,15 @@ impl Validator {
 
     /// Resolves `[subject]`: renders its templates, loads the compose file (so an unsupported
     /// compose key is reported now, before anything is created) and names the project.
+    /// `[subject]`, rendered and its compose file loaded. `run.trial` is 1 unless the playbook
+    /// is resolved for one of several trials run side by side: then it is that trial's number,
+    /// and the project is the trial's own, `<project>-t<trial>`.
     fn subject(
         &mut self,
         node: &Node,
         vars: &serde_json::Map<String, serde_json::Value>,
         cell: &Cell,
+        parallel_trial: Option<u32>,
     ) -> (Option<String>, Option<Arc<ComposeProject>>) {
         let Some(subject) = self.typed::<Subject>(node, "invalid [subject]") else {
             return (None, None);
@@ -534,6 +542,11 @@ impl Validator {
             vars => minijinja::Value::from(minijinja::value::Serde(vars)),
             matrix => minijinja::Value::from(minijinja::value::Serde(cell)),
             env => std::env::vars().collect::<HashMap<_, _>>(),
+            run => minijinja::context! { trial => parallel_trial.unwrap_or(1) },
+        };
+        let own = |project: String| match parallel_trial {
+            Some(trial) => format!("{project}-t{trial}"),
+            None => project,
         };
         let mut render = |key: &str, text: &str| -> Option<String> {
             match self.env.render_str(text, &ctx) {
@@ -554,7 +567,8 @@ impl Validator {
         let project = subject
             .project
             .as_deref()
-            .and_then(|p| render("project", p));
+            .and_then(|p| render("project", p))
+            .map(own);
         let env: BTreeMap<String, String> = subject
             .env
             .iter()
@@ -574,7 +588,14 @@ impl Validator {
         let span = node
             .get("compose")
             .map_or(node.span.clone(), |n| n.span.clone());
-        match ComposeProject::load(&dir.join(&compose), project.as_deref(), &env) {
+        let file = dir.join(&compose);
+        let loaded = match (&project, parallel_trial) {
+            // The name comes from the compose file: load it once to learn it.
+            (None, Some(_)) => ComposeProject::load(&file, None, &env)
+                .and_then(|p| ComposeProject::load(&file, Some(&own(p.name)), &env)),
+            _ => ComposeProject::load(&file, project.as_deref(), &env),
+        };
+        match loaded {
             Ok(loaded) => (Some(loaded.name.clone()), Some(Arc::new(loaded))),
             Err(e) => {
                 self.error(format!("invalid compose file: {e}"), span);

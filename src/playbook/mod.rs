@@ -9,7 +9,7 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::compose::ComposeProject;
+use crate::compose::{ComposeProject, Protocol};
 use crate::diagnostic::Source;
 use crate::duration::Duration;
 use crate::steps::StepKind;
@@ -102,8 +102,63 @@ impl Playbook {
         }
         self.cells()
             .into_iter()
-            .map(|cell| load::parse_cell(Arc::clone(&self.source), &self.vars, cell))
+            .map(|cell| load::parse_cell(Arc::clone(&self.source), &self.vars, cell, None))
             .collect()
+    }
+
+    /// This playbook (one cell of it) resolved for one of several trials run side by side
+    /// (`--jobs`): its subject is a compose project of its own, `<project>-t<trial>`, so trials
+    /// never touch each other's containers, networks, volumes, ledger or lock, and `run.trial`
+    /// in `[subject]` can give each its own host ports.
+    pub fn for_parallel_trial(&self, trial: u32) -> Result<Playbook, LoadError> {
+        load::parse_cell(
+            Arc::clone(&self.source),
+            &self.vars,
+            self.cell.clone(),
+            Some(trial),
+        )
+    }
+
+    /// Trials run side by side each have their own project, but host ports are the machine's:
+    /// the first port two of `trials` would both publish, as the reason they cannot run
+    /// together.
+    pub fn shared_host_port(trials: &[Playbook]) -> Option<String> {
+        type Published<'a> = (u32, Option<std::net::IpAddr>, u16, Protocol, &'a str);
+        let mut seen: Vec<Published<'_>> = Vec::new();
+        for (trial, playbook) in (1..).zip(trials) {
+            let services = playbook.compose.iter().flat_map(|c| &c.services);
+            for service in services {
+                for port in &service.ports {
+                    let Some(published) = port.published else {
+                        continue;
+                    };
+                    let clash = seen.iter().find(|(t, ip, p, protocol, _)| {
+                        *t != trial
+                            && *p == published
+                            && *protocol == port.protocol
+                            && (ip == &port.host_ip || ip.is_none() || port.host_ip.is_none())
+                    });
+                    if let Some((other, _, _, _, other_service)) = clash {
+                        let address = match port.host_ip {
+                            Some(ip) => format!("{ip}:{published}"),
+                            None => published.to_string(),
+                        };
+                        return Some(format!(
+                            "trials {other} and {trial} would both publish host port {address} (service `{other_service}`, then `{}`): trials run side by side need ports of their own: take the port from a variable in the compose file (`${{PORT:-{published}}}`) and set it per trial in [subject] env, e.g. `PORT = \"{{{{ {published} + run.trial }}}}\"`",
+                            service.name
+                        ));
+                    }
+                    seen.push((
+                        trial,
+                        port.host_ip,
+                        published,
+                        port.protocol,
+                        service.name.as_str(),
+                    ));
+                }
+            }
+        }
+        None
     }
 
     /// The scenario's name with its cell, e.g. `tikv-node-kill [fault=kill]`: what progress,

@@ -28,6 +28,8 @@ pub struct Progress {
     bars: Mutex<HashMap<(Phase, usize), ProgressBar>>,
     /// Last status printed per step in plain mode, and when.
     last_status: Mutex<HashMap<(Phase, usize), (String, Duration)>>,
+    /// Names the trial on every line when trials run side by side (`[t2] `); empty otherwise.
+    prefix: String,
 }
 
 impl Progress {
@@ -39,11 +41,24 @@ impl Progress {
             live,
             bars: Mutex::default(),
             last_status: Mutex::default(),
+            prefix: String::new(),
+        }
+    }
+
+    /// The display of one of several trials running side by side: the same terminal (its
+    /// spinners join this one's), every line and spinner naming the trial.
+    pub fn for_trial(&self, trial: u32) -> Progress {
+        Progress {
+            verbosity: self.verbosity,
+            live: self.live.clone(),
+            bars: Mutex::default(),
+            last_status: Mutex::default(),
+            prefix: format!("[t{trial}] "),
         }
     }
 
     fn line(&self, elapsed: Duration, text: &str) {
-        let line = format!("[{:>8.3}s] {text}", elapsed.as_secs_f64());
+        let line = format!("[{:>8.3}s] {}{text}", elapsed.as_secs_f64(), self.prefix);
         match &self.live {
             Some(mp) => {
                 let _ = mp.println(line);
@@ -59,7 +74,7 @@ impl Progress {
             ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {wide_msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        bar.set_prefix(label(step));
+        bar.set_prefix(format!("{}{}", self.prefix, label(step)));
         bar.enable_steady_tick(Duration::from_millis(120));
         lock(&self.bars).insert((step.phase, step.index), bar);
     }
@@ -104,7 +119,7 @@ impl Progress {
                     ProgressStyle::with_template("◉ {prefix}: {wide_msg}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
-                bar.set_prefix(step.display_name().to_string());
+                bar.set_prefix(format!("{}{}", self.prefix, step.display_name()));
                 bar
             });
             bar.set_message(text);
@@ -177,7 +192,8 @@ impl Progress {
             .count();
         let failed = result.steps.iter().filter(|s| !s.succeeded()).count();
         out.push_str(&format!(
-            "{}: {} in {} (seed {}) — {passed} passed, {failed} failed\n",
+            "{}{}: {} in {} (seed {}) — {passed} passed, {failed} failed\n",
+            self.prefix,
             serde_json::to_value(result.status)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
