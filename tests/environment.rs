@@ -132,16 +132,7 @@ fn a_container_removed_by_someone_else_mid_scenario() {
     );
     assert!(stdout.contains("no longer exists"), "{stdout}");
     assert!(marker.exists(), "[[finally]] ran");
-    let recover = chaosplay()
-        .env("CHAOSPLAY_STATE_DIR", &state_dir)
-        .args(["recover", "--project", project])
-        .output()
-        .unwrap();
-    assert_eq!(code(&recover), 0);
-    assert_eq!(
-        String::from_utf8_lossy(&recover.stdout),
-        "nothing to recover\n"
-    );
+    common::assert_nothing_to_recover(&state_dir, project);
     remove_project(project);
 }
 

@@ -9,7 +9,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::docker::{create_network, docker_ok, playbook, remove_project, run_labelled, state};
-use common::{chaosplay, code, scratch, write};
+use common::{chaosplay, code, recover, scratch, write};
 
 fn spawn_run(state_dir: &Path, playbook: &Path, args: &[&str]) -> Child {
     chaosplay()
@@ -39,14 +39,6 @@ fn sigkill(child: &mut Child) {
             .success()
     );
     let _ = child.wait();
-}
-
-fn recover(state_dir: &Path, project: &str) -> std::process::Output {
-    chaosplay()
-        .env("CHAOSPLAY_STATE_DIR", state_dir)
-        .args(["recover", "--project", project])
-        .output()
-        .unwrap()
 }
 
 #[test]
@@ -95,10 +87,7 @@ fn recover_unpauses_after_the_runner_was_sigkilled() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("unpause cpt-ledger-pause-db-1"));
     assert_eq!(state("cpt-ledger-pause-db-1"), "running");
     assert!(!dir.join(format!("{project}.json")).exists());
-    assert_eq!(
-        String::from_utf8_lossy(&recover(&dir, project).stdout),
-        "nothing to recover\n"
-    );
+    common::assert_nothing_to_recover(&dir, project);
     remove_project(project);
 }
 
@@ -127,6 +116,7 @@ fn recover_reconnects_a_partitioned_container() {
     let out = recover(&dir, project);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(networks(), network, "reconnected to its network");
+    common::assert_nothing_to_recover(&dir, project);
     remove_project(project);
 }
 

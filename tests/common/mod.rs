@@ -83,3 +83,19 @@ pub fn step<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Va
 pub fn code(output: &Output) -> i32 {
     output.status.code().unwrap_or(-1)
 }
+
+/// `chaosplay recover --project P` with the ledgers of `state_dir`.
+pub fn recover(state_dir: &Path, project: &str) -> Output {
+    chaosplay()
+        .env("CHAOSPLAY_STATE_DIR", state_dir)
+        .args(["recover", "--project", project])
+        .output()
+        .unwrap()
+}
+
+/// Asserts that no ledger of `project` in `state_dir` holds an undo.
+pub fn assert_nothing_to_recover(state_dir: &Path, project: &str) {
+    let out = recover(state_dir, project);
+    assert_eq!(code(&out), 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "nothing to recover\n");
+}
