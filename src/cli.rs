@@ -285,10 +285,29 @@ fn load_all(paths: &[PathBuf], vars: &VarArgs) -> Result<Vec<Playbook>, i32> {
         }
     }
     if invalid {
-        Err(exit::INVALID)
-    } else {
-        Ok(loaded)
+        return Err(exit::INVALID);
     }
+    // A variable no playbook declares would be ignored: most likely a misspelt name.
+    let declared = || {
+        loaded
+            .iter()
+            .flat_map(|p| p.declared.iter().map(String::as_str))
+    };
+    for name in overrides.keys() {
+        if !declared().any(|d| d == name) {
+            let names: Vec<&str> = declared().collect();
+            let hint = match crate::diagnostic::did_you_mean(name, declared()) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None if names.is_empty() => "they declare no variables".to_string(),
+                None => format!("declared: {}", names.join(", ")),
+            };
+            eprintln!(
+                "error: --var/--vars-file `{name}`: no playbook given declares it in [vars]; {hint}"
+            );
+            return Err(exit::INVALID);
+        }
+    }
+    Ok(loaded)
 }
 
 fn plan(paths: &[PathBuf], vars: &VarArgs, cells: &[String], seed: Option<u64>) -> i32 {

@@ -285,28 +285,25 @@ with = { argv = ["sh", "-c", "sleep 0.3; false"] }
 }
 
 #[test]
-fn parameters_out_of_bounds_are_refused() {
+fn parameters_out_of_bounds_are_refused_at_validation() {
     let dir = scratch("load-bounds");
-    let (out, report) = run(
+    let path = common::write(
         &dir,
-        r#"
-[scenario]
+        "p.toml",
+        r#"[scenario]
 name = "load"
 [[steps]]
 name = "load"
 uses = "load.http"
 with = { url = "http://127.0.0.1:9/", rate = 20000, duration = "1s" }
 "#,
-        &[],
     );
-    assert_eq!(code(&out), 1);
-    let error = &step(&report, "load")["error"];
-    assert_eq!(error["kind"], "params");
+    let out = common::chaosplay().arg("run").arg(&path).output().unwrap();
+    assert_eq!(code(&out), 2, "refused before anything runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        error["message"]
-            .as_str()
-            .unwrap()
-            .contains("`rate` must be 1–10000"),
-        "{error:#}"
+        stderr.contains("`rate` must be 1–10000 requests per second, not 20000")
+            && stderr.contains("p.toml:6:46"),
+        "{stderr}"
     );
 }

@@ -124,3 +124,32 @@ fn templated_values_are_bounded_once_rendered() {
     );
     assert!(step["output"].is_null(), "no request was sent: {step}");
 }
+
+#[test]
+fn an_undeclared_var_override_is_a_typo_not_a_new_variable() {
+    let dir = common::scratch("undeclared-var");
+    let path = common::write(
+        &dir,
+        "p.toml",
+        "[scenario]\nname = \"v\"\n[vars]\nkeys = 3\n[[steps]]\nuses = \"log\"\nwith = { message = \"{{ vars.keys }}\" }\n",
+    );
+    let out = chaosplay()
+        .arg("run")
+        .arg(&path)
+        .args(["--var", "kesy=5"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: --var/--vars-file `kesy`: no playbook given declares it in [vars]; did you mean `keys`?\n"
+    );
+    assert!(out.stdout.is_empty(), "nothing ran");
+    let out = chaosplay()
+        .arg("validate")
+        .arg(&path)
+        .args(["--var", "keys=5"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0);
+}

@@ -224,6 +224,10 @@ impl Validator {
                 }
             }
         }
+        let mut declared: Vec<String> = vars.keys().cloned().collect();
+        if let Some(entries) = root.get("secrets").and_then(Node::as_table) {
+            declared.extend(entries.iter().map(|(k, _)| k.name.clone()));
+        }
         vars.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
         let secrets = root
             .get("secrets")
@@ -397,6 +401,7 @@ impl Validator {
             source: Arc::clone(&self.source),
             scenario: scenario?,
             vars,
+            declared,
             secrets,
             project,
             compose,

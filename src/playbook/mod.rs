@@ -30,6 +30,9 @@ pub struct Playbook {
     pub scenario: Scenario,
     /// `[vars]` with the command line's `--var` and `--vars-file` applied.
     pub vars: serde_json::Map<String, serde_json::Value>,
+    /// The variables the playbook declares (`[vars]` and `[secrets]`): a `--var` naming none
+    /// of them is a typo, not a new variable.
+    pub declared: Vec<String>,
     /// Values of `[secrets]` (also in `vars`): redacted in every report and log line.
     pub secrets: Vec<String>,
     /// The compose project the run owns (`[subject]`): selectors only see its containers.
