@@ -998,3 +998,31 @@ fn output_problem(
         });
     Some((format!("`{prefix}` has no field `{field}`"), label))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The messages of `text`'s diagnostics, or none if it loads.
+    fn messages(text: &str) -> Vec<String> {
+        match parse(Source::new("p.toml", text), &serde_json::Map::new()) {
+            Ok(_) => Vec::new(),
+            Err(LoadError::Invalid { diagnostics, .. }) => {
+                diagnostics.into_iter().map(|d| d.message).collect()
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn a_compose_file_that_is_a_device_is_refused_not_read_forever() {
+        assert_eq!(
+            messages(
+                "[scenario]\nname = \"s\"\n[subject]\ncompose = \"/dev/zero\"\n[[steps]]\nuses = \"compose.ps\"\n"
+            ),
+            [
+                "invalid compose file: /dev/zero: cannot read file: it is not a regular file (a device, FIFO or socket)"
+            ]
+        );
+    }
+}
