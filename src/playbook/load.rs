@@ -518,7 +518,9 @@ impl Validator {
             env => std::env::vars().collect::<HashMap<_, _>>(),
         };
         let mut render = |key: &str, text: &str| -> Option<String> {
-            match self.env.render_str(text, &ctx) {
+            let rendered =
+                template::check_size(text, false).and_then(|()| self.env.render_str(text, &ctx));
+            match rendered {
                 Ok(s) => Some(s),
                 Err(e) => {
                     let span = node.get(key).map_or(node.span.clone(), |n| n.span.clone());
@@ -1022,6 +1024,22 @@ mod tests {
             ),
             [
                 "invalid compose file: /dev/zero: cannot read file: it is not a regular file (a device, FIFO or socket)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_long_expression_is_an_error_not_a_stack_overflow() {
+        let minus = "-".repeat(100_000);
+        let filters = "|string".repeat(100_000);
+        let text = format!(
+            "[scenario]\nname = \"s\"\n[subject]\nproject = \"{{{{ 1{filters} }}}}\"\n[[steps]]\nuses = \"sleep\"\nwith = {{ duration = \"1s\" }}\nif = \"{minus}1\"\n"
+        );
+        assert_eq!(
+            messages(&text),
+            [
+                "invalid template in [subject] project: syntax error: more than 256 tokens in one expression; split it up",
+                "invalid expression: syntax error: more than 256 tokens in one expression; split it up",
             ]
         );
     }
