@@ -99,9 +99,13 @@ fn validate(
     }
     let root = Node::from_table(&table);
     drop(table);
+    let mut env = template::environment();
+    // `[subject]` is rendered here, before anything runs: a template that would loop for hours
+    // must fail validation, not hang it.
+    env.set_fuel(Some(SUBJECT_FUEL));
     let mut v = Validator {
         source: Arc::clone(&source),
-        env: template::environment(),
+        env,
         diagnostics: Vec::new(),
     };
     let playbook = v.playbook(&root, overrides, cell);
@@ -116,6 +120,10 @@ fn validate(
         }),
     }
 }
+
+/// minijinja's budget (about one unit per instruction) for rendering one `[subject]` value: a
+/// path or a name takes tens.
+const SUBJECT_FUEL: u64 = 100_000;
 
 struct Validator {
     source: Arc<Source>,
@@ -1041,6 +1049,15 @@ mod tests {
                 "invalid template in [subject] project: syntax error: more than 256 tokens in one expression; split it up",
                 "invalid expression: syntax error: more than 256 tokens in one expression; split it up",
             ]
+        );
+    }
+
+    #[test]
+    fn a_subject_template_that_would_loop_for_hours_runs_out_of_fuel() {
+        let text = "[scenario]\nname = \"s\"\n[subject]\nproject = \"{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}\"\n[[steps]]\nuses = \"sleep\"\nwith = { duration = \"1s\" }\n";
+        assert_eq!(
+            messages(text),
+            ["invalid template in [subject] project: engine ran out of fuel"]
         );
     }
 }
