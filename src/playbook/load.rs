@@ -523,7 +523,10 @@ impl Validator {
         let ctx = minijinja::context! {
             vars => minijinja::Value::from(minijinja::value::Serde(vars)),
             matrix => minijinja::Value::from(minijinja::value::Serde(cell)),
-            env => std::env::vars().collect::<HashMap<_, _>>(),
+            // Not `std::env::vars()`, which panics on a variable that is not UTF-8.
+            env => std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect::<HashMap<_, _>>(),
         };
         let mut render = |key: &str, text: &str| -> Option<String> {
             let rendered =
