@@ -18,10 +18,7 @@ pub fn read(path: &Path) -> io::Result<String> {
         .take(MAX_BYTES + 1)
         .read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_BYTES {
-        return Err(io::Error::new(
-            io::ErrorKind::FileTooLarge,
-            format!("it is larger than {} MiB", MAX_BYTES >> 20),
-        ));
+        return Err(too_large());
     }
     String::from_utf8(bytes)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "it is not valid UTF-8"))
@@ -30,9 +27,10 @@ pub fn read(path: &Path) -> io::Result<String> {
 /// A file named inside another file (a compose file, its `.env`, an `env_file`, a playbook
 /// found in a directory): only a regular file is read, since a device or FIFO there is a
 /// mistake, and opening a FIFO alone would block. Checked before opening, as opening is what
-/// blocks.
+/// blocks; a size the metadata already shows too large is refused without reading.
 pub fn read_regular(path: &Path) -> io::Result<String> {
-    let kind = std::fs::metadata(path)?.file_type();
+    let metadata = std::fs::metadata(path)?;
+    let kind = metadata.file_type();
     if kind.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::IsADirectory,
@@ -45,7 +43,17 @@ pub fn read_regular(path: &Path) -> io::Result<String> {
             "it is not a regular file (a device, FIFO or socket)",
         ));
     }
+    if metadata.len() > MAX_BYTES {
+        return Err(too_large());
+    }
     read(path)
+}
+
+fn too_large() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::FileTooLarge,
+        format!("it is larger than {} MiB", MAX_BYTES >> 20),
+    )
 }
 
 #[cfg(test)]
