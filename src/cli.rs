@@ -235,7 +235,7 @@ fn recover(project: Option<&str>) -> i32 {
 fn overrides(args: &VarArgs) -> Result<serde_json::Map<String, serde_json::Value>, String> {
     let mut map = serde_json::Map::new();
     for file in &args.vars_file {
-        let text = std::fs::read_to_string(file)
+        let text = crate::text_file::read(file)
             .map_err(|e| format!("cannot read vars file {}: {e}", file.display()))?;
         let table: toml::Table = toml::from_str(&text)
             .map_err(|e| format!("invalid vars file {}: {e}", file.display()))?;

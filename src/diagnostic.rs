@@ -30,7 +30,7 @@ impl Source {
     }
 
     pub fn read(path: &Path) -> std::io::Result<Self> {
-        Ok(Source::new(path, std::fs::read_to_string(path)?))
+        Ok(Source::new(path, crate::text_file::read(path)?))
     }
 
     /// 1-based line and column (in characters) of a byte offset.

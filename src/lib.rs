@@ -15,4 +15,5 @@ pub mod playbook;
 pub mod report;
 pub mod steps;
 pub mod template;
+pub mod text_file;
 pub mod ui;

@@ -4,7 +4,16 @@
 
 use std::collections::BTreeSet;
 
-use minijinja::{Environment, UndefinedBehavior};
+use minijinja::machinery::{Token, tokenize};
+use minijinja::syntax::SyntaxConfig;
+use minijinja::{Environment, ErrorKind, UndefinedBehavior};
+
+/// Tokens one `{{ … }}` or `{% … %}` tag, or one expression, may have. minijinja parses,
+/// compiles and drops expressions recursively but limits only how deeply brackets nest, so a
+/// long flat chain (`- - - 1`, `a.b.c…`, `x|f|f…`, `f()()…`) overflows the stack, a crash
+/// rather than an error, from a few thousand links on the main thread, sooner on the run's
+/// worker threads. Expressions people write have tens of tokens.
+pub const MAX_TOKENS: usize = 256;
 
 /// Whether a string is a template rather than a literal.
 pub fn is_template(s: &str) -> bool {
@@ -30,12 +39,37 @@ pub fn sole_expression(s: &str) -> Option<&str> {
         .then_some(inner.trim())
 }
 
+/// Refuses a template with a tag of more than [`MAX_TOKENS`] tokens (an expression: more in
+/// all), before minijinja compiles it. Counted by minijinja's own lexer, which does not recurse,
+/// so the count is what its parser would see.
+pub fn check_size(text: &str, expression: bool) -> Result<(), minijinja::Error> {
+    let mut tokens = 0;
+    for token in tokenize(text, expression, SyntaxConfig::default()) {
+        // The parser stops at a lexer error too, and reports it.
+        let Ok((token, _)) = token else {
+            return Ok(());
+        };
+        match token {
+            Token::TemplateData(_) | Token::VariableEnd | Token::BlockEnd => tokens = 0,
+            _ => tokens += 1,
+        }
+        if tokens > MAX_TOKENS {
+            return Err(minijinja::Error::new(
+                ErrorKind::SyntaxError,
+                format!("more than {MAX_TOKENS} tokens in one expression; split it up"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The dotted variable paths a template or expression reads (`steps.kill.container`).
 pub fn references(
     env: &Environment<'_>,
     text: &str,
     expression: bool,
 ) -> Result<BTreeSet<String>, minijinja::Error> {
+    check_size(text, expression)?;
     let names = if expression {
         env.compile_expression(text)?.undeclared_variables(true)
     } else {
@@ -64,6 +98,59 @@ mod tests {
         assert_eq!(sole_expression(" {{- vars.n -}} "), Some("vars.n"));
         assert_eq!(sole_expression("n={{ vars.n }}"), None);
         assert_eq!(sole_expression("{{ a }}{{ b }}"), None);
+    }
+
+    /// Expressions of `n` links that nest minijinja's syntax tree, and so its recursion, one
+    /// level per link.
+    const SHAPES: [fn(usize) -> String; 8] = [
+        |n| "-".repeat(n) + "1",
+        |n| vec!["1"; n + 1].join("+"),
+        |n| "vars".to_string() + &".a".repeat(n),
+        |n| "vars".to_string() + &"[0]".repeat(n),
+        |n| "range".to_string() + &"()".repeat(n),
+        |n| "1".to_string() + &"|string".repeat(n),
+        |n| "not ".repeat(n) + "true",
+        |n| "(".repeat(n) + "1" + &")".repeat(n),
+    ];
+
+    #[test]
+    fn long_chains_are_refused_before_minijinja_recurses_on_them() {
+        let env = environment();
+        for chain in SHAPES.map(|shape| shape(100_000)) {
+            let refused = references(&env, &chain, true).unwrap_err();
+            assert_eq!(
+                error_message(&refused),
+                "syntax error: more than 256 tokens in one expression; split it up"
+            );
+            let template = format!("x {{{{ {chain} }}}} y");
+            assert!(references(&env, &template, false).is_err());
+        }
+    }
+
+    #[test]
+    fn the_longest_chains_that_pass_compile_on_a_worker_threads_stack() {
+        // Tokio's default for its worker threads, where steps and monitors render templates.
+        let worker = std::thread::Builder::new().stack_size(2 << 20);
+        let compiled = worker.spawn(|| {
+            let env = environment();
+            for shape in SHAPES {
+                let longest = (1..)
+                    .map(shape)
+                    .take_while(|chain| check_size(chain, true).is_ok())
+                    .last()
+                    .unwrap();
+                let _ = env.compile_expression(&longest).map(|e| e.eval(()));
+            }
+        });
+        compiled.unwrap().join().unwrap();
+    }
+
+    #[test]
+    fn tokens_are_counted_per_tag() {
+        let tag = format!("{{{{ {} }}}}", vec!["vars.a"; 60].join(" ~ "));
+        let long = vec![tag.as_str(); 100].join("\n");
+        assert!(check_size(&long, false).is_ok());
+        assert!(check_size(&tag.replace("{{", "").replace("}}", ""), true).is_ok());
     }
 
     #[test]

@@ -153,3 +153,34 @@ fn an_undeclared_var_override_is_a_typo_not_a_new_variable() {
         .unwrap();
     assert_eq!(code(&out), 0);
 }
+
+/// Here rather than beside the loader: the test needs a process whose environment holds a
+/// variable that is not UTF-8, and changing the test process's own is unsafe while other tests
+/// run.
+#[test]
+fn a_subject_template_with_a_variable_that_is_not_utf8_in_the_environment() {
+    use std::os::unix::ffi::OsStrExt as _;
+
+    let dir = common::scratch("env-not-utf8");
+    let path = common::write(
+        &dir,
+        "p.toml",
+        "[scenario]\nname = \"x\"\n[subject]\nproject = \"p-{{ env.CHAOSPLAY_TEST_UTF8 }}\"\n[[steps]]\nuses = \"sleep\"\nwith = { duration = \"1s\" }\n",
+    );
+    let output = chaosplay()
+        .arg("validate")
+        .arg(&path)
+        .env("CHAOSPLAY_TEST_UTF8", "ok")
+        .env(
+            "CHAOSPLAY_TEST_NOT_UTF8",
+            std::ffi::OsStr::from_bytes(b"\xff"),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(
+        code(&output),
+        0,
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

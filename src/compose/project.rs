@@ -10,6 +10,7 @@ use super::read::{Reader, Scope};
 use super::service::{self, DEFAULT_NETWORK, ProjectContext};
 use super::values;
 use super::yaml::{self, Node, Value};
+use crate::text_file;
 
 const TOP_LEVEL_KEYS: &[&str] = &["version", "name", "services", "networks", "volumes"];
 
@@ -19,7 +20,7 @@ pub(crate) fn load(
     project_name: Option<&str>,
     extra_vars: &BTreeMap<String, String>,
 ) -> Result<ComposeProject, ComposeError> {
-    let source = std::fs::read_to_string(file)
+    let source = text_file::read_regular(file)
         .map_err(|e| ComposeError::new(file, None, ErrorKind::Read(e)))?;
     let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
     let dir = std::path::absolute(parent.unwrap_or(Path::new(".")))
@@ -36,7 +37,7 @@ pub(crate) fn load(
 
 /// The variables of a `.env` file, or none if there is no such file.
 fn read_dotenv(path: &Path) -> Result<BTreeMap<String, String>, ComposeError> {
-    match std::fs::read_to_string(path) {
+    match text_file::read_regular(path) {
         Ok(content) => dotenv::parse(&content).map_err(|(line, message)| {
             ComposeError::new(
                 path,

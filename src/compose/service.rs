@@ -238,7 +238,7 @@ fn resolve_environment(
     for file in env_files {
         let path = values::host_path(&file.path, cx.dir, r.vars.get("HOME").map(String::as_str))
             .map_err(|e| r.invalid(file.node, &file.scope, e))?;
-        let content = match std::fs::read_to_string(&path) {
+        let content = match crate::text_file::read_regular(&path) {
             Ok(content) => content,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !file.required => continue,
             Err(e) => return Err(ComposeError::new(&path, None, ErrorKind::Read(e))),

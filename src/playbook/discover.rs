@@ -36,8 +36,10 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 /// Whether a TOML file declares `[scenario]`, judged from its lines rather than by parsing:
 /// a playbook with a syntax error must still be found, so that it is reported, not skipped.
+/// Only regular files are read: a FIFO named `*.toml` must not stall the search.
 fn has_scenario(path: &Path) -> std::io::Result<bool> {
-    let text = std::fs::read_to_string(path)?;
+    let text = crate::text_file::read_regular(path)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
     Ok(text.lines().any(|line| {
         line.trim_start()
             .strip_prefix("[scenario]")
@@ -60,6 +62,31 @@ mod tests {
         std::fs::write(dir.join("notes.md"), "[scenario]\n").unwrap();
         let found = discover(std::slice::from_ref(&dir)).unwrap();
         assert_eq!(found, [dir.join("b.toml"), dir.join("nested/a.toml")]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_fifo_is_refused_not_waited_on() {
+        let dir =
+            std::env::temp_dir().join(format!("chaosplay-discover-fifo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // A silent pipe, reached through a link named like a playbook.
+        let (reader, _writer) = std::io::pipe().unwrap();
+        let fifo = dir.join("p.toml");
+        std::os::unix::fs::symlink(
+            format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&reader)),
+            &fifo,
+        )
+        .unwrap();
+        let err = discover(std::slice::from_ref(&dir)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: it is not a regular file (a device, FIFO or socket)",
+                fifo.display()
+            )
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

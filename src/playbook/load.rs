@@ -103,9 +103,13 @@ fn validate(
     }
     let root = Node::from_table(&table);
     drop(table);
+    let mut env = template::environment();
+    // `[subject]` is rendered here, before anything runs: a template that would loop for hours
+    // must fail validation, not hang it.
+    env.set_fuel(Some(SUBJECT_FUEL));
     let mut v = Validator {
         source: Arc::clone(&source),
-        env: template::environment(),
+        env,
         diagnostics: Vec::new(),
     };
     let playbook = v.playbook(&root, overrides, cell, parallel_trial);
@@ -120,6 +124,10 @@ fn validate(
         }),
     }
 }
+
+/// minijinja's budget (about one unit per instruction) for rendering one `[subject]` value: a
+/// path or a name takes tens.
+const SUBJECT_FUEL: u64 = 100_000;
 
 struct Validator {
     source: Arc<Source>,
@@ -546,7 +554,10 @@ impl Validator {
         let ctx = minijinja::context! {
             vars => minijinja::Value::from(minijinja::value::Serde(vars)),
             matrix => minijinja::Value::from(minijinja::value::Serde(cell)),
-            env => std::env::vars().collect::<HashMap<_, _>>(),
+            // Not `std::env::vars()`, which panics on a variable that is not UTF-8.
+            env => std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect::<HashMap<_, _>>(),
             run => minijinja::context! { trial => parallel_trial.unwrap_or(1) },
         };
         let own = |project: String| match parallel_trial {
@@ -554,7 +565,9 @@ impl Validator {
             None => project,
         };
         let mut render = |key: &str, text: &str| -> Option<String> {
-            match self.env.render_str(text, &ctx) {
+            let rendered =
+                template::check_size(text, false).and_then(|()| self.env.render_str(text, &ctx));
+            match rendered {
                 Ok(s) => Some(s),
                 Err(e) => {
                     let span = node.get(key).map_or(node.span.clone(), |n| n.span.clone());
@@ -1066,4 +1079,57 @@ fn output_problem(
             ))
         });
     Some((format!("`{prefix}` has no field `{field}`"), label))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The messages of `text`'s diagnostics, or none if it loads.
+    fn messages(text: &str) -> Vec<String> {
+        match parse(Source::new("p.toml", text), &serde_json::Map::new()) {
+            Ok(_) => Vec::new(),
+            Err(LoadError::Invalid { diagnostics, .. }) => {
+                diagnostics.into_iter().map(|d| d.message).collect()
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn a_compose_file_that_is_a_device_is_refused_not_read_forever() {
+        assert_eq!(
+            messages(
+                "[scenario]\nname = \"s\"\n[subject]\ncompose = \"/dev/zero\"\n[[steps]]\nuses = \"compose.ps\"\n"
+            ),
+            [
+                "invalid compose file: /dev/zero: cannot read file: it is not a regular file (a device, FIFO or socket)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_long_expression_is_an_error_not_a_stack_overflow() {
+        let minus = "-".repeat(100_000);
+        let filters = "|string".repeat(100_000);
+        let text = format!(
+            "[scenario]\nname = \"s\"\n[subject]\nproject = \"{{{{ 1{filters} }}}}\"\n[[steps]]\nuses = \"sleep\"\nwith = {{ duration = \"1s\" }}\nif = \"{minus}1\"\n"
+        );
+        assert_eq!(
+            messages(&text),
+            [
+                "invalid template in [subject] project: syntax error: more than 256 tokens in one expression; split it up",
+                "invalid expression: syntax error: more than 256 tokens in one expression; split it up",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_subject_template_that_would_loop_for_hours_runs_out_of_fuel() {
+        let text = "[scenario]\nname = \"s\"\n[subject]\nproject = \"{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}\"\n[[steps]]\nuses = \"sleep\"\nwith = { duration = \"1s\" }\n";
+        assert_eq!(
+            messages(text),
+            ["invalid template in [subject] project: engine ran out of fuel"]
+        );
+    }
 }

@@ -1,0 +1,134 @@
+//! Reading the text files a run is described by: playbooks, vars files, compose files and the
+//! env files they name. `std::fs::read_to_string` reads until the end, which never comes for
+//! `/dev/zero` and never starts for a FIFO nobody writes to: a path typo there would hang
+//! `chaosplay validate` or eat the machine's memory instead of failing with a message.
+
+use std::fs::File;
+use std::io::{self, Read as _};
+use std::path::Path;
+
+/// Far beyond any hand-written playbook or compose file, far below memory trouble.
+pub const MAX_BYTES: u64 = 16 << 20;
+
+/// A file the user named on the command line. Pipes are read (`--vars-file <(…)` is a file
+/// they chose to generate), up to [`MAX_BYTES`].
+pub fn read(path: &Path) -> io::Result<String> {
+    let mut bytes = Vec::new();
+    File::open(path)?
+        .take(MAX_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_BYTES {
+        return Err(too_large());
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "it is not valid UTF-8"))
+}
+
+/// A file named inside another file (a compose file, its `.env`, an `env_file`, a playbook
+/// found in a directory): only a regular file is read, since a device or FIFO there is a
+/// mistake, and opening a FIFO alone would block. Checked before opening, as opening is what
+/// blocks; a size the metadata already shows too large is refused without reading.
+pub fn read_regular(path: &Path) -> io::Result<String> {
+    let metadata = std::fs::metadata(path)?;
+    let kind = metadata.file_type();
+    if kind.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "it is a directory, not a file",
+        ));
+    }
+    if !kind.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is not a regular file (a device, FIFO or socket)",
+        ));
+    }
+    if metadata.len() > MAX_BYTES {
+        return Err(too_large());
+    }
+    read(path)
+}
+
+fn too_large() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::FileTooLarge,
+        format!("it is larger than {} MiB", MAX_BYTES >> 20),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("chaosplay-text-file-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn reads_a_regular_file() {
+        let dir = scratch("regular");
+        let path = dir.join("p.toml");
+        std::fs::write(&path, "name = \"é\"\n").unwrap();
+        assert_eq!(read_regular(&path).unwrap(), "name = \"é\"\n");
+        assert_eq!(read(&path).unwrap(), "name = \"é\"\n");
+        std::fs::write(&path, b"\xff").unwrap();
+        assert_eq!(
+            read(&path).unwrap_err().to_string(),
+            "it is not valid UTF-8"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn stops_at_the_size_limit() {
+        let err = read(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::FileTooLarge);
+        assert_eq!(err.to_string(), "it is larger than 16 MiB");
+
+        let dir = scratch("large");
+        let path = dir.join("big.yaml");
+        let file = File::create(&path).unwrap();
+        file.set_len(MAX_BYTES + 1).unwrap();
+        assert_eq!(
+            read_regular(&path).unwrap_err().kind(),
+            io::ErrorKind::FileTooLarge
+        );
+        file.set_len(MAX_BYTES).unwrap();
+        assert_eq!(read_regular(&path).unwrap().len() as u64, MAX_BYTES);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_regular_file_without_blocking() {
+        use std::os::fd::AsRawFd as _;
+
+        let dir = scratch("special");
+        // A pipe whose writer stays open and silent: reading it would never end. Reached by
+        // path, not made with `mkfifo`: a child process would inherit (for an instant) the
+        // file locks of tests running beside this one.
+        let (reader, _writer) = io::pipe().unwrap();
+        let fifo = std::path::PathBuf::from(format!("/proc/self/fd/{}", reader.as_raw_fd()));
+        for (path, message) in [
+            (
+                fifo.as_path(),
+                "it is not a regular file (a device, FIFO or socket)",
+            ),
+            (
+                Path::new("/dev/zero"),
+                "it is not a regular file (a device, FIFO or socket)",
+            ),
+            (dir.as_path(), "it is a directory, not a file"),
+        ] {
+            assert_eq!(read_regular(path).unwrap_err().to_string(), message);
+        }
+        assert_eq!(
+            read_regular(&dir.join("missing")).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
