@@ -9,8 +9,9 @@ writes raw figures as JSON; `table` turns them into the final table.
     drive.py rawkill OUT    kill + start of one container: chaosplay vs docker CLI vs raw API
     drive.py table DIR      the final table from DIR/*.json (markdown on stdout)
 
-Every child process is timed from spawn to exit with time.perf_counter, and its peak RSS is
-read from wait4's rusage (the largest of it and of the children it waited for). Rounds rotate
+Every child process is timed from spawn to exit with time.perf_counter; peak RSS is measured
+in the warm-up rounds through GNU time (the largest of the process and of the children it
+waited for). Rounds rotate
 the order of the sides (A B C, B C A, …) so drift and noise hit every side alike; warm-up
 rounds are discarded; medians are compared. Standard library only, so it runs on any python3.
 
@@ -61,20 +62,27 @@ class Failed(Exception):
     pass
 
 
-def spawn(cmd, env=None, cwd=None):
-    """Runs cmd to completion: (wall seconds, peak RSS in KiB). Raises Failed on exit != 0."""
-    with tempfile.TemporaryFile() as err:
+def spawn(cmd, env=None, cwd=None, rss=False):
+    """Runs cmd to completion: (wall seconds, peak RSS in KiB or None). Raises Failed on exit != 0.
+
+    Peak RSS is only measured when asked (warm-up rounds), through GNU time, which adds its own
+    fork and exec to the wall time. It cannot come from this process's wait4: a child's peak
+    RSS counts the memory of the process that forked it until its exec, i.e. this Python.
+    """
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as rss_file:
         full_env = dict(os.environ, **(env or {}))
+        if rss:
+            cmd = ["/usr/bin/time", "-f", "%M", "-o", rss_file.name, *cmd]
         start = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=full_env, cwd=cwd)
-        _, status, usage = os.wait4(p.pid, 0)
+        p.wait()
         wall = time.perf_counter() - start
-        p.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         if p.returncode != 0:
             err.seek(0)
             tail = err.read().decode(errors="replace")[-3000:]
             raise Failed(f"{' '.join(cmd)} exited {p.returncode}:\n{tail}")
-    return wall, usage.ru_maxrss
+        peak = int(rss_file.read().split()[-1]) if rss else None
+    return wall, peak
 
 
 def health(port, timeout=2.0):
@@ -159,10 +167,11 @@ def cmd_validate(out):
     rounds, warmup = ROUNDS * 2, max(WARMUP, 3)  # cheap: twice the rounds, 3 warm-ups
     for _, warm, name in rounds_of(sides, rounds, warmup):
         cmd, env = sides[name]
-        wall, rss = spawn(cmd, env=env)
-        if not warm:
-            data["sides"][name]["wall_ms"].append(wall * 1000)
+        wall, rss = spawn(cmd, env=env, rss=warm)
+        if warm:
             data["sides"][name]["rss_kb"].append(rss)
+        else:
+            data["sides"][name]["wall_ms"].append(wall * 1000)
     data["load_after"] = load()
     write(out, "validate", data, rounds, warmup)
     report(data)
@@ -237,7 +246,7 @@ def cmd_kill(out):
         wait_healthy(KILL_PORTS)  # every side starts from the same healthy cluster
         if os.path.exists(report_path):
             os.remove(report_path)
-        wall, rss = spawn(cmd, env=env, cwd=work)
+        wall, rss = spawn(cmd, env=env, cwd=work, rss=warm)
         acts, run_s = parse(report_path)
         names = [a[0] for a in acts]
         if len(acts) != 4:
@@ -257,9 +266,11 @@ def cmd_kill(out):
         }
         if run_s is not None:
             row["outside_run_ms"] = (wall - run_s) * 1000
-        if not warm:
+        if warm:  # timed through GNU time: only the peak RSS is kept
+            data["sides"][name]["rss_kb"].append(rss)
+        else:
             for f in fields:
-                if f in row:
+                if f in row and f != "rss_kb":
                     data["sides"][name][f].append(row[f])
     wait_healthy(KILL_PORTS)
     data["load_after"] = load()
