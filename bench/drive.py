@@ -44,6 +44,7 @@ INTERVAL_S = 0.1  # the poll interval on every side (etcd-kill.toml/.json say th
 RESET_CP, RESET_CP_PORTS = "benchcp", (24510, 24511, 24512)
 RESET_DC, RESET_DC_PORTS = "benchdc", (24520, 24521, 24522)
 HEALTH_TIMEOUT_S = 90  # every wait for a healthy cluster is bounded by this
+PROCESS_TIMEOUT_S = 300  # and every process the benchmark starts by this
 
 
 def env_int(name, default):
@@ -75,7 +76,12 @@ def spawn(cmd, env=None, cwd=None, rss=False):
             cmd = ["/usr/bin/time", "-f", "%M", "-o", rss_file.name, *cmd]
         start = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=full_env, cwd=cwd)
-        p.wait()
+        try:
+            p.wait(timeout=PROCESS_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            raise Failed(f"{' '.join(cmd)} still running after {PROCESS_TIMEOUT_S} s: killed")
         wall = time.perf_counter() - start
         if p.returncode != 0:
             err.seek(0)

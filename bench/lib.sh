@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared setup for the bench/ scripts; sourced, not run. Every function is idempotent and
 # quick when there is nothing to do, so each section script can also be run on its own.
 #
