@@ -86,3 +86,21 @@ fn until_rides_out_errors_and_bad_statuses() {
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(step(&report, "health")["polls"], 3);
 }
+
+#[test]
+fn accept_errors_makes_a_refused_connection_an_output() {
+    // A port that was just free: nothing listens on it, so the connection is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = scratch("http-accept-errors");
+    let (out, report) = run(
+        &dir,
+        "[scenario]\nname = \"x\"\n[vars]\nport = 0\n[[steps]]\nid = \"down\"\nuses = \"http.request\"\nwith = { url = \"http://127.0.0.1:{{ vars.port }}/health\", accept_errors = true, timeout = \"2s\" }\nuntil = \"output.error or output.json.health != 'true'\"\ninterval = \"20ms\"\ntimeout = \"10s\"\n[[steps]]\nuses = \"assert\"\nwith.that = [\"steps.down.status is none\", \"'cannot connect' in steps.down.error\"]\n",
+        &["--var", &format!("port={port}")],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(step(&report, "down")["polls"], 1);
+}

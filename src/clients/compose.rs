@@ -111,12 +111,16 @@ impl<'a> Compose<'a> {
             }
         }
         if wait_healthy {
-            for service in &self.project.services {
+            // All at once: the members of a cluster become ready together, and waiting for
+            // them one after another would add a probe's time per service.
+            let waits = self.project.services.iter().map(|service| async move {
                 if self.has_healthcheck(service).await? {
                     self.wait_for(service, DependencyCondition::Healthy, status)
                         .await?;
                 }
-            }
+                Ok::<(), ComposeError>(())
+            });
+            futures_util::future::try_join_all(waits).await?;
         }
         Ok(())
     }

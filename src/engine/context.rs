@@ -457,12 +457,9 @@ impl StepContext {
     }
 
     pub fn http(&self) -> &reqwest::Client {
-        self.shared.http.get_or_init(|| {
-            reqwest::Client::builder()
-                .connect_timeout(std::time::Duration::from_secs(5))
-                .build()
-                .unwrap_or_default()
-        })
+        self.shared
+            .http
+            .get_or_init(|| crate::clients::http::client().clone())
     }
 
     /// The playbook's directory: relative paths in parameters start here.

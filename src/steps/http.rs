@@ -31,6 +31,11 @@ pub struct HttpRequestParams {
     /// Status codes that count as success; empty (the default) accepts any response.
     #[serde(default)]
     pub expect_status: Vec<u16>,
+    /// A request that gets no response (refused connection, no answer in time, broken
+    /// response) is an output with `error` set instead of a failure, so `until` can wait for an
+    /// endpoint to go down: `until = "output.error or output.json.health != 'true'"`.
+    #[serde(default)]
+    pub accept_errors: bool,
 }
 
 pub(super) fn default_method() -> String {
@@ -42,7 +47,7 @@ fn default_timeout() -> Duration {
 }
 
 pub const DOC: StepDoc = StepDoc {
-    summary: "Send one HTTP request and capture the response. Connection failures are environment errors (exit 3); with `until`, they count as not ready yet.",
+    summary: "Send one HTTP request and capture the response. Connection failures are environment errors (exit 3); with `until`, they count as not ready yet; with `accept_errors`, they are an output.",
     outputs: &[
         ("status", "the HTTP status code"),
         ("headers", "response headers (lower-case names)"),
@@ -51,6 +56,10 @@ pub const DOC: StepDoc = StepDoc {
         (
             "elapsed_ms",
             "time to the complete response, in milliseconds",
+        ),
+        (
+            "error",
+            "with `accept_errors`: why no response came (status, body and json are then null); null otherwise",
         ),
     ],
     expressions: &[],
@@ -102,23 +111,20 @@ pub async fn run(p: HttpRequestParams, cx: &StepContext) -> Result<serde_json::V
     .build(cx.http())?;
     cx.status(format!("{} {}", request.method(), p.url));
     let start = std::time::Instant::now();
-    let response = cx
-        .http()
-        .execute(request)
-        .await
-        .map_err(|e| describe(&p.url, e))?;
-    let status = response.status().as_u16();
-    let headers: BTreeMap<String, String> = response
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let body = response.text().await.map_err(|e| describe(&p.url, e))?;
+    let (status, headers, body) = match send(cx.http(), request, &p.url).await {
+        Ok(response) => response,
+        Err(StepError::Environment(error)) if p.accept_errors => {
+            return Ok(serde_json::json!({
+                "status": null,
+                "headers": {},
+                "body": null,
+                "json": null,
+                "elapsed_ms": start.elapsed().as_millis() as u64,
+                "error": error,
+            }));
+        }
+        Err(e) => return Err(e),
+    };
     let json = serde_json::from_str::<serde_json::Value>(&body).unwrap_or(serde_json::Value::Null);
     let output = serde_json::json!({
         "status": status,
@@ -126,6 +132,7 @@ pub async fn run(p: HttpRequestParams, cx: &StepContext) -> Result<serde_json::V
         "body": body,
         "json": json,
         "elapsed_ms": start.elapsed().as_millis() as u64,
+        "error": null,
     });
     if p.expect_status.is_empty() || p.expect_status.contains(&status) {
         Ok(output)
@@ -135,6 +142,31 @@ pub async fn run(p: HttpRequestParams, cx: &StepContext) -> Result<serde_json::V
             p.url, p.expect_status
         )))
     }
+}
+
+/// Sends the request and reads the whole response: status, headers (lower-case names), body.
+async fn send(
+    client: &reqwest::Client,
+    request: reqwest::Request,
+    url: &str,
+) -> Result<(u16, BTreeMap<String, String>, String), StepError> {
+    let response = client
+        .execute(request)
+        .await
+        .map_err(|e| describe(url, e))?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = response.text().await.map_err(|e| describe(url, e))?;
+    Ok((status, headers, body))
 }
 
 fn describe(url: &str, e: reqwest::Error) -> StepError {

@@ -1,0 +1,472 @@
+#!/usr/bin/env python3
+"""Measurement driver for bench/: runs the sides of each comparison in alternation and
+writes raw figures as JSON; `table` turns them into the final table.
+
+    drive.py validate OUT   chaosplay validate vs chaos validate (wall time, peak RSS)
+    drive.py kill OUT       kill -> wait-unhealthy -> start -> wait-healthy: chaosplay vs
+                            Chaos Toolkit vs a python-on-whales + httpx script
+    drive.py reset OUT      compose.reset vs docker-compose (down -v, up -d, /health)
+    drive.py rawkill OUT    kill + start of one container: chaosplay vs docker CLI vs raw API
+    drive.py table DIR      the final table from DIR/*.json (markdown on stdout)
+
+Every child process is timed from spawn to exit with time.perf_counter; peak RSS is measured
+in the warm-up rounds through GNU time (the largest of the process and of the children it
+waited for). Rounds rotate
+the order of the sides (A B C, B C A, …) so drift and noise hit every side alike; warm-up
+rounds are discarded; medians are compared. Standard library only, so it runs on any python3.
+
+Environment (set by bench/run.sh via bench/lib.sh): BENCH_BIN (chaosplay), BENCH_VENV,
+BENCH_ROUNDS, BENCH_WARMUP, CHAOSPLAY_STATE_DIR.
+"""
+
+import datetime
+import http.client
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+COMPARE = os.path.join(HERE, "compare")
+COMPOSE = os.path.join(ROOT, "subjects", "etcd", "docker-compose.yaml")
+IMAGE = "chaosplay/etcd:local"
+
+# The kill comparison's cluster: chaosplay brings it up, every side kills the same member.
+KILL_PROJECT, KILL_PORTS = "benchkl", (24500, 24501, 24502)
+KILL_CONTAINER, KILL_PORT = "benchkl-etcd1-1", 24501
+INTERVAL_S = 0.1  # the poll interval on every side (etcd-kill.toml/.json say the same)
+# The reset comparison: one project per side, so neither inherits the other's leftovers.
+RESET_CP, RESET_CP_PORTS = "benchcp", (24510, 24511, 24512)
+RESET_DC, RESET_DC_PORTS = "benchdc", (24520, 24521, 24522)
+HEALTH_TIMEOUT_S = 90  # every wait for a healthy cluster is bounded by this
+PROCESS_TIMEOUT_S = 300  # and every process the benchmark starts by this
+
+
+def env_int(name, default):
+    return int(os.environ.get(name, default))
+
+
+BIN = os.environ.get("BENCH_BIN", os.path.join(ROOT, "target", "release", "chaosplay"))
+VENV = os.environ.get("BENCH_VENV", os.path.join(HERE, ".venv"))
+CHAOS = os.path.join(VENV, "bin", "chaos")
+VPYTHON = os.path.join(VENV, "bin", "python")
+ROUNDS = env_int("BENCH_ROUNDS", 9)
+WARMUP = env_int("BENCH_WARMUP", 1)
+
+
+class Failed(Exception):
+    pass
+
+
+def spawn(cmd, env=None, cwd=None, rss=False):
+    """Runs cmd to completion: (wall seconds, peak RSS in KiB or None). Raises Failed on exit != 0.
+
+    Peak RSS is only measured when asked (warm-up rounds), through GNU time, which adds its own
+    fork and exec to the wall time. It cannot come from this process's wait4: a child's peak
+    RSS counts the memory of the process that forked it until its exec, i.e. this Python.
+    """
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as rss_file:
+        full_env = dict(os.environ, **(env or {}))
+        if rss:
+            cmd = ["/usr/bin/time", "-f", "%M", "-o", rss_file.name, *cmd]
+        start = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=full_env, cwd=cwd)
+        try:
+            p.wait(timeout=PROCESS_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            raise Failed(f"{' '.join(cmd)} still running after {PROCESS_TIMEOUT_S} s: killed")
+        wall = time.perf_counter() - start
+        if p.returncode != 0:
+            err.seek(0)
+            tail = err.read().decode(errors="replace")[-3000:]
+            raise Failed(f"{' '.join(cmd)} exited {p.returncode}:\n{tail}")
+        peak = int(rss_file.read().split()[-1]) if rss else None
+    return wall, peak
+
+
+def health(port, timeout=2.0):
+    """True if the member on 127.0.0.1:port answers /health with {"health": "true"}."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        conn.request("GET", "/health")
+        body = conn.getresponse().read()
+        conn.close()
+        return json.loads(body).get("health") == "true"
+    except (OSError, ValueError, http.client.HTTPException):
+        return False
+
+
+def wait_healthy(ports, interval=INTERVAL_S, limit=HEALTH_TIMEOUT_S):
+    """Polls until every member answers /health true; bounded by `limit` seconds."""
+    deadline = time.monotonic() + limit
+    pending = list(ports)
+    while pending:
+        pending = [p for p in pending if not health(p)]
+        if not pending:
+            return
+        if time.monotonic() >= deadline:
+            raise Failed(f"ports {pending} not healthy within {limit} s")
+        time.sleep(interval)
+
+
+def rounds_of(sides, rounds=None, warmup=None):
+    """Yields (round, is_warmup, side) with the side order rotated every round."""
+    rounds = ROUNDS if rounds is None else rounds
+    warmup = WARMUP if warmup is None else warmup
+    names = list(sides)
+    for r in range(warmup + rounds):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            yield r, r < warmup, name
+
+
+def load():
+    return {"load1": os.getloadavg()[0]}
+
+
+def write(out, name, data, rounds=None, warmup=None):
+    data["when"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    data["rounds"] = ROUNDS if rounds is None else rounds
+    data["warmup"] = WARMUP if warmup is None else warmup
+    with open(os.path.join(out, f"{name}.json"), "w") as f:
+        json.dump(data, f, indent=1)
+
+
+def compose_env(ports):
+    return {
+        "ETCD_IMAGE": IMAGE,
+        "ETCD0_PORT": str(ports[0]),
+        "ETCD1_PORT": str(ports[1]),
+        "ETCD2_PORT": str(ports[2]),
+    }
+
+
+def chaosplay_reset(project, ports, playbook="etcd-reset.toml"):
+    """The cluster reset as chaosplay does it (etcd-reset.toml); (wall s, peak RSS KiB)."""
+    args = [BIN, "run", "-q", os.path.join(COMPARE, playbook), "--var", f"project={project}"]
+    for i, port in enumerate(ports):
+        args += ["--var", f"port{i}={port}"]
+    return spawn(args)
+
+
+# --- 1. validate ------------------------------------------------------------------------------
+
+
+def cmd_validate(out):
+    sides = {
+        "chaosplay": ([BIN, "validate", os.path.join(COMPARE, "etcd-kill.toml")], None),
+        "chaos": (
+            [CHAOS, "--no-version-check", "--no-log-file", "validate", os.path.join(COMPARE, "etcd-kill.json")],
+            {"PYTHONPATH": COMPARE},
+        ),
+        # What importing the activity module alone costs (chaos validate imports it).
+        "import etcd_actions": ([VPYTHON, "-c", "import etcd_actions"], {"PYTHONPATH": COMPARE}),
+    }
+    data = {"sides": {k: {"wall_ms": [], "rss_kb": []} for k in sides}, "load_before": load()}
+    rounds, warmup = ROUNDS * 2, max(WARMUP, 3)  # cheap: twice the rounds, 3 warm-ups
+    for _, warm, name in rounds_of(sides, rounds, warmup):
+        cmd, env = sides[name]
+        wall, rss = spawn(cmd, env=env, rss=warm)
+        if warm:
+            data["sides"][name]["rss_kb"].append(rss)
+        else:
+            data["sides"][name]["wall_ms"].append(wall * 1000)
+    data["load_after"] = load()
+    write(out, "validate", data, rounds, warmup)
+    report(data)
+
+
+# --- 2 and 4. kill -> wait-unhealthy -> start -> wait-healthy -----------------------------------
+
+
+# Each parser returns the activities as (name, start s, end s) and the length of the run
+# proper in seconds (from the tool's own record; None where it keeps none), so that what the
+# tool does outside it (process start, imports, parsing, validation, report) can be told apart.
+
+
+def activities_chaosplay(path):
+    run = json.load(open(path))["runs"][0]
+    if run["status"] != "passed":
+        raise Failed(f"chaosplay run {run['status']}")
+    acts = [
+        (s["id"], s["start_ms"] / 1000, (s["start_ms"] + s["duration_ms"]) / 1000)
+        for s in run["steps"]
+    ]
+    return acts, run["duration_ms"] / 1000
+
+
+def activities_chaos(path):
+    journal = json.load(open(path))
+    if journal["status"] != "completed":
+        raise Failed(f"chaos run {journal['status']}")
+    acts = []
+    for r in journal["run"]:
+        if r["status"] != "succeeded":
+            raise Failed(f"chaos activity {r['activity']['name']} {r['status']}: {r.get('exception')}")
+        start = datetime.datetime.fromisoformat(r["start"]).timestamp()
+        end = datetime.datetime.fromisoformat(r["end"]).timestamp()
+        acts.append((r["activity"]["name"], start, end))
+    return acts, journal["duration"]
+
+
+def activities_script(path):
+    return [(a["name"], a["start"], a["end"]) for a in json.load(open(path))["activities"]], None
+
+
+def cmd_kill(out):
+    work = tempfile.mkdtemp(prefix="bench-kill-")
+    report_path = os.path.join(work, "out.json")
+    py_env = {"PYTHONPATH": COMPARE}
+    sides = {
+        "chaosplay": (
+            [BIN, "run", "-q", os.path.join(COMPARE, "etcd-kill.toml"), "--report-json", report_path],
+            None,
+            activities_chaosplay,
+        ),
+        # chaostoolkit.log is written as by default; only the version check (a request to the
+        # Chaos Toolkit release server, unreachable here) is turned off.
+        "chaos": (
+            [CHAOS, "--no-version-check", "run", "--journal-path", report_path, os.path.join(COMPARE, "etcd-kill.json")],
+            py_env,
+            activities_chaos,
+        ),
+        "python-on-whales": (
+            [VPYTHON, os.path.join(COMPARE, "etcd_kill.py"), KILL_CONTAINER, f"http://127.0.0.1:{KILL_PORT}/health", str(INTERVAL_S), report_path],
+            py_env,
+            activities_script,
+        ),
+    }
+    chaosplay_reset(KILL_PROJECT, KILL_PORTS)
+    wait_healthy(KILL_PORTS)
+    fields = ("total_ms", "activity_ms", "overhead_ms", "outside_run_ms", "detect_ms", "kill_ms", "start_ms", "unhealthy_ms", "healthy_ms", "rss_kb")
+    data = {"sides": {k: {f: [] for f in fields} for k in sides}, "load_before": load()}
+    for _, warm, name in rounds_of(sides):
+        cmd, env, parse = sides[name]
+        wait_healthy(KILL_PORTS)  # every side starts from the same healthy cluster
+        if os.path.exists(report_path):
+            os.remove(report_path)
+        wall, rss = spawn(cmd, env=env, cwd=work, rss=warm)
+        acts, run_s = parse(report_path)
+        names = [a[0] for a in acts]
+        if len(acts) != 4:
+            raise Failed(f"{name}: expected 4 activities, got {names}")
+        dur = [(end - start) * 1000 for _, start, end in acts]
+        kill_end, unhealthy_end = acts[0][2], acts[1][2]
+        row = {
+            "total_ms": wall * 1000,
+            "activity_ms": sum(dur),
+            "overhead_ms": wall * 1000 - sum(dur),
+            "detect_ms": (unhealthy_end - kill_end) * 1000,
+            "kill_ms": dur[0],
+            "unhealthy_ms": dur[1],
+            "start_ms": dur[2],
+            "healthy_ms": dur[3],
+            "rss_kb": rss,
+        }
+        if run_s is not None:
+            row["outside_run_ms"] = (wall - run_s) * 1000
+        if warm:  # timed through GNU time: only the peak RSS is kept
+            data["sides"][name]["rss_kb"].append(rss)
+        else:
+            for f in fields:
+                if f in row and f != "rss_kb":
+                    data["sides"][name][f].append(row[f])
+    wait_healthy(KILL_PORTS)
+    data["load_after"] = load()
+    shutil.rmtree(work, ignore_errors=True)
+    write(out, "kill", data)
+    report(data)
+
+
+# --- 3. reset ---------------------------------------------------------------------------------
+
+
+def docker_compose(project, ports, *args):
+    cmd = ["docker-compose", "-p", project, "-f", COMPOSE, *args]
+    return spawn(cmd, env=compose_env(ports))[0]
+
+
+def compose_reset(project, ports, kill_first):
+    """docker-compose's reset with the same end state; wall seconds to all three healthy."""
+    start = time.perf_counter()
+    if kill_first:  # what someone who knows the data is wiped anyway would type
+        docker_compose(project, ports, "kill")
+    docker_compose(project, ports, "down", "-v")
+    docker_compose(project, ports, "up", "-d")
+    wait_healthy(ports)
+    return time.perf_counter() - start
+
+
+def cmd_reset(out):
+    sides = {
+        "chaosplay": lambda: chaosplay_reset(RESET_CP, RESET_CP_PORTS)[0],
+        # The same, but ready when /health says so, as on the docker-compose side.
+        "chaosplay, /health readiness": lambda: chaosplay_reset(RESET_CP, RESET_CP_PORTS, "etcd-reset-health.toml")[0],
+        "docker-compose": lambda: compose_reset(RESET_DC, RESET_DC_PORTS, False),
+        "docker-compose, kill first": lambda: compose_reset(RESET_DC, RESET_DC_PORTS, True),
+    }
+    # Every side starts from a running, healthy cluster, as a scenario's reset does.
+    chaosplay_reset(RESET_CP, RESET_CP_PORTS)
+    compose_reset(RESET_DC, RESET_DC_PORTS, True)
+    data = {"sides": {k: {"wall_ms": []} for k in sides}, "load_before": load()}
+    for _, warm, name in rounds_of(sides):
+        wall = sides[name]()
+        if not warm:
+            data["sides"][name]["wall_ms"].append(wall * 1000)
+    data["load_after"] = load()
+    write(out, "reset", data)
+    report(data)
+
+
+# --- kill + start of one container, against the raw Engine API -------------------------------
+
+
+def cmd_rawkill(out):
+    api = subprocess.run(
+        ["docker", "version", "--format", "{{.Server.APIVersion}}"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    sock, c = "/var/run/docker.sock", KILL_CONTAINER
+    playbook = os.path.join(tempfile.mkdtemp(prefix="bench-rawkill-"), "kill-start.toml")
+    with open(playbook, "w") as f:
+        f.write(
+            f'[scenario]\nname = "kill-start"\n[subject]\nproject = "{KILL_PROJECT}"\n'
+            f'[[steps]]\nuses = "docker.kill"\nwith = {{ container = "{c}" }}\n'
+            f'[[steps]]\nuses = "docker.start"\nwith = {{ container = "{c}" }}\n'
+        )
+    curl = f"curl -sf --unix-socket {sock} -X POST http://localhost/v{api}/containers/{c}"
+    sides = {
+        "chaosplay": [BIN, "run", "-q", playbook],
+        "docker CLI": ["sh", "-c", f"docker kill {c} >/dev/null && docker start {c} >/dev/null"],
+        "raw API (curl)": ["sh", "-c", f"{curl}/kill && {curl}/start"],
+    }
+    data = {"sides": {k: {"wall_ms": []} for k in sides}, "load_before": load()}
+    chaosplay_reset(KILL_PROJECT, KILL_PORTS)
+    wait_healthy(KILL_PORTS)
+    for _, warm, name in rounds_of(sides):
+        wall, _ = spawn(sides[name])
+        if not warm:
+            data["sides"][name]["wall_ms"].append(wall * 1000)
+    wait_healthy(KILL_PORTS)
+    data["load_after"] = load()
+    shutil.rmtree(os.path.dirname(playbook), ignore_errors=True)
+    write(out, "rawkill", data)
+    report(data)
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def report(data):
+    """Prints each side's medians (with min-max) as the section ends."""
+    for side, figures in data["sides"].items():
+        parts = []
+        for f, xs in figures.items():
+            if not xs:
+                continue
+            scale, unit = (1 / 1024, "MiB") if f == "rss_kb" else (1, "ms")
+            parts.append(f"{f.removesuffix('_kb').removesuffix('_ms')} {med(xs) * scale:.1f} {unit} [{min(xs) * scale:.1f}-{max(xs) * scale:.1f}]")
+        print(f"  {side}: " + ", ".join(parts))
+    print(f"  load average (1 min) before/after: {data['load_before']['load1']:.2f} / {data['load_after']['load1']:.2f}")
+
+
+def fmt_ms(ms):
+    if ms != ms:
+        return "—"
+    if ms >= 1000:
+        return f"{ms / 1000:.2f} s"
+    if ms >= 100:
+        return f"{ms:.0f} ms"
+    if ms >= 10:
+        return f"{ms:.1f} ms"
+    return f"{ms:.2f} ms"
+
+
+def cmd_table(out):
+    def get(name):
+        path = os.path.join(out, f"{name}.json")
+        return json.load(open(path)) if os.path.exists(path) else None
+
+    rows = []  # (what, chaosplay, other tool, ratio, goal, met)
+
+    def ratio(a, b):
+        return a / b if b else float("nan")
+
+    core = get("core")
+    if core:
+        rows.append(("validate, 1,000-step playbook", fmt_ms(core["validate_1000_ms"]), "—", "—", "< 50 ms", core["validate_1000_ms"] < 50))
+        rows.append(("interpreter overhead per step (10,000 `assert` steps)", f"{core['per_step_us']:.1f} µs", "—", "—", "< 100 µs", core["per_step_us"] < 100))
+        for label, key in (("validate 1,000 steps", "rss_validate_1000_kb"), ("run 10,000 steps", "rss_run_10000_kb")):
+            mb = core[key] / 1024
+            rows.append((f"peak RSS, {label}", f"{mb:.1f} MiB", "—", "—", "≤ 30 MB", core[key] * 1024 <= 30e6))
+    v = get("validate")
+    if v:
+        a = med(v["sides"]["chaosplay"]["wall_ms"])
+        b = med(v["sides"]["chaos"]["wall_ms"])
+        imp = med(v["sides"]["import etcd_actions"]["wall_ms"])
+        rows.append(("validate the kill experiment (process wall time)", fmt_ms(a), f"chaos validate: {fmt_ms(b)} (of which {fmt_ms(imp)} is python + importing the activity module)", f"{ratio(a, b):.3f}× ({ratio(b, a):.0f}× faster)", "≥ 40× faster", b / a >= 40))
+        rows.append(("peak RSS, validate", f"{med(v['sides']['chaosplay']['rss_kb']) / 1024:.1f} MiB", f"chaos: {med(v['sides']['chaos']['rss_kb']) / 1024:.1f} MiB", f"{ratio(med(v['sides']['chaosplay']['rss_kb']), med(v['sides']['chaos']['rss_kb'])):.2f}×", "≤ 30 MB", med(v["sides"]["chaosplay"]["rss_kb"]) * 1024 <= 30e6))
+    k = get("kill")
+    if k:
+        s = k["sides"]
+        cp = {f: med(xs) for f, xs in s["chaosplay"].items()}
+        for other in ("chaos", "python-on-whales"):
+            o = {f: med(xs) for f, xs in s[other].items()}
+            label = "Chaos Toolkit" if other == "chaos" else "python-on-whales + httpx script"
+            rows.append((f"kill → unhealthy → start → healthy, total wall time, vs {label}", fmt_ms(cp["total_ms"]), fmt_ms(o["total_ms"]), f"{ratio(cp['total_ms'], o['total_ms']):.2f}×", "—", None))
+            rows.append((f"tool overhead per run (total − activities), vs {label}", fmt_ms(cp["overhead_ms"]), fmt_ms(o["overhead_ms"]), f"{ratio(cp['overhead_ms'], o['overhead_ms']):.3f}×", "≤ 10 ms", cp["overhead_ms"] <= 10))
+            # chaosplay's report has whole milliseconds: 0 means under 1 ms.
+            cp_detect = f"{cp['detect_ms']:.0f} ms (report in whole ms)"
+            rows.append((f"detection latency (kill returned → probe saw it, 100 ms polls), vs {label}", cp_detect, fmt_ms(o["detect_ms"]), f"{ratio(max(cp['detect_ms'], 0.5), o['detect_ms']):.2f}× (0 counted as 0.5 ms)" if cp["detect_ms"] < 1 else f"{ratio(cp['detect_ms'], o['detect_ms']):.2f}×", "—", None))
+            rows.append((f"kill + start calls (inside the activities), vs {label}", fmt_ms(cp["kill_ms"] + cp["start_ms"]), fmt_ms(o["kill_ms"] + o["start_ms"]), f"{ratio(cp['kill_ms'] + cp['start_ms'], o['kill_ms'] + o['start_ms']):.2f}×", "—", None))
+            rows.append((f"peak RSS of the kill run, vs {label}", f"{cp['rss_kb'] / 1024:.1f} MiB", f"{o['rss_kb'] / 1024:.1f} MiB", f"{ratio(cp['rss_kb'], o['rss_kb']):.2f}×", "≤ 30 MB", cp["rss_kb"] * 1024 <= 30e6))
+    r = get("reset")
+    if r:
+        a = med(r["sides"]["chaosplay"]["wall_ms"])
+        for other in ("docker-compose", "docker-compose, kill first"):
+            b = med(r["sides"][other]["wall_ms"])
+            cmd = "down -v; up -d; poll /health" if other == "docker-compose" else "kill; down -v; up -d; poll /health"
+            rows.append((f"reset of the etcd cluster (to all healthy), vs docker-compose {cmd}", fmt_ms(a), fmt_ms(b), f"{ratio(a, b):.2f}×", "≤ 0.4×" if other == "docker-compose" else "—", a / b <= 0.4 if other == "docker-compose" else None))
+        h = med(r["sides"]["chaosplay, /health readiness"]["wall_ms"])
+        b = med(r["sides"]["docker-compose"]["wall_ms"])
+        rows.append(("reset, chaosplay ready by /health polls like the docker-compose side (compose.reset wait = false + http.request), vs docker-compose down -v; up -d; poll /health", fmt_ms(h), fmt_ms(b), f"{ratio(h, b):.2f}×", "(≤ 0.4×)", h / b <= 0.4))
+    rk = get("rawkill")
+    if rk:
+        a = med(rk["sides"]["chaosplay"]["wall_ms"])
+        for other in ("docker CLI", "raw API (curl)"):
+            b = med(rk["sides"][other]["wall_ms"])
+            rows.append((f"kill + start of one container, one process, vs {other}", fmt_ms(a), fmt_ms(b), f"{ratio(a, b):.2f}× ({a - b:+.1f} ms)", "—", None))
+
+    print("| what | chaosplay | other tool | ratio (chaosplay ÷ other) | goal | met? |")
+    print("|---|---|---|---|---|---|")
+    for what, a, b, rat, goal, met in rows:
+        mark = "—" if met is None else ("yes" if met else "**no**")
+        print(f"| {what} | {a} | {b} | {rat} | {goal} | {mark} |")
+    loads = [d["load_before"]["load1"] for d in (v, k, r, rk) if d] + [d["load_after"]["load1"] for d in (v, k, r, rk) if d]
+    if loads:
+        print(f"\nLoad average (1 min) at the sections' starts and ends: {min(loads):.2f}–{max(loads):.2f} on {os.cpu_count()} cores.")
+
+
+def main():
+    if len(sys.argv) != 3 or sys.argv[1] not in ("validate", "kill", "reset", "rawkill", "table"):
+        sys.exit(__doc__)
+    out = sys.argv[2]
+    os.makedirs(out, exist_ok=True)
+    try:
+        globals()[f"cmd_{sys.argv[1]}"](out)
+    except Failed as e:
+        sys.exit(f"bench: {e}")
+
+
+if __name__ == "__main__":
+    main()
