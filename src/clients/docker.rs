@@ -435,7 +435,6 @@ impl DockerClient {
     }
 }
 
-/// Where the daemon is, as Docker's own tools find it.
 /// A client speaking the daemon's API version where it is older than bollard's. On a local
 /// socket the version is read from the `Api-Version` header of `GET /_ping`, as the docker CLI
 /// reads it: bollard's negotiation asks `GET /version`, which the daemon answers only after
@@ -493,6 +492,7 @@ fn api_version_from_ping(response: &str) -> Option<ClientVersion> {
     })
 }
 
+/// Where the daemon is, as Docker's own tools find it.
 fn docker_host() -> String {
     std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
 }

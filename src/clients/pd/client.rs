@@ -46,25 +46,45 @@ pub struct PdClient {
     options: PdClientOptions,
 }
 
+fn http_client(options: &PdClientOptions) -> Result<reqwest::Client, PdError> {
+    reqwest::Client::builder()
+        .connect_timeout(options.connect_timeout)
+        .pool_max_idle_per_host(0)
+        .build()
+        .map_err(|source| PdError::Client { source })
+}
+
 impl PdClient {
     /// A client with the default timeouts (2 s per request, 1 s to connect).
     ///
     /// `base_url` is PD's client URL, e.g. `http://127.0.0.1:2379`, with or without a trailing
     /// slash; without a scheme, `http://` is assumed.
+    ///
+    /// Every such client shares one HTTP client: building one loads the system's TLS roots
+    /// (tens of milliseconds), which a `pd.*` step polled with `until` would otherwise pay on
+    /// every poll.
     pub fn new(base_url: &str) -> Result<PdClient, PdError> {
-        PdClient::with_options(base_url, PdClientOptions::default())
-    }
-
-    pub fn with_options(base_url: &str, options: PdClientOptions) -> Result<PdClient, PdError> {
+        static SHARED: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+        let options = PdClientOptions::default();
         let base = normalize_base_url(base_url)?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .pool_max_idle_per_host(0)
-            .build()
-            .map_err(|source| PdError::Client { source })?;
+        let http = match SHARED.get() {
+            Some(http) => http.clone(),
+            None => {
+                let built = http_client(&options)?;
+                SHARED.get_or_init(|| built).clone()
+            }
+        };
         Ok(PdClient {
             http,
             base,
+            options,
+        })
+    }
+
+    pub fn with_options(base_url: &str, options: PdClientOptions) -> Result<PdClient, PdError> {
+        Ok(PdClient {
+            http: http_client(&options)?,
+            base: normalize_base_url(base_url)?,
             options,
         })
     }
