@@ -3,16 +3,29 @@
 use std::io::Write as _;
 use std::path::Path;
 
-/// Writes `bytes` to a temporary file beside `path`, fsyncs it, renames it over `path` and
-/// fsyncs the directory: after a crash, a full disk or a killed process, `path` holds the old
-/// contents or the new ones, never a part. The temporary file is removed if anything fails.
-pub fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Whether a replacement must also survive a power cut (fsync of the file and its directory, a
+/// few milliseconds each): the undo ledger must; a report, which the run can write again, need
+/// not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sync {
+    Durable,
+    Atomic,
+}
+
+/// Writes `bytes` to a temporary file beside `path` and renames it over `path`: after a full
+/// disk or a killed process (and, with [`Sync::Durable`], a crash of the machine), `path` holds
+/// the old contents or the new ones, never a part. The temporary file is removed if anything
+/// fails.
+pub fn replace(path: &Path, bytes: &[u8], sync: Sync) -> std::io::Result<()> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let partial = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
     let written = std::fs::File::create(&partial)
         .and_then(|mut file| {
             file.write_all(bytes)?;
-            file.sync_all()
+            match sync {
+                Sync::Durable => file.sync_all(),
+                Sync::Atomic => Ok(()),
+            }
         })
         .and_then(|()| std::fs::rename(&partial, path));
     if written.is_err() {
@@ -20,8 +33,8 @@ pub fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     written?;
     match path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        Some(dir) => std::fs::File::open(dir).and_then(|d| d.sync_all()),
-        None => Ok(()),
+        Some(dir) if sync == Sync::Durable => std::fs::File::open(dir).and_then(|d| d.sync_all()),
+        _ => Ok(()),
     }
 }
 
@@ -34,8 +47,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("chaosplay-durable-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("file.json");
-        replace(&path, b"first").unwrap();
-        replace(&path, b"second").unwrap();
+        replace(&path, b"first", Sync::Durable).unwrap();
+        replace(&path, b"second", Sync::Atomic).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "second");
         let names: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()

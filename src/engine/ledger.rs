@@ -235,7 +235,7 @@ fn read(path: &Path) -> Result<Option<LedgerFile>, LedgerError> {
 
 /// After a crash the ledger is either the old one or the new one, never half written.
 fn durable_write(path: &Path, bytes: &[u8]) -> Result<(), LedgerError> {
-    crate::durable::replace(path, bytes).map_err(io(path))
+    crate::durable::replace(path, bytes, crate::durable::Sync::Durable).map_err(io(path))
 }
 
 /// Ledgers with outstanding undos, for `chaosplay recover`: all of them, or one project's.

@@ -22,7 +22,7 @@ fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
     if path.metadata().is_ok_and(|m| !m.is_file()) {
         return std::fs::write(path, text);
     }
-    crate::durable::replace(path, text.as_bytes())
+    crate::durable::replace(path, text.as_bytes(), crate::durable::Sync::Atomic)
 }
 
 /// The name the JSON report gives a value (`timed_out`, `environment_error`): the other
