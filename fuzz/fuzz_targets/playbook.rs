@@ -51,14 +51,19 @@ const FILES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Where the fuzzed playbook claims to live: a scratch directory of this process, so relative
-/// names in `[subject]` resolve there and never into the repository or the working directory.
+/// Where the fuzzed playbook claims to live: a scratch directory, so relative names in
+/// `[subject]` resolve there and never into the repository or the working directory. One for
+/// every fuzzing process, since libFuzzer exits without running destructors to remove a
+/// directory per process; files are replaced by a rename, so a parallel job (`-jobs`) never
+/// reads one half-written.
 static PLAYBOOK: LazyLock<PathBuf> = LazyLock::new(|| {
-    let dir = std::env::temp_dir().join(format!("chaosplay-fuzz-{}", std::process::id()));
+    let dir = std::env::temp_dir().join("chaosplay-fuzz");
     for (name, text) in FILES {
         let path = dir.join(name);
+        let partial = path.with_extension(format!("{}.partial", std::process::id()));
         std::fs::create_dir_all(path.parent().expect("a relative file name has a parent"))
-            .and_then(|()| std::fs::write(&path, text))
+            .and_then(|()| std::fs::write(&partial, text))
+            .and_then(|()| std::fs::rename(&partial, &path))
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
     }
     dir.join("scenarios/fuzz.toml")
