@@ -7,12 +7,12 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::docker::{playbook, remove_project, run_labelled, state};
-use common::{chaosplay, scratch, step, write};
+use common::{scratch, step, write};
 
 const PIDFILE: &str = "/var/run/docker.pid";
 
@@ -100,18 +100,11 @@ fn a_daemon_restart_mid_run_is_an_environment_error_and_cleanup_waits_for_it() {
     );
     let path = write(&dir, "p.toml", &playbook(project, &steps));
     let report_path = dir.join("report.json");
-    let mut child = KillOnDrop(
-        chaosplay()
-            .env("CHAOSPLAY_STATE_DIR", &state_dir)
-            .arg("run")
-            .arg(&path)
-            .arg("--report-json")
-            .arg(&report_path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let mut child = KillOnDrop(common::spawn_run(
+        &state_dir,
+        &path,
+        &["--report-json", report_path.to_str().unwrap()],
+    ));
     let (lines, seen) = mpsc::channel();
     let stdout = child.0.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {

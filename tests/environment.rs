@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::docker::{docker, playbook, remove_project, run_labelled};
@@ -94,16 +94,11 @@ fn a_container_removed_by_someone_else_mid_scenario() {
     );
     let path = write(&dir, "p.toml", &playbook(project, &steps));
     let report_path = dir.join("report.json");
-    let child = chaosplay()
-        .env("CHAOSPLAY_STATE_DIR", &state_dir)
-        .arg("run")
-        .arg(&path)
-        .arg("--report-json")
-        .arg(&report_path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = common::spawn_run(
+        &state_dir,
+        &path,
+        &["--report-json", report_path.to_str().unwrap()],
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while common::docker::state(&container) != "exited" {
         assert!(Instant::now() < deadline, "db was never killed");

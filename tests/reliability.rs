@@ -4,23 +4,11 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::docker::{create_network, docker_ok, playbook, remove_project, run_labelled, state};
-use common::{chaosplay, code, recover, scratch, write};
-
-fn spawn_run(state_dir: &Path, playbook: &Path, args: &[&str]) -> Child {
-    chaosplay()
-        .env("CHAOSPLAY_STATE_DIR", state_dir)
-        .arg("run")
-        .arg(playbook)
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap()
-}
+use common::{chaosplay, code, recover, scratch, spawn_run, write};
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);

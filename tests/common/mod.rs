@@ -84,6 +84,20 @@ pub fn code(output: &Output) -> i32 {
     output.status.code().unwrap_or(-1)
 }
 
+/// Starts `chaosplay run PLAYBOOK ARGS…` with its ledgers in `state_dir`, stdout and stderr
+/// piped, for tests that act on the run while it goes on.
+pub fn spawn_run(state_dir: &Path, playbook: &Path, args: &[&str]) -> std::process::Child {
+    chaosplay()
+        .env("CHAOSPLAY_STATE_DIR", state_dir)
+        .arg("run")
+        .arg(playbook)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// `chaosplay recover --project P` with the ledgers of `state_dir`.
 pub fn recover(state_dir: &Path, project: &str) -> Output {
     chaosplay()
