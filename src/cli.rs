@@ -433,7 +433,8 @@ fn run(args: RunArgs) -> i32 {
         let mut results = Vec::new();
         for trials in plans {
             let mut pending = (1..=args.trials).map(|trial| {
-                let playbook = Arc::clone(&trials[(trial - 1) as usize % trials.len()]);
+                // One playbook per trial side by side; one shared by all trials otherwise.
+                let playbook = Arc::clone(&trials[(trial as usize - 1).min(trials.len() - 1)]);
                 let options = RunOptions {
                     seed: trial_seed(seed, trial),
                     trial,
@@ -450,7 +451,8 @@ fn run(args: RunArgs) -> i32 {
             // after a failure with --fail-fast.
             let mut running = futures_util::stream::FuturesUnordered::new();
             let mut of_playbook = Vec::new();
-            let mut stop = false;
+            // A signal during an earlier playbook stops the later ones too.
+            let mut stop = cancel.reason().is_some();
             loop {
                 while !stop && running.len() < args.jobs as usize {
                     match pending.next() {

@@ -484,3 +484,65 @@ fn the_seed_is_reported_and_readable() {
     assert_eq!(report["runs"][0]["seed"], 42);
     assert!(String::from_utf8_lossy(&out.stdout).contains("seed 42"));
 }
+
+#[test]
+fn a_signal_during_one_playbook_stops_the_ones_after_it() {
+    let dir = scratch("sigint-later-playbooks");
+    let started = dir.join("started");
+    let later = dir.join("later-ran");
+    let _ = std::fs::remove_file(&started);
+    let _ = std::fs::remove_file(&later);
+    let first = common::write(
+        &dir,
+        "first.toml",
+        &format!(
+            "[scenario]\nname = \"first\"\n[[steps]]\nuses = \"exec\"\nwith = {{ argv = [\"sh\", \"-c\", \"touch {}; exec sleep 60\"] }}\n",
+            started.display()
+        ),
+    );
+    let second = common::write(
+        &dir,
+        "second.toml",
+        &format!(
+            "[scenario]\nname = \"second\"\n[[steps]]\nuses = \"exec\"\nwith = {{ argv = [\"touch\", \"{}\"] }}\n",
+            later.display()
+        ),
+    );
+    let report = dir.join("report.json");
+    let mut child = chaosplay()
+        .args(["run", "--trials", "2", "--jobs", "2", "--report-json"])
+        .arg(&report)
+        .arg(&first)
+        .arg(&second)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !started.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the first playbook never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert!(!later.exists(), "no playbook starts after Ctrl-C");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let names: Vec<&str> = report["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["scenario"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["first", "first"],
+        "only the interrupted playbook has runs"
+    );
+}
