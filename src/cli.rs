@@ -381,9 +381,6 @@ fn run(args: RunArgs) -> i32 {
             Ok(p) => p,
             Err(code) => return code,
         };
-    if playbooks.iter().any(sends_http) {
-        crate::clients::http::warm_up();
-    }
     let verbosity = match (args.quiet, args.verbose) {
         (true, _) => Verbosity::Quiet,
         (_, true) => Verbosity::Verbose,
@@ -502,16 +499,6 @@ fn run(args: RunArgs) -> i32 {
         }
     }
     code
-}
-
-/// Whether the playbook has steps that use the shared HTTP client (see [`crate::clients::http`]).
-fn sends_http(playbook: &Playbook) -> bool {
-    playbook
-        .steps
-        .iter()
-        .chain(&playbook.finally)
-        .chain(playbook.monitors.iter().map(|m| &m.step))
-        .any(|s| matches!(s.kind, StepKind::HttpRequest | StepKind::LoadHttp))
 }
 
 /// One playbook per `[matrix]` cell (each validated for its cell), keeping the cells that

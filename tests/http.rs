@@ -2,8 +2,8 @@
 
 mod common;
 
-use common::http::serve;
-use common::{code, run, scratch, step};
+use common::http::{serve, serve_tls};
+use common::{code, run, run_file_env, scratch, step, write};
 
 #[test]
 fn sends_method_headers_and_json_and_captures_the_response() {
@@ -103,4 +103,80 @@ fn accept_errors_makes_a_refused_connection_an_output() {
     );
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(step(&report, "down")["polls"], 1);
+}
+
+/// HTTPS checks the server's certificate against the system's roots, which `SSL_CERT_FILE`
+/// and `SSL_CERT_DIR` replace: the test CA alone makes it pass, the roots the machine has
+/// (which do not hold the test CA) make it fail with the reason.
+#[test]
+fn https_verifies_the_certificate_against_the_system_roots() {
+    let port = serve_tls(2, r#"{"health":"true"}"#);
+    let dir = scratch("https");
+    let playbook = write(
+        &dir,
+        "https.toml",
+        "[scenario]\nname = \"https\"\n[vars]\nport = 0\n[[steps]]\nname = \"get\"\nuses = \"http.request\"\nwith = { url = \"https://127.0.0.1:{{ vars.port }}/health\", timeout = \"5s\" }\n",
+    );
+    let port = format!("port={port}");
+    let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls/ca.pem");
+    let no_dir = dir.join("no-certs");
+    std::fs::create_dir_all(&no_dir).unwrap();
+    let (out, report) = run_file_env(
+        &dir,
+        &playbook,
+        &["--var", &port],
+        &[
+            ("SSL_CERT_FILE", ca.to_str().unwrap()),
+            ("SSL_CERT_DIR", no_dir.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(step(&report, "get")["output"]["json"]["health"], "true");
+
+    let (out, report) = run_file_env(&dir, &playbook, &["--var", &port], &[]);
+    assert_eq!(code(&out), 3, "{}", String::from_utf8_lossy(&out.stdout));
+    let error = &step(&report, "get")["error"];
+    assert_eq!(error["kind"], "environment");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid peer certificate: UnknownIssuer"),
+        "{error}"
+    );
+}
+
+/// The system's roots are only read for HTTPS: without any, plain HTTP works in the same run
+/// and HTTPS fails with the reason.
+#[test]
+fn plain_http_needs_no_system_roots() {
+    let (http_port, _received) = serve(vec![(200, "text/plain", "ok")]);
+    let https_port = serve_tls(1, "ok");
+    let dir = scratch("https-no-roots");
+    let empty = write(&dir, "empty.pem", "");
+    let no_dir = dir.join("no-certs");
+    std::fs::create_dir_all(&no_dir).unwrap();
+    let playbook = write(
+        &dir,
+        "mixed.toml",
+        "[scenario]\nname = \"mixed\"\n[vars]\nhttp = 0\nhttps = 0\n[[steps]]\nname = \"plain\"\nuses = \"http.request\"\nwith = { url = \"http://127.0.0.1:{{ vars.http }}/\" }\n[[steps]]\nname = \"tls\"\nuses = \"http.request\"\nwith = { url = \"https://127.0.0.1:{{ vars.https }}/\", timeout = \"5s\" }\n",
+    );
+    let (out, report) = run_file_env(
+        &dir,
+        &playbook,
+        &[
+            "--var",
+            &format!("http={http_port}"),
+            "--var",
+            &format!("https={https_port}"),
+        ],
+        &[
+            ("SSL_CERT_FILE", empty.to_str().unwrap()),
+            ("SSL_CERT_DIR", no_dir.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(code(&out), 3, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(step(&report, "plain")["status"], "passed");
+    let message = step(&report, "tls")["error"]["message"].as_str().unwrap();
+    assert!(message.contains("No CA certificates"), "{message}");
 }

@@ -1,32 +1,105 @@
 //! The HTTP client `http.request` and `load.http` share, built once per process.
 //!
-//! Building it loads the system's TLS roots, which takes tens of milliseconds with OpenSSL 3
-//! (it parses every certificate of the bundle). A run whose playbooks send HTTP requests calls
-//! [`warm_up`] as it starts, so the client is built on a thread of its own while the playbook
-//! is prepared and the first steps run, instead of delaying the first request: e.g. the first
-//! poll that should see a killed member stop answering.
+//! TLS is rustls (with the `ring` provider) rather than OpenSSL: with OpenSSL 3, building a
+//! client parsed the whole system CA bundle (47–165 ms here), which the first request of every
+//! playbook paid even over plain HTTP, and linking libssl slowed every process start. The
+//! system's roots are loaded on the first TLS handshake instead, so plain HTTP never touches
+//! them and a host without a CA bundle fails only its HTTPS requests, with a clear error.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 
 static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
 
-/// The shared client (built now if [`warm_up`] has not finished it; a caller arriving while
-/// it is being built waits for it).
+/// The shared client, built on first use.
 pub fn client() -> &'static reqwest::Client {
     CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .unwrap_or_default()
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = Arc::new(SystemRoots {
+            provider: provider.clone(),
+            verifier: OnceLock::new(),
+        });
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map(|builder| {
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(verifier)
+                    .with_no_client_auth()
+            });
+        let builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(5));
+        match tls {
+            Ok(tls) => builder.tls_backend_preconfigured(tls),
+            Err(_) => builder,
+        }
+        .build()
+        .expect("an HTTP client with a rustls configuration builds")
     })
 }
 
-/// Starts building the client on a background thread.
-pub fn warm_up() {
-    if CLIENT.get().is_none() {
-        std::thread::spawn(|| {
-            client();
-        });
+/// Verifies server certificates against the system's roots (as a browser or curl would),
+/// loading them when the first certificate arrives.
+#[derive(Debug)]
+struct SystemRoots {
+    provider: Arc<CryptoProvider>,
+    verifier: OnceLock<Result<rustls_platform_verifier::Verifier, rustls::Error>>,
+}
+
+impl SystemRoots {
+    fn verifier(&self) -> Result<&rustls_platform_verifier::Verifier, rustls::Error> {
+        self.verifier
+            .get_or_init(|| rustls_platform_verifier::Verifier::new(self.provider.clone()))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+impl ServerCertVerifier for SystemRoots {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.verifier()?.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verifier()?.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verifier()?.verify_tls13_signature(message, cert, dss)
+    }
+
+    /// Asked for every ClientHello, before any certificate: answered from the provider so
+    /// that it does not load the roots.
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }

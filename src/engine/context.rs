@@ -91,9 +91,6 @@ pub(crate) struct RunShared {
     metrics: Arc<NamedValues>,
     /// The metrics as numbers, for reports.
     pub recorded: Mutex<BTreeMap<String, f64>>,
-    /// Built on first use: loading the system's TLS roots costs tens of milliseconds that a
-    /// playbook without HTTP steps should not pay.
-    http: std::sync::OnceLock<reqwest::Client>,
     background: Mutex<HashMap<String, Background>>,
     docker: tokio::sync::OnceCell<DockerClient>,
     /// The compose project the run owns: selectors only see its containers.
@@ -131,7 +128,6 @@ impl RunShared {
             outputs: Arc::default(),
             metrics: Arc::default(),
             recorded: Mutex::default(),
-            http: std::sync::OnceLock::new(),
             background: Mutex::default(),
             joined: Mutex::default(),
         }
@@ -456,10 +452,8 @@ impl StepContext {
         });
     }
 
-    pub fn http(&self) -> &reqwest::Client {
-        self.shared
-            .http
-            .get_or_init(|| crate::clients::http::client().clone())
+    pub fn http(&self) -> &'static reqwest::Client {
+        crate::clients::http::client()
     }
 
     /// The playbook's directory: relative paths in parameters start here.

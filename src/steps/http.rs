@@ -12,7 +12,8 @@ use crate::engine::{StepContext, StepError};
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpRequestParams {
-    /// The full URL, e.g. `"http://127.0.0.1:2379/health"`.
+    /// The full URL, e.g. `"http://127.0.0.1:2379/health"`. An `https://` server's certificate
+    /// is checked against the system's CA roots; `SSL_CERT_FILE` / `SSL_CERT_DIR` replace them.
     pub url: String,
     /// HTTP method.
     #[serde(default = "default_method")]

@@ -122,7 +122,7 @@ impl LoadServer {
 
 /// Reads one request (line, headers, body); `None` when the connection ends or idles out, or
 /// the request has more than 100 header lines.
-fn read_request(reader: &mut BufReader<std::net::TcpStream>) -> Option<()> {
+fn read_request(reader: &mut BufReader<impl Read>) -> Option<()> {
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
         return None;
@@ -143,4 +143,50 @@ fn read_request(reader: &mut BufReader<std::net::TcpStream>) -> Option<()> {
         }
     }
     None
+}
+
+/// An HTTPS server on 127.0.0.1 with the certificate in `tests/fixtures/tls/` (for IP
+/// 127.0.0.1, issued by the test CA `ca.pem`): each of up to `connections` connections gets
+/// `200` with `body`, or nothing when the client rejects the certificate.
+pub fn serve_tls(connections: usize, body: &'static str) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let certs = CertificateDer::pem_file_iter(dir.join("server.pem"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = std::sync::Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let Ok(stream) = stream else { continue };
+            stream.set_read_timeout(Some(IDLE)).unwrap();
+            let tls = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut stream = rustls::StreamOwned::new(tls, stream);
+            // A rejected certificate ends the handshake inside this read.
+            if read_request(&mut BufReader::new(&mut stream)).is_none() {
+                continue;
+            }
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(reply.as_bytes());
+            let _ = stream.flush();
+            stream.conn.send_close_notify();
+            let _ = stream.flush();
+        }
+    });
+    port
 }
