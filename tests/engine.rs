@@ -274,6 +274,50 @@ with = { steps = ["failing"] }
 }
 
 #[test]
+fn timings_are_reported_in_microseconds_and_in_truncated_milliseconds() {
+    let dir = scratch("timings");
+    let (out, report) = run(
+        &dir,
+        r#"
+[scenario]
+name = "timed"
+[[steps]]
+name = "hello"
+uses = "log"
+with = { message = "hi" }
+[[steps]]
+name = "nap"
+uses = "sleep"
+with = { duration = "30ms" }
+[[steps]]
+name = "check"
+uses = "assert"
+with.that = ["1 + 1 == 2"]
+"#,
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{report:#}");
+    let us = |v: &serde_json::Value, name: &str| {
+        let us = v[format!("{name}_us")].as_u64().unwrap();
+        assert_eq!(v[format!("{name}_ms")], us / 1000, "{name} in {v}");
+        us
+    };
+    let nap = step(&report, "nap");
+    assert!(us(nap, "duration") >= 30_000, "{nap}");
+    let run = &report["runs"][0];
+    let mut end = 0;
+    for step in run["steps"].as_array().unwrap() {
+        let start = us(step, "start");
+        assert!(start >= end, "steps run one after the other: {step}");
+        end = start + us(step, "duration");
+    }
+    assert!(us(run, "duration") >= end, "{run}");
+    let started_at = run["started_at"].as_str().unwrap();
+    let fraction = started_at.rsplit_once('.').unwrap().1;
+    assert_eq!(fraction.len(), "123456Z".len(), "{started_at}");
+}
+
+#[test]
 fn if_false_skips_and_templates_keep_types() {
     let dir = scratch("if");
     let (out, report) = run(

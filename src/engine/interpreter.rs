@@ -12,6 +12,7 @@ use super::context::{Background, Join, RunShared, StepContext};
 use super::events::{EventKind, Listener, RunEvent};
 use super::ledger::Ledger;
 use super::monitor;
+use super::timing::{self, Timing};
 use super::{ErrorRecord, RunResult, RunStatus, StepError, StepRecord, StepStatus, UndoRecord};
 use crate::duration::Duration;
 use crate::playbook::{Phase, Playbook, Record, Step};
@@ -36,7 +37,7 @@ pub async fn run(
     let run_info = serde_json::json!({
         "seed": options.seed,
         "trial": options.trial,
-        "started_at": humantime::format_rfc3339_millis(started_at).to_string(),
+        "started_at": timing::rfc3339(started_at),
         "scenario": playbook.scenario.name,
     });
     // A project is shared by every run that targets it; without one there is nothing to share,
@@ -230,8 +231,8 @@ pub async fn run(
         file: playbook.source.path.display().to_string(),
         seed: options.seed,
         trial: options.trial,
-        started_at: humantime::format_rfc3339_millis(started_at).to_string(),
-        duration_ms: millis(shared.started.elapsed()),
+        started_at,
+        duration: shared.started.elapsed(),
         status,
         interrupted_by: cancel.reason(),
         exit_code: status.exit_code(cancel.reason()),
@@ -269,8 +270,8 @@ fn refuse(
         file: playbook.source.path.display().to_string(),
         seed: options.seed,
         trial: options.trial,
-        started_at: humantime::format_rfc3339_millis(started_at).to_string(),
-        duration_ms: 0,
+        started_at,
+        duration: std::time::Duration::ZERO,
         status: RunStatus::EnvironmentError,
         interrupted_by: None,
         exit_code: RunStatus::EnvironmentError.exit_code(None),
@@ -348,17 +349,15 @@ async fn reverse(
         ok: outcome.is_ok(),
         note: outcome.as_ref().ok().cloned().flatten(),
         error: outcome.err(),
-        start_ms: millis(start.duration_since(shared.started)),
-        duration_ms: millis(start.elapsed()),
+        timing: Timing {
+            start: start.duration_since(shared.started),
+            duration: start.elapsed(),
+        },
     }
 }
 
 /// How often cleanup asks whether the Docker daemon is back.
 const DOCKER_POLL: std::time::Duration = std::time::Duration::from_millis(250);
-
-fn millis(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
 
 fn base_record(shared: &RunShared, step: &Step, start: Instant) -> StepRecord {
     StepRecord {
@@ -375,8 +374,10 @@ fn base_record(shared: &RunShared, step: &Step, start: Instant) -> StepRecord {
         attempts: 0,
         polls: 0,
         error: None,
-        start_ms: millis(start.duration_since(shared.started)),
-        duration_ms: 0,
+        timing: Timing {
+            start: start.duration_since(shared.started),
+            duration: std::time::Duration::ZERO,
+        },
     }
 }
 
@@ -448,7 +449,7 @@ async fn execute(
             record.error = Some(ErrorRecord::from(&e));
         }
     }
-    record.duration_ms = millis(start.elapsed());
+    record.timing.duration = start.elapsed();
     for value in [&mut record.params, &mut record.output]
         .into_iter()
         .flatten()

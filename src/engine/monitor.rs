@@ -15,8 +15,9 @@ use crate::playbook::Phase;
 /// One observation of a monitor.
 #[derive(Debug, Clone, Serialize)]
 pub struct Sample {
-    /// When the sample was taken, in milliseconds since the run started.
-    pub at_ms: u64,
+    /// When the sample was taken, since the run started.
+    #[serde(flatten, serialize_with = "super::timing::at")]
+    pub at: Duration,
     pub ok: bool,
     pub output: Option<serde_json::Value>,
     pub error: Option<String>,
@@ -71,7 +72,7 @@ async fn sample_until_stopped(
     };
     loop {
         let began = Instant::now();
-        let at_ms = began.duration_since(shared.started).as_millis() as u64;
+        let at = began.duration_since(shared.started);
         let attempt = async {
             let params = shared.render(&step.with, step.kind)?;
             step.kind.run(params, &cx).await
@@ -89,7 +90,7 @@ async fn sample_until_stopped(
                     None => brief(&output),
                 };
                 Sample {
-                    at_ms,
+                    at,
                     ok: true,
                     output: Some(output),
                     error: None,
@@ -97,14 +98,14 @@ async fn sample_until_stopped(
                 }
             }
             Ok(Err(e)) => Sample {
-                at_ms,
+                at,
                 ok: false,
                 output: None,
                 error: Some(e.to_string()),
                 show: None,
             },
             Err(_) => Sample {
-                at_ms,
+                at,
                 ok: false,
                 output: None,
                 error: Some(format!("no answer within {limit:?}")),

@@ -59,7 +59,7 @@ pub async fn plan(playbook: Arc<Playbook>, seed: u64) -> Plan {
     let run_info = serde_json::json!({
         "seed": seed,
         "trial": 1,
-        "started_at": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        "started_at": super::timing::rfc3339(std::time::SystemTime::now()),
         "scenario": playbook.scenario.name,
     });
     let shared = RunShared::new(

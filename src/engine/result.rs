@@ -1,7 +1,10 @@
 //! The record of a run: plain data that reports are written from after the run.
 
+use std::time::{Duration, SystemTime};
+
 use serde::Serialize;
 
+use super::timing::{self, Timing};
 use super::{CancelReason, StepError};
 use crate::playbook::{Phase, Scenario};
 
@@ -85,9 +88,8 @@ pub struct StepRecord {
     /// Executions of the step by `until`, over all attempts.
     pub polls: u32,
     pub error: Option<ErrorRecord>,
-    /// Start, in milliseconds since the run started.
-    pub start_ms: u64,
-    pub duration_ms: u64,
+    #[serde(flatten)]
+    pub timing: Timing,
 }
 
 impl StepRecord {
@@ -109,8 +111,8 @@ pub struct UndoRecord {
     pub error: Option<String>,
     /// Why a successful undo had nothing to do (its container no longer exists).
     pub note: Option<String>,
-    pub start_ms: u64,
-    pub duration_ms: u64,
+    #[serde(flatten)]
+    pub timing: Timing,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -136,9 +138,10 @@ pub struct RunResult {
     pub file: String,
     pub seed: u64,
     pub trial: u32,
-    /// RFC 3339.
-    pub started_at: String,
-    pub duration_ms: u64,
+    #[serde(serialize_with = "timing::serialize_rfc3339")]
+    pub started_at: SystemTime,
+    #[serde(flatten, serialize_with = "timing::duration")]
+    pub duration: Duration,
     pub status: RunStatus,
     pub interrupted_by: Option<CancelReason>,
     pub exit_code: i32,
@@ -185,5 +188,142 @@ impl RunStatus {
             RunStatus::CleanupFailed => exit::CLEANUP_FAILED,
             RunStatus::Interrupted => interrupted_by.map_or(130, CancelReason::exit_code),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Sample;
+
+    const DOC: &str = include_str!("../../docs/report.md");
+
+    /// The names in backticks in `text`.
+    fn quoted(text: &str) -> Vec<String> {
+        text.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The rows of the table under a heading of docs/report.md.
+    fn rows(heading: &str) -> impl Iterator<Item = &'static str> {
+        let section = DOC
+            .split(&format!("\n## {heading}\n"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no `## {heading}` in docs/report.md"));
+        section
+            .lines()
+            .skip_while(|l| !l.starts_with('|'))
+            .take_while(|l| l.starts_with('|'))
+            .skip(2)
+    }
+
+    /// The fields a table documents: the names in its first column.
+    fn documented(heading: &str) -> Vec<String> {
+        let mut names: Vec<String> = rows(heading)
+            .flat_map(|row| quoted(row.split('|').nth(1).unwrap()))
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn fields(value: impl Serialize) -> Vec<String> {
+        let value = serde_json::to_value(value).unwrap();
+        let mut names: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    fn timing() -> Timing {
+        Timing {
+            start: Duration::from_micros(1_500),
+            duration: Duration::from_micros(30_250),
+        }
+    }
+
+    fn step() -> StepRecord {
+        StepRecord {
+            phase: Phase::Steps,
+            index: 0,
+            id: None,
+            name: "nap".into(),
+            uses: "sleep",
+            line: 3,
+            background: false,
+            status: StepStatus::Passed,
+            params: None,
+            output: None,
+            attempts: 1,
+            polls: 0,
+            error: None,
+            timing: timing(),
+        }
+    }
+
+    #[test]
+    fn records_have_exactly_the_documented_fields() {
+        assert_eq!(fields(step()), documented("A step"));
+        let undo = UndoRecord {
+            undo: crate::steps::undo::Undo::Start {
+                container: "c".into(),
+            },
+            description: "start c".into(),
+            ok: true,
+            error: None,
+            note: None,
+            timing: timing(),
+        };
+        assert_eq!(fields(undo), documented("An undo"));
+        let run = RunResult {
+            scenario: toml::from_str("name = \"s\"").unwrap(),
+            name: "s".into(),
+            matrix: Default::default(),
+            file: "s.toml".into(),
+            seed: 1,
+            trial: 1,
+            started_at: SystemTime::UNIX_EPOCH,
+            duration: Duration::from_micros(40_999),
+            status: RunStatus::Passed,
+            interrupted_by: None,
+            exit_code: 0,
+            error: None,
+            metrics: Default::default(),
+            steps: vec![step()],
+            undo: Vec::new(),
+            monitors: Vec::new(),
+        };
+        let value = serde_json::to_value(&run).unwrap();
+        assert_eq!(value["started_at"], "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            (&value["duration_ms"], &value["duration_us"]),
+            (&40.into(), &40_999.into())
+        );
+        assert_eq!(fields(run), documented("A run"));
+    }
+
+    #[test]
+    fn monitor_samples_have_exactly_the_documented_fields() {
+        let row = rows("A run")
+            .find(|row| row.starts_with("| `monitors`"))
+            .unwrap();
+        let mut documented = quoted(
+            row.split("`samples` (")
+                .nth(1)
+                .unwrap()
+                .split(')')
+                .next()
+                .unwrap(),
+        );
+        documented.sort();
+        let sample = Sample {
+            at: Duration::from_micros(2_001),
+            ok: true,
+            output: None,
+            error: None,
+            show: None,
+        };
+        assert_eq!(fields(sample), documented);
     }
 }

@@ -69,7 +69,7 @@ pub fn summary(results: &[RunResult], summaries: &[TrialSummary]) -> String {
             out,
             "| {} | {icon} {status} | {} | {} | {} |",
             cell(&r.name),
-            human(Duration::from_millis(r.duration_ms)),
+            human(r.duration),
             r.seed,
             cell(&failing)
         );

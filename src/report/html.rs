@@ -6,11 +6,13 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::time::Duration;
 
 use serde_json::Value;
 
 use super::stats::{Distribution, TrialSummary, by_playbook, step_key};
 use super::{name, number};
+use crate::engine::timing::millis;
 use crate::engine::{MonitorSeries, RunResult, RunStatus, StepRecord, StepStatus};
 
 pub fn write(
@@ -144,7 +146,7 @@ fn playbook_section(out: &mut String, trials: &[&RunResult], summary: Option<&Tr
             );
         }
     }
-    let total: u64 = trials.iter().map(|r| r.duration_ms).sum();
+    let total: Duration = trials.iter().map(|r| r.duration).sum();
     let _ = writeln!(
         out,
         "<tr><th>duration</th><td>{}</td></tr></table>",
@@ -189,8 +191,8 @@ fn distributions(
     out.push_str("</table>\n");
 }
 
-fn seconds(ms: u64) -> String {
-    format!("{:.1} s", ms as f64 / 1000.0)
+fn seconds(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
 }
 
 fn run_section(out: &mut String, run: &RunResult, several: bool) {
@@ -199,13 +201,14 @@ fn run_section(out: &mut String, run: &RunResult, several: bool) {
     } else {
         String::new()
     };
+    // Milliseconds, not the report's microseconds: HTML's `datetime` allows at most three
+    // fractional digits, and that is all `Date` is specified to parse.
+    let started_at = humantime::format_rfc3339_millis(run.started_at);
     let _ = writeln!(
         out,
-        "<section class=\"run\"><h3>{heading}{} · {} · started <time datetime=\"{}\">{}</time></h3>",
+        "<section class=\"run\"><h3>{heading}{} · {} · started <time datetime=\"{started_at}\">{started_at}</time></h3>",
         badge(run.status),
-        seconds(run.duration_ms),
-        esc(&run.started_at),
-        esc(&run.started_at)
+        seconds(run.duration),
     );
     if let Some(error) = &run.error {
         let _ = writeln!(out, "<p class=\"err\">{}</p>", esc(error));
@@ -235,8 +238,8 @@ fn run_section(out: &mut String, run: &RunResult, several: bool) {
                 out,
                 "<li>{} — {outcome} <span class=\"muted\">at {} ms, {} ms</span></li>",
                 esc(&undo.description),
-                undo.start_ms,
-                undo.duration_ms
+                millis(undo.timing.start),
+                millis(undo.timing.duration)
             );
         }
         out.push_str("</ul>\n");
@@ -263,8 +266,8 @@ fn steps_table(out: &mut String, run: &RunResult) {
             esc(&step_key(step)),
             step.uses,
             badge(step.status),
-            step.start_ms,
-            step.duration_ms
+            millis(step.timing.start),
+            millis(step.timing.duration)
         );
     }
     out.push_str("</table>\n");
@@ -312,10 +315,10 @@ fn hit(step: &StepRecord) -> Option<String> {
     }
 }
 
-/// A band of a lane: `[from, to)` in ms since the run started.
+/// A band of a lane: `[from, to)` since the run started.
 struct Band {
-    from: u64,
-    to: u64,
+    from: Duration,
+    to: Duration,
     colour: &'static str,
     tip: String,
 }
@@ -327,16 +330,16 @@ struct Lane {
 
 /// Lanes of a monitor: one per PD store when its samples list `stores[]` with a `state`
 /// (`pd.capture`, `pd.wait_stores`), else one of ok/error bands with each sample's `show`.
-fn monitor_lanes(series: &MonitorSeries, end_ms: u64) -> Vec<Lane> {
+fn monitor_lanes(series: &MonitorSeries, end: Duration) -> Vec<Lane> {
     let samples = &series.samples;
+    let interval = Duration::from_millis(series.interval_ms);
     // Each sample holds until the next one (the last one for one interval).
     let until = |i: usize| {
+        let at = samples[i].at;
         samples
             .get(i + 1)
-            .map_or((samples[i].at_ms + series.interval_ms).min(end_ms), |s| {
-                s.at_ms
-            })
-            .max(samples[i].at_ms + 1)
+            .map_or((at + interval).min(end), |s| s.at)
+            .max(at + Duration::from_millis(1))
     };
     let stores_of = |output: &Option<Value>| -> Vec<(String, String, String)> {
         output
@@ -376,7 +379,7 @@ fn monitor_lanes(series: &MonitorSeries, end_ms: u64) -> Vec<Lane> {
             push_band(
                 &mut lane.bands,
                 Band {
-                    from: sample.at_ms,
+                    from: sample.at,
                     to: until(i),
                     colour: state_colour(&state),
                     tip: format!("store {id} ({address}): {state}"),
@@ -400,7 +403,7 @@ fn monitor_lanes(series: &MonitorSeries, end_ms: u64) -> Vec<Lane> {
         push_band(
             &mut lane.bands,
             Band {
-                from: sample.at_ms,
+                from: sample.at,
                 to: until(i),
                 colour,
                 tip,
@@ -439,7 +442,7 @@ fn timeline(out: &mut String, run: &RunResult) {
         .monitors
         .iter()
         .filter(|m| !m.samples.is_empty())
-        .flat_map(|m| monitor_lanes(m, run.duration_ms))
+        .flat_map(|m| monitor_lanes(m, run.duration))
         .collect();
     let rows = run.steps.len() + run.undo.len() + lanes.len();
     if rows == 0 {
@@ -448,15 +451,15 @@ fn timeline(out: &mut String, run: &RunResult) {
     let end = run
         .steps
         .iter()
-        .map(|s| s.start_ms + s.duration_ms)
-        .chain(run.undo.iter().map(|u| u.start_ms + u.duration_ms))
+        .map(|s| s.timing.end())
+        .chain(run.undo.iter().map(|u| u.timing.end()))
         .chain(lanes.iter().flat_map(|l| l.bands.iter().map(|b| b.to)))
-        .chain([run.duration_ms, 1])
+        .chain([run.duration, Duration::from_millis(1)])
         .max()
-        .unwrap_or(1);
+        .unwrap_or(Duration::from_millis(1));
     let plot_w = WIDTH - LABEL_W - 10.0;
-    let x = |ms: u64| LABEL_W + ms as f64 / end as f64 * plot_w;
-    let w = |from: u64, to: u64| (x(to) - x(from)).max(2.0);
+    let x = |t: Duration| LABEL_W + t.as_secs_f64() / end.as_secs_f64() * plot_w;
+    let w = |from: Duration, to: Duration| (x(to) - x(from)).max(2.0);
     let height = AXIS_H + rows as f64 * ROW_H + 6.0;
     let _ = write!(
         out,
@@ -464,8 +467,8 @@ fn timeline(out: &mut String, run: &RunResult) {
          aria-label=\"timeline of the run\">"
     );
     // A time axis with about 8 round ticks.
-    let step = nice_tick(end);
-    let mut tick = 0;
+    let step = Duration::from_millis(nice_tick(millis(end)));
+    let mut tick = Duration::ZERO;
     while tick <= end {
         let _ = write!(
             out,
@@ -489,8 +492,8 @@ fn timeline(out: &mut String, run: &RunResult) {
             step_key(step),
             step.uses,
             step.status.word(),
-            step.start_ms,
-            step.duration_ms
+            millis(step.timing.start),
+            millis(step.timing.duration)
         );
         let _ = write!(
             out,
@@ -500,17 +503,17 @@ fn timeline(out: &mut String, run: &RunResult) {
             esc(&tip),
             y + 14.0,
             esc(&clip(&label)),
-            x(step.start_ms),
+            x(step.timing.start),
             y + 3.0,
-            w(step.start_ms, step.start_ms + step.duration_ms),
+            w(step.timing.start, step.timing.end()),
             ROW_H - 6.0,
             step_colour(step.status),
             if fault { " class=\"fault\"" } else { "" }
         );
         if fault && let Some(container) = hit(step) {
-            let after = x(step.start_ms + step.duration_ms) + 6.0;
+            let after = x(step.timing.end()) + 6.0;
             let (anchor, at) = if after > WIDTH - 150.0 {
-                ("end", x(step.start_ms) - 6.0)
+                ("end", x(step.timing.start) - 6.0)
             } else {
                 ("start", after)
             };
@@ -539,9 +542,9 @@ fn timeline(out: &mut String, run: &RunResult) {
             )),
             y + 14.0,
             esc(&clip(&format!("undo: {}", undo.description))),
-            x(undo.start_ms),
+            x(undo.timing.start),
             y + 3.0,
-            w(undo.start_ms, undo.start_ms + undo.duration_ms),
+            w(undo.timing.start, undo.timing.end()),
             ROW_H - 6.0,
         );
         y += ROW_H;
@@ -564,8 +567,8 @@ fn timeline(out: &mut String, run: &RunResult) {
                 ROW_H - 10.0,
                 band.colour,
                 esc(&band.tip),
-                band.from,
-                band.to
+                millis(band.from),
+                millis(band.to)
             );
         }
         out.push_str("</g>");
@@ -632,7 +635,7 @@ mod tests {
 
     fn sample(at_ms: u64, output: Value) -> crate::engine::Sample {
         crate::engine::Sample {
-            at_ms,
+            at: Duration::from_millis(at_ms),
             ok: true,
             output: Some(output),
             error: None,
@@ -659,14 +662,14 @@ mod tests {
                 sample(300, stores("Up")),
             ],
         };
-        let lanes = monitor_lanes(&series, 1000);
+        let lanes = monitor_lanes(&series, Duration::from_secs(1));
         assert_eq!(lanes.len(), 2);
         assert_eq!(lanes[1].label, "pd · store 2 tikv1:20160");
         assert_eq!(lanes[0].bands.len(), 1, "always Up: one band");
         let spans: Vec<(u64, u64, &str)> = lanes[1]
             .bands
             .iter()
-            .map(|b| (b.from, b.to, b.tip.as_str()))
+            .map(|b| (millis(b.from), millis(b.to), b.tip.as_str()))
             .collect();
         assert_eq!(
             spans,
@@ -689,12 +692,13 @@ mod tests {
             interval_ms: 100,
             samples: vec![sample(0, serde_json::json!({"status": 200})), failed],
         };
-        let lanes = monitor_lanes(&series, 150);
+        let lanes = monitor_lanes(&series, Duration::from_millis(150));
         assert_eq!(lanes.len(), 1);
         let tips: Vec<&str> = lanes[0].bands.iter().map(|b| b.tip.as_str()).collect();
         assert_eq!(tips, ["shown", "refused"]);
         assert_eq!(
-            lanes[0].bands[1].to, 150,
+            lanes[0].bands[1].to,
+            Duration::from_millis(150),
             "the last sample holds until the run ends"
         );
     }

@@ -4,12 +4,12 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::name;
 use super::stats::{by_playbook, step_key};
+use crate::engine::timing::millis;
 use crate::engine::{CancelReason, RunResult, RunStatus};
 
 pub fn write(path: &Path, runs: &[RunResult]) -> std::io::Result<()> {
@@ -19,15 +19,13 @@ pub fn write(path: &Path, runs: &[RunResult]) -> std::io::Result<()> {
 
 fn report(runs: &[RunResult]) -> Report {
     let mut report = Report::new("chaosplay");
-    report.set_time(millis(runs.iter().map(|r| r.duration_ms).sum()));
+    report.set_time(runs.iter().map(|r| r.duration).sum());
     for trials in by_playbook(runs) {
         let first = trials[0];
         let mut suite = TestSuite::new(first.scenario.name.as_str());
         suite.add_property(Property::new("file", first.file.as_str()));
-        suite.set_time(millis(trials.iter().map(|r| r.duration_ms).sum()));
-        if let Some(at) = timestamp(first) {
-            suite.set_timestamp(at);
-        }
+        suite.set_time(trials.iter().map(|r| r.duration).sum());
+        suite.set_timestamp(timestamp(first));
         // Named by trial only when there are several, so a single run reads as the scenario.
         let several = trials.len() > 1 || first.trial > 1;
         suite.add_test_cases(trials.iter().map(|run| case(run, several)));
@@ -44,12 +42,10 @@ fn case(run: &RunResult, several: bool) -> TestCase {
     };
     let mut case = TestCase::new(name, status(run));
     case.set_classname(run.scenario.name.as_str())
-        .set_time(millis(run.duration_ms))
+        .set_time(run.duration)
         .set_system_out(summary(run))
         .add_property(Property::new("seed", run.seed.to_string()));
-    if let Some(at) = timestamp(run) {
-        case.set_timestamp(at);
-    }
+    case.set_timestamp(timestamp(run));
     case
 }
 
@@ -118,7 +114,7 @@ fn summary(run: &RunResult) -> String {
         run.seed,
         run.trial,
         name(run.status),
-        run.duration_ms
+        millis(run.duration)
     );
     if let Some(error) = &run.error {
         let _ = writeln!(out, "error: {error}");
@@ -130,7 +126,7 @@ fn summary(run: &RunResult) -> String {
             step_key(step),
             step.uses,
             step.status.word(),
-            step.duration_ms
+            millis(step.timing.duration)
         );
         if let Some(error) = &step.error {
             let _ = write!(out, "  {}", error.message);
@@ -147,10 +143,7 @@ fn summary(run: &RunResult) -> String {
     out
 }
 
-fn millis(ms: u64) -> Duration {
-    Duration::from_millis(ms)
-}
-
-fn timestamp(run: &RunResult) -> Option<chrono::DateTime<chrono::FixedOffset>> {
-    chrono::DateTime::parse_from_rfc3339(&run.started_at).ok()
+/// quick-junit writes it to the millisecond, like `time`, whatever precision it is given.
+fn timestamp(run: &RunResult) -> chrono::DateTime<chrono::Utc> {
+    run.started_at.into()
 }

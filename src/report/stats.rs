@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::engine::timing::millis;
 use crate::engine::{RunResult, RunStatus, StepRecord, StepStatus};
 use crate::playbook::Phase;
 
@@ -90,7 +91,8 @@ impl TrialSummary {
                 step_values
                     .entry(step_key(step))
                     .or_default()
-                    .push(step.duration_ms as f64);
+                    // Whole milliseconds, as summaries always were: they stay comparable.
+                    .push(millis(step.timing.duration) as f64);
             }
         }
         fn distributions<K: ToString>(

@@ -143,7 +143,7 @@ impl Progress {
             "{} {} {}",
             symbol(record.status),
             label(step),
-            human(Duration::from_millis(record.duration_ms))
+            human(record.timing.duration)
         );
         if record.attempts > 1 {
             text.push_str(&format!(" ({} attempts)", record.attempts));
@@ -174,7 +174,7 @@ impl Progress {
                 out.push_str(&format!(
                     "{:<10} {:>9}  {}{} ({})\n",
                     status_word(r.status),
-                    human(Duration::from_millis(r.duration_ms)),
+                    human(r.timing.duration),
                     if r.phase == Phase::Finally {
                         "finally: "
                     } else {
@@ -200,7 +200,7 @@ impl Progress {
                 .unwrap_or_default()
                 .replace('_', " "),
             result.name,
-            human(Duration::from_millis(result.duration_ms)),
+            human(result.duration),
             result.seed,
         ));
         match &self.live {
