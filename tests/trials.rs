@@ -96,3 +96,33 @@ fn metrics_are_per_trial_and_readable_in_expressions() {
         "a single run has no summary"
     );
 }
+
+/// Trials side by side of a playbook without a compose project: each has its own undo ledger
+/// and lock, so none is refused as "another run" of the same process.
+#[test]
+fn parallel_trials_without_a_project_all_run() {
+    let dir = scratch("trials-jobs");
+    let (out, report) = run(
+        &dir,
+        "[scenario]\nname = \"side-by-side\"\n[[steps]]\nname = \"nap\"\nuses = \"sleep\"\nwith = { duration = \"200ms\" }\n",
+        &["--trials", "3", "--jobs", "3"],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    for run in runs {
+        assert_eq!(run["status"], "passed", "{run}");
+    }
+    // They overlapped in time: otherwise the test would prove nothing about the lock.
+    let mut starts: Vec<String> = runs
+        .iter()
+        .map(|r| r["started_at"].as_str().unwrap().to_string())
+        .collect();
+    starts.sort();
+    let first = humantime::parse_rfc3339(&starts[0]).unwrap();
+    let last = humantime::parse_rfc3339(&starts[2]).unwrap();
+    assert!(
+        last.duration_since(first).unwrap() < std::time::Duration::from_millis(200),
+        "{starts:?}"
+    );
+}

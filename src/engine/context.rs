@@ -111,6 +111,7 @@ impl RunShared {
         run: serde_json::Value,
         seed: u64,
         ledger: Ledger,
+        started: Instant,
     ) -> Self {
         RunShared {
             ledger,
@@ -123,7 +124,7 @@ impl RunShared {
             run: Value::from(Serde(&run)),
             playbook,
             listener,
-            started: Instant::now(),
+            started,
             env: template::environment(),
             outputs: Arc::default(),
             metrics: Arc::default(),

@@ -33,7 +33,9 @@ pub async fn run(
     options: RunOptions,
     listener: Arc<dyn Listener>,
 ) -> RunResult {
-    let started_at = SystemTime::now();
+    // One moment for both clocks, so that `started_at` plus a step's `start_us` is when the
+    // step started.
+    let (started_at, started) = (SystemTime::now(), Instant::now());
     let run_info = serde_json::json!({
         "seed": options.seed,
         "trial": options.trial,
@@ -45,10 +47,12 @@ pub async fn run(
     let ledger = match &playbook.project {
         Some(project) => Ledger::open(project, &playbook.scenario.name, options.adopt_ledger),
         None => {
+            // Trials side by side (`--jobs`) are runs of their own.
             let key = format!(
-                "run-{}-{}",
+                "run-{}-{}-t{}",
                 sanitize(&playbook.scenario.name),
-                std::process::id()
+                std::process::id(),
+                options.trial
             );
             Ledger::private(&key, &playbook.scenario.name)
         }
@@ -71,6 +75,7 @@ pub async fn run(
         run_info,
         options.seed,
         ledger,
+        started,
     ));
     shared.emit(EventKind::RunStarted {
         playbook: &playbook,

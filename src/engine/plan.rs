@@ -68,6 +68,7 @@ pub async fn plan(playbook: Arc<Playbook>, seed: u64) -> Plan {
         run_info,
         seed,
         Ledger::in_memory(),
+        std::time::Instant::now(),
     );
     let docker = shared.docker().await;
     let services = playbook
