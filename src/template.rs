@@ -20,9 +20,17 @@ pub fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%")
 }
 
+/// minijinja's budget (about one unit per instruction) for each render or evaluation.
+/// Rendering is synchronous: neither a step's `timeout` nor Ctrl-C can interrupt a template
+/// that would loop for hours (a `range` inside a `range`), so it must run out instead. The
+/// templates and expressions of real playbooks take hundreds of units; this leaves room for
+/// loops over a few thousand items and fails the runaway ones in well under a second.
+pub const FUEL: u64 = 1_000_000;
+
 /// The environment every template and expression is compiled in.
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
+    env.set_fuel(Some(FUEL));
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     // Python's string, list and dict methods (`.startswith()`, `.split()`, `.items()`), which
     // people who write Jinja expressions expect to work.

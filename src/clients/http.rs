@@ -19,27 +19,32 @@ static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
 /// The shared client, built on first use.
 pub fn client() -> &'static reqwest::Client {
     CLIENT.get_or_init(|| {
+        builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .expect("an HTTP client with a rustls configuration builds")
+    })
+}
+
+/// A client builder with chaosplay's TLS set up, for clients that need settings of their own
+/// (the PD client keeps no idle connections). All of them share one verifier, so the roots are
+/// loaded once per process.
+pub fn builder() -> reqwest::ClientBuilder {
+    static TLS: OnceLock<rustls::ClientConfig> = OnceLock::new();
+    let tls = TLS.get_or_init(|| {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let verifier = Arc::new(SystemRoots {
             provider: provider.clone(),
             verifier: OnceLock::new(),
         });
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
+        rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map(|builder| {
-                builder
-                    .dangerous()
-                    .with_custom_certificate_verifier(verifier)
-                    .with_no_client_auth()
-            });
-        let builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(5));
-        match tls {
-            Ok(tls) => builder.tls_backend_preconfigured(tls),
-            Err(_) => builder,
-        }
-        .build()
-        .expect("an HTTP client with a rustls configuration builds")
-    })
+            .expect("ring supports rustls's default TLS versions")
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth()
+    });
+    reqwest::Client::builder().tls_backend_preconfigured(tls.clone())
 }
 
 /// Verifies server certificates against the system's roots (as a browser or curl would),

@@ -47,7 +47,7 @@ pub struct PdClient {
 }
 
 fn http_client(options: &PdClientOptions) -> Result<reqwest::Client, PdError> {
-    reqwest::Client::builder()
+    crate::clients::http::builder()
         .connect_timeout(options.connect_timeout)
         .pool_max_idle_per_host(0)
         .build()
@@ -59,26 +59,8 @@ impl PdClient {
     ///
     /// `base_url` is PD's client URL, e.g. `http://127.0.0.1:2379`, with or without a trailing
     /// slash; without a scheme, `http://` is assumed.
-    ///
-    /// Every such client shares one HTTP client: building one loads the system's TLS roots
-    /// (tens of milliseconds), which a `pd.*` step polled with `until` would otherwise pay on
-    /// every poll.
     pub fn new(base_url: &str) -> Result<PdClient, PdError> {
-        static SHARED: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-        let options = PdClientOptions::default();
-        let base = normalize_base_url(base_url)?;
-        let http = match SHARED.get() {
-            Some(http) => http.clone(),
-            None => {
-                let built = http_client(&options)?;
-                SHARED.get_or_init(|| built).clone()
-            }
-        };
-        Ok(PdClient {
-            http,
-            base,
-            options,
-        })
+        PdClient::with_options(base_url, PdClientOptions::default())
     }
 
     pub fn with_options(base_url: &str, options: PdClientOptions) -> Result<PdClient, PdError> {
