@@ -590,3 +590,62 @@ fn a_signal_during_one_playbook_stops_the_ones_after_it() {
         "only the interrupted playbook has runs"
     );
 }
+
+/// A template that would loop for hours runs out of minijinja's fuel instead: rendering is
+/// synchronous, so without a budget neither the step's timeout nor a signal could stop it,
+/// and `[[finally]]` would never run.
+#[test]
+fn a_runaway_template_fails_and_finally_still_runs() {
+    let dir = scratch("runaway-template");
+    let playbook = common::write(
+        &dir,
+        "runaway.toml",
+        r#"[scenario]
+name = "runaway"
+[[steps]]
+name = "spin"
+uses = "log"
+timeout = "1s"
+with = { message = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}done" }
+[[finally]]
+name = "cleanup"
+uses = "log"
+with = { message = "cleaned up" }
+"#,
+    );
+    let report = dir.join("report.json");
+    let mut child = chaosplay()
+        .arg("run")
+        .arg(&playbook)
+        .arg("--report-json")
+        .arg(&report)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Bounded: a regression must fail the test, not hang it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("still rendering after 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(1));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let spin = step(&report, "spin");
+    assert_eq!(spin["error"]["kind"], "template", "{spin}");
+    assert!(
+        spin["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ran out of fuel"),
+        "{spin}"
+    );
+    assert_eq!(step(&report, "cleanup")["status"], "passed");
+}
