@@ -69,3 +69,48 @@ with = { container = "{{ steps.kill.container }}" }
     assert!(!dir.join("report.json").exists());
     remove_project(project);
 }
+
+/// A plan reaches for the Docker daemon only when a step needs one: a playbook of `log` and
+/// `http.request` steps says nothing about Docker, one with a container step says why the
+/// daemon cannot be reached and that its targets are unknown.
+#[test]
+fn plan_mentions_docker_only_when_a_step_needs_it() {
+    let dir = scratch("plan-docker-need");
+    let dead = format!("unix://{}", dir.join("no-docker.sock").display());
+    let pure = write(
+        &dir,
+        "pure.toml",
+        "[scenario]\nname = \"pure\"\n[[steps]]\nuses = \"log\"\nwith = { message = \"hi\" }\n[[steps]]\nuses = \"http.request\"\nwith = { url = \"http://127.0.0.1:9/\" }\n",
+    );
+    let out = chaosplay()
+        .env("DOCKER_HOST", &dead)
+        .arg("plan")
+        .arg(&pure)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("docker:"), "{text}");
+
+    let faulty = write(
+        &dir,
+        "faulty.toml",
+        "[scenario]\nname = \"faulty\"\n[subject]\nproject = \"cpt-plan-need\"\n[[steps]]\nuses = \"docker.kill\"\nwith = { service = \"db\" }\n",
+    );
+    let out = chaosplay()
+        .env("DOCKER_HOST", &dead)
+        .arg("plan")
+        .arg(&faulty)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("docker: cannot reach the Docker daemon"),
+        "{text}"
+    );
+    assert!(
+        text.contains("unknown: the Docker daemon cannot be reached"),
+        "{text}"
+    );
+}

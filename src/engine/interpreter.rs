@@ -82,13 +82,9 @@ pub async fn run(
         seed: options.seed,
     });
     let cancel = options.cancel.clone();
-    let needs_docker = playbook
-        .steps
-        .iter()
-        .chain(&playbook.finally)
-        .chain(playbook.monitors.iter().map(|m| &m.step))
-        .any(|s| s.kind.doc().needs_docker);
-    if needs_docker && let Err(e) = shared.docker().await {
+    if playbook.needs_docker()
+        && let Err(e) = shared.docker().await
+    {
         return refuse(
             &playbook,
             &options,

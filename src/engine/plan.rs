@@ -19,8 +19,9 @@ pub struct Plan {
     pub file: String,
     pub project: Option<String>,
     pub services: Vec<PlannedService>,
-    /// The Docker daemon as seen from here, or why it cannot be reached.
-    pub docker: Result<String, String>,
+    /// The Docker daemon as seen from here, or why it cannot be reached; `None` when no step
+    /// needs one (the plan then does not try to reach it).
+    pub docker: Option<Result<String, String>>,
     pub steps: Vec<PlannedStep>,
 }
 
@@ -70,7 +71,11 @@ pub async fn plan(playbook: Arc<Playbook>, seed: u64) -> Plan {
         Ledger::in_memory(),
         std::time::Instant::now(),
     );
-    let docker = shared.docker().await;
+    let docker = if playbook.needs_docker() {
+        Some(shared.docker().await)
+    } else {
+        None
+    };
     let services = playbook
         .compose
         .iter()
@@ -95,17 +100,18 @@ pub async fn plan(playbook: Arc<Playbook>, seed: u64) -> Plan {
         .collect();
     let mut steps = Vec::new();
     for step in playbook.steps.iter().chain(&playbook.finally) {
-        steps.push(plan_step(&shared, step, docker.as_ref().ok().copied()).await);
+        let daemon = docker.as_ref().and_then(|d| d.as_ref().ok().copied());
+        steps.push(plan_step(&shared, step, daemon).await);
     }
     Plan {
         name: playbook.run_name(),
         file: playbook.source.path.display().to_string(),
         project: playbook.project.clone(),
         services,
-        docker: match &docker {
+        docker: docker.map(|d| match d {
             Ok(d) => Ok(format!("{} (API {})", d.host(), d.api_version())),
             Err(e) => Err(e.to_string()),
-        },
+        }),
         steps,
     }
 }

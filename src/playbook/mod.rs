@@ -164,6 +164,16 @@ impl Playbook {
         None
     }
 
+    /// Whether any step, `[[finally]]` step or monitor talks to the Docker daemon: only then
+    /// does a run (or a plan) need one.
+    pub fn needs_docker(&self) -> bool {
+        self.steps
+            .iter()
+            .chain(&self.finally)
+            .chain(self.monitors.iter().map(|m| &m.step))
+            .any(|s| s.kind.doc().needs_docker)
+    }
+
     /// The scenario's name with its cell, e.g. `tikv-node-kill [fault=kill]`: what progress,
     /// reports and trial summaries call one run of one cell.
     pub fn run_name(&self) -> String {

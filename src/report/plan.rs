@@ -10,13 +10,8 @@ pub fn text(plan: &Plan) -> String {
     if let Some(project) = &plan.project {
         let _ = writeln!(out, "subject: compose project `{project}`");
     }
-    match &plan.docker {
-        Ok(d) => {
-            let _ = writeln!(out, "docker: {d}");
-        }
-        Err(e) => {
-            let _ = writeln!(out, "docker: {e}");
-        }
+    if let Some(Ok(d) | Err(d)) = &plan.docker {
+        let _ = writeln!(out, "docker: {d}");
     }
     if !plan.services.is_empty() {
         out.push_str("\nservices:\n");
