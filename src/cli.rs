@@ -435,6 +435,7 @@ fn run(args: RunArgs) -> i32 {
                 let options = RunOptions {
                     seed: trial_seed(seed, trial),
                     trial,
+                    trials: args.trials,
                     cancel: cancel.clone(),
                     adopt_ledger: args.ignore_ledger,
                 };

@@ -144,3 +144,41 @@ fn a_single_run_is_named_after_its_scenario_and_an_unusable_environment_is_an_er
     assert_eq!(error.attribute("type"), Some("environment"));
     assert!(error.attribute("message").unwrap().contains("01 get"));
 }
+
+/// `--fail-fast` stopping a 3-trial run at its first trial still names the case by trial and
+/// seed, as the other trials would have been, and the JSON run says 3 were asked for.
+#[test]
+fn a_fail_fast_stop_at_trial_one_keeps_the_trial_name() {
+    let dir = scratch("junit-fail-fast");
+    let red = write(
+        &dir,
+        "red.toml",
+        "[scenario]\nname = \"always-red\"\n[[steps]]\nname = \"check\"\nuses = \"assert\"\nwith.that = [\"false\"]\n",
+    );
+    let xml_path = dir.join("junit.xml");
+    let (out, report) = run_file(
+        &dir,
+        &red,
+        &[
+            "--trials",
+            "3",
+            "--fail-fast",
+            "--seed",
+            "11",
+            "--report-junit",
+            xml_path.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 1);
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["trials"], 3);
+    let text = std::fs::read_to_string(&xml_path).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let names: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .filter_map(|n| n.attribute("name"))
+        .collect();
+    assert_eq!(names, ["trial 1 (seed 11)"]);
+}

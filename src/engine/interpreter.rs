@@ -23,6 +23,8 @@ pub struct RunOptions {
     pub seed: u64,
     /// 1-based trial number when a scenario is repeated.
     pub trial: u32,
+    /// How many trials were asked for (`--trials`), whether or not all of them run.
+    pub trials: u32,
     pub cancel: Cancel,
     /// Take over undos an earlier run left outstanding on the project, instead of refusing.
     pub adopt_ledger: bool,
@@ -232,6 +234,7 @@ pub async fn run(
         file: playbook.source.path.display().to_string(),
         seed: options.seed,
         trial: options.trial,
+        trials: options.trials,
         started_at,
         duration: shared.started.elapsed(),
         status,
@@ -271,6 +274,7 @@ fn refuse(
         file: playbook.source.path.display().to_string(),
         seed: options.seed,
         trial: options.trial,
+        trials: options.trials,
         started_at,
         duration: std::time::Duration::ZERO,
         status: RunStatus::EnvironmentError,

@@ -138,6 +138,9 @@ pub struct RunResult {
     pub file: String,
     pub seed: u64,
     pub trial: u32,
+    /// How many trials were asked for: a run reads as "trial 2 of 5" even when `--fail-fast`
+    /// stopped the others.
+    pub trials: u32,
     #[serde(serialize_with = "timing::serialize_rfc3339")]
     pub started_at: SystemTime,
     #[serde(flatten, serialize_with = "timing::duration")]
@@ -283,6 +286,7 @@ mod tests {
             file: "s.toml".into(),
             seed: 1,
             trial: 1,
+            trials: 1,
             started_at: SystemTime::UNIX_EPOCH,
             duration: Duration::from_micros(40_999),
             status: RunStatus::Passed,

@@ -26,8 +26,9 @@ fn report(runs: &[RunResult]) -> Report {
         suite.add_property(Property::new("file", first.file.as_str()));
         suite.set_time(trials.iter().map(|r| r.duration).sum());
         suite.set_timestamp(timestamp(first));
-        // Named by trial only when there are several, so a single run reads as the scenario.
-        let several = trials.len() > 1 || first.trial > 1;
+        // Named by trial only when several were asked for, so a single run reads as the
+        // scenario, and trial 1 of several keeps its number when --fail-fast stopped the rest.
+        let several = first.trials > 1;
         suite.add_test_cases(trials.iter().map(|run| case(run, several)));
         report.add_test_suite(suite);
     }
