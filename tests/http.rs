@@ -106,8 +106,8 @@ fn accept_errors_makes_a_refused_connection_an_output() {
 }
 
 /// HTTPS checks the server's certificate against the system's roots, which `SSL_CERT_FILE`
-/// and `SSL_CERT_DIR` replace: the test CA alone makes it pass, the roots the machine has
-/// (which do not hold the test CA) make it fail with the reason.
+/// and `SSL_CERT_DIR` replace: the test CA makes it pass, roots without it make it fail with
+/// the reason.
 #[test]
 fn https_verifies_the_certificate_against_the_system_roots() {
     let port = serve_tls(2, r#"{"health":"true"}"#);
@@ -133,7 +133,18 @@ fn https_verifies_the_certificate_against_the_system_roots() {
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(step(&report, "get")["output"]["json"]["health"], "true");
 
-    let (out, report) = run_file_env(&dir, &playbook, &["--var", &port], &[]);
+    // Roots that do not hold the test CA (an unrelated one, so the outcome does not depend on
+    // whether this machine has a CA bundle).
+    let other = ca.with_file_name("other-ca.pem");
+    let (out, report) = run_file_env(
+        &dir,
+        &playbook,
+        &["--var", &port],
+        &[
+            ("SSL_CERT_FILE", other.to_str().unwrap()),
+            ("SSL_CERT_DIR", no_dir.to_str().unwrap()),
+        ],
+    );
     assert_eq!(code(&out), 3, "{}", String::from_utf8_lossy(&out.stdout));
     let error = &step(&report, "get")["error"];
     assert_eq!(error["kind"], "environment");
