@@ -1,4 +1,5 @@
-//! The HTTP client `http.request` and `load.http` share, built once per process.
+//! HTTP clients: the one `http.request` and `load.http` share, built once per process, and the
+//! builder the PD client starts from.
 //!
 //! TLS is rustls (with the `ring` provider) rather than OpenSSL: with OpenSSL 3, building a
 //! client parsed the whole system CA bundle (47–165 ms here), which the first request of every
@@ -40,6 +41,8 @@ pub fn builder() -> reqwest::ClientBuilder {
         rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .expect("ring supports rustls's default TLS versions")
+            // "dangerous" only because the verifier is custom: it is the platform's, loaded
+            // late (below), and skips nothing.
             .dangerous()
             .with_custom_certificate_verifier(verifier)
             .with_no_client_auth()
