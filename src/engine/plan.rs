@@ -98,9 +98,9 @@ pub async fn plan(playbook: Arc<Playbook>, seed: u64) -> Plan {
             depends_on: s.depends_on.keys().cloned().collect(),
         })
         .collect();
+    let daemon = docker.as_ref().and_then(|d| d.as_ref().ok().copied());
     let mut steps = Vec::new();
     for step in playbook.steps.iter().chain(&playbook.finally) {
-        let daemon = docker.as_ref().and_then(|d| d.as_ref().ok().copied());
         steps.push(plan_step(&shared, step, daemon).await);
     }
     Plan {
