@@ -7,7 +7,10 @@ mod common;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::docker::{create_network, docker_ok, playbook, remove_project, run_labelled, state};
+use common::docker::{
+    create_network, docker_ok, main_process_state, playbook, remove_project, run_labelled,
+    run_labelled_cmd, state,
+};
 use common::{chaosplay, code, recover, scratch, spawn_run, write};
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
@@ -19,14 +22,36 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 fn sigkill(child: &mut Child) {
+    signal(child, "KILL");
+    let _ = child.wait();
+}
+
+fn signal(child: &Child, name: &str) {
     assert!(
         Command::new("kill")
-            .args(["-KILL", &child.id().to_string()])
+            .args([&format!("-{name}"), &child.id().to_string()])
             .status()
             .unwrap()
             .success()
     );
-    let _ = child.wait();
+}
+
+/// Runs `playbook` with its ledgers in `dir`, and returns its output and JSON report.
+fn run_here(dir: &std::path::Path, playbook: &str) -> (std::process::Output, serde_json::Value) {
+    let path = write(dir, "p.toml", playbook);
+    let state_dir = dir.to_str().unwrap();
+    common::run_file_env(dir, &path, &[], &[("CHAOSPLAY_STATE_DIR", state_dir)])
+}
+
+/// Starts a run of `steps` on `project` and returns once its first fault is registered in the
+/// ledger and its Docker call has had half a second to reach the daemon.
+fn run_until_a_fault_is_under_way(dir: &std::path::Path, project: &str, steps: &str) -> Child {
+    let path = write(dir, "p.toml", &playbook(project, steps));
+    let child = spawn_run(dir, &path, &[]);
+    let ledger = dir.join(format!("{project}.json"));
+    wait_until("the fault is registered", || ledger.exists());
+    std::thread::sleep(Duration::from_millis(500));
+    child
 }
 
 #[test]
@@ -189,4 +214,159 @@ fn two_runs_cannot_share_a_project() {
         .output()
         .unwrap();
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The busybox `sleep` of the test containers runs as PID 1, which ignores SIGTERM: a
+/// `docker stop` of it takes its whole grace period, in the daemon, whatever the runner does.
+const STOP_4S: &str =
+    "[[steps]]\nuses = \"docker.stop\"\nwith = { service = \"db\", grace = \"4s\" }\n";
+
+#[test]
+fn an_interrupted_stop_is_waited_out_before_the_container_is_started_again() {
+    let project = "cpt-undo-stop-int";
+    remove_project(project);
+    let db = run_labelled(project, "db", &[]);
+    let dir = scratch("undo-stop-int");
+    let child = run_until_a_fault_is_under_way(&dir, project, STOP_4S);
+    let stop_over = Instant::now() + Duration::from_secs(4);
+    signal(&child, "INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 130, "{}", String::from_utf8_lossy(&out.stdout));
+    std::thread::sleep(
+        stop_over.saturating_duration_since(Instant::now()) + Duration::from_secs(1),
+    );
+    assert_eq!(state(&db), "running", "the stop landed after the undo");
+    common::assert_nothing_to_recover(&dir, project);
+    remove_project(project);
+}
+
+#[test]
+fn recover_waits_out_a_stop_the_killed_runner_left_in_flight() {
+    let project = "cpt-undo-stop-kill";
+    remove_project(project);
+    let db = run_labelled(project, "db", &[]);
+    let dir = scratch("undo-stop-kill");
+    let mut child = run_until_a_fault_is_under_way(&dir, project, STOP_4S);
+    let stop_over = Instant::now() + Duration::from_secs(4);
+    sigkill(&mut child);
+    assert_eq!(
+        state(&db),
+        "running",
+        "the daemon is still in its grace period"
+    );
+    let out = recover(&dir, project);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("start {db}")));
+    std::thread::sleep(
+        stop_over.saturating_duration_since(Instant::now()) + Duration::from_secs(1),
+    );
+    assert_eq!(
+        state(&db),
+        "running",
+        "recover started it after the stop landed"
+    );
+    common::assert_nothing_to_recover(&dir, project);
+    remove_project(project);
+}
+
+#[test]
+fn a_stopping_signal_is_undone_by_sigcont_at_cleanup_and_by_recover() {
+    let project = "cpt-undo-sigstop";
+    remove_project(project);
+    let db = run_labelled(project, "db", &[]);
+    let dir = scratch("undo-sigstop");
+    let stop =
+        "[[steps]]\nuses = \"docker.kill\"\nwith = { service = \"db\", signal = \"SIGSTOP\" }\n";
+    let (out, report) = run_here(&dir, &playbook(project, stop));
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    let undo = &report["runs"][0]["undo"][0];
+    assert_eq!(
+        undo["description"],
+        format!("resume {db} (SIGCONT)").as_str()
+    );
+    assert_eq!(undo["ok"], true);
+    assert!(!main_process_state(&db).starts_with('T'), "still frozen");
+
+    let steps = format!("{stop}[[steps]]\nuses = \"sleep\"\nwith = {{ duration = \"60s\" }}\n");
+    let path = write(&dir, "p.toml", &playbook(project, &steps));
+    let mut child = spawn_run(&dir, &path, &[]);
+    wait_until("the container is frozen", || {
+        main_process_state(&db).starts_with('T')
+    });
+    sigkill(&mut child);
+    assert_eq!(
+        state(&db),
+        "running",
+        "Docker calls a frozen container running"
+    );
+    let out = recover(&dir, project);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !main_process_state(&db).starts_with('T'),
+        "recover left it frozen"
+    );
+    remove_project(project);
+}
+
+#[test]
+fn an_undo_waits_for_a_signal_to_take_the_container_down_before_starting_it() {
+    let project = "cpt-undo-sigterm";
+    remove_project(project);
+    // Exits two seconds after SIGTERM, as a server draining its connections would.
+    let db = run_labelled_cmd(
+        project,
+        "db",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "trap 'sleep 2; exit 0' TERM; while true; do sleep 1; done",
+        ],
+    );
+    let dir = scratch("undo-sigterm");
+    let steps =
+        "[[steps]]\nuses = \"docker.kill\"\nwith = { service = \"db\", signal = \"SIGTERM\" }\n";
+    let (out, report) = run_here(&dir, &playbook(project, steps));
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(report["runs"][0]["undo"][0]["ok"], true);
+    // Long enough for the trap to have ended a container that cleanup did not wait for.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(state(&db), "running", "it went down after cleanup looked");
+    remove_project(project);
+}
+
+#[test]
+fn an_undo_whose_effect_is_not_seen_fails_and_stays_for_recover() {
+    let project = "cpt-undo-unverified";
+    remove_project(project);
+    // Runs once; every later start exits at once with 7.
+    let db = run_labelled_cmd(
+        project,
+        "db",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "test -e /started && exit 7; touch /started; exec sleep 3600",
+        ],
+    );
+    let dir = scratch("undo-unverified");
+    let kill = "[[steps]]\nuses = \"docker.kill\"\nwith = { service = \"db\" }\n";
+    let (out, report) = run_here(&dir, &playbook(project, kill));
+    assert_eq!(code(&out), 4, "{}", String::from_utf8_lossy(&out.stdout));
+    let undo = &report["runs"][0]["undo"][0];
+    assert_eq!(undo["ok"], false);
+    let error = undo["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!("{db} is exited with code 7")),
+        "{error}"
+    );
+    assert!(
+        dir.join(format!("{project}.json")).exists(),
+        "kept for recover"
+    );
+    let out = recover(&dir, project);
+    assert_eq!(code(&out), 4, "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(dir.join(format!("{project}.json")).exists(), "still kept");
+    remove_project(project);
 }

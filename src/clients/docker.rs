@@ -11,7 +11,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     KillContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
-    RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
+    RestartContainerOptionsBuilder, StopContainerOptionsBuilder, TopOptionsBuilder,
 };
 use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
 use futures_util::StreamExt;
@@ -125,6 +125,37 @@ pub struct Attachment {
     pub static_ipv4: Option<String>,
 }
 
+/// Whether a container is really running, as an undo that restores it must check: Docker's
+/// state says `running` for a container whose main process was stopped by SIGSTOP, and
+/// `docker ps` cannot tell a container that is about to exit from one that will stay up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Liveness {
+    /// Docker's state: created, running, paused, restarting, exited, dead.
+    pub status: String,
+    /// The exit code of an exited container.
+    pub exit_code: Option<i64>,
+    /// Its main process is stopped by a signal (`T` in `ps`): running to Docker, frozen to
+    /// everyone it serves.
+    pub stopped: bool,
+}
+
+impl Liveness {
+    /// Running and answering: not paused, not exited, its main process not stopped.
+    pub fn is_up(&self) -> bool {
+        self.status == "running" && !self.stopped
+    }
+}
+
+impl std::fmt::Display for Liveness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.status.as_str(), self.exit_code) {
+            ("running", _) if self.stopped => f.write_str("running, its main process stopped"),
+            ("exited", Some(code)) => write!(f, "exited with code {code}"),
+            (status, _) => f.write_str(status),
+        }
+    }
+}
+
 /// What `docker exec` produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExecOutput {
@@ -205,6 +236,37 @@ impl DockerClient {
             .map(|s| s.to_string())
             .filter(|s| !s.is_empty() && s != "none");
         Ok((status, health))
+    }
+
+    /// Docker's state of the container and, when it runs, whether its main process is stopped
+    /// (read with `ps` through the Engine API's `top`, so it works on a remote engine too).
+    pub async fn liveness(&self, container: &str) -> Result<Liveness, DockerError> {
+        let inspect = self
+            .api
+            .inspect_container(container, None)
+            .await
+            .map_err(|e| self.not_found_or(container, "inspect", e))?;
+        let state = inspect.state.unwrap_or_default();
+        let status = state.status.map(|s| s.to_string()).unwrap_or_default();
+        let pid = state.pid.unwrap_or(0);
+        let stopped =
+            status == "running" && pid > 0 && self.process_stopped(container, pid).await?;
+        Ok(Liveness {
+            exit_code: state.exit_code.filter(|_| status == "exited"),
+            status,
+            stopped,
+        })
+    }
+
+    /// Whether process `pid` of the container is stopped (`T`) or traced (`t`).
+    async fn process_stopped(&self, container: &str, pid: i64) -> Result<bool, DockerError> {
+        let options = TopOptionsBuilder::new().ps_args("-o pid,stat").build();
+        let top = self
+            .api
+            .top_processes(container, Some(options))
+            .await
+            .map_err(|e| self.not_found_or(container, "list the processes of", e))?;
+        Ok(process_stat(&top, pid).is_some_and(|stat| stat.starts_with(['T', 't'])))
     }
 
     /// The container's id, process and network attachments.
@@ -435,6 +497,20 @@ impl DockerClient {
     }
 }
 
+/// The `STAT` column of process `pid` in a `top` listing.
+fn process_stat(top: &bollard::models::ContainerTopResponse, pid: i64) -> Option<&str> {
+    let titles = top.titles.as_deref()?;
+    let column = |name: &str| titles.iter().position(|t| t == name);
+    let (pid_at, stat_at) = (column("PID")?, column("STAT")?);
+    let pid = pid.to_string();
+    top.processes
+        .as_deref()?
+        .iter()
+        .find(|row| row.get(pid_at) == Some(&pid))
+        .and_then(|row| row.get(stat_at))
+        .map(String::as_str)
+}
+
 /// A client speaking the daemon's API version where it is older than bollard's. On a local
 /// socket the version is read from the `Api-Version` header of `GET /_ping`, as the docker CLI
 /// reads it: bollard's negotiation asks `GET /version`, which the daemon answers only after
@@ -524,6 +600,27 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stopped_main_process_is_read_from_its_stat_column() {
+        let top = |rows: &[[&str; 2]]| bollard::models::ContainerTopResponse {
+            titles: Some(vec!["PID".into(), "STAT".into()]),
+            processes: Some(
+                rows.iter()
+                    .map(|r| r.iter().map(|c| c.to_string()).collect())
+                    .collect(),
+            ),
+        };
+        let listing = top(&[["10958", "Ts"], ["11000", "S"]]);
+        assert_eq!(process_stat(&listing, 10958), Some("Ts"));
+        assert_eq!(process_stat(&listing, 11000), Some("S"));
+        assert_eq!(process_stat(&listing, 1), None);
+        let untitled = bollard::models::ContainerTopResponse {
+            titles: None,
+            processes: None,
+        };
+        assert_eq!(process_stat(&untitled, 10958), None);
+    }
 
     #[test]
     fn the_api_version_comes_from_a_successful_ping() {

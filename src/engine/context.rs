@@ -102,6 +102,10 @@ pub(crate) struct RunShared {
     pub ledger: Ledger,
     /// Records of background steps that were joined, for the report.
     pub joined: Mutex<Vec<StepRecord>>,
+    /// Fault actions still running: a step that is cancelled (Ctrl-C, a timeout) drops its
+    /// future, but a Docker call already sent goes on in the daemon. Each fault action runs
+    /// as a task here, so cleanup can wait for it to land before undoing it.
+    in_flight: tokio_util::task::TaskTracker,
 }
 
 impl RunShared {
@@ -131,7 +135,16 @@ impl RunShared {
             recorded: Mutex::default(),
             background: Mutex::default(),
             joined: Mutex::default(),
+            in_flight: tokio_util::task::TaskTracker::new(),
         }
+    }
+
+    /// Waits until every fault action started so far has finished, or until `deadline`.
+    /// Called by cleanup before it undoes anything: an undo applied while its fault is still
+    /// landing would be undone by the fault.
+    pub async fn settle_faults(&self, deadline: tokio::time::Instant) {
+        self.in_flight.close();
+        let _ = tokio::time::timeout_at(deadline, self.in_flight.wait()).await;
     }
 
     pub async fn docker(&self) -> Result<&DockerClient, StepError> {
@@ -405,6 +418,21 @@ impl StepContext {
             .ledger
             .push(undo)
             .map_err(|e| StepError::Environment(format!("the fault was not applied: {e}")))
+    }
+
+    /// Runs a fault's action (its calls to the Docker daemon or the host) to completion even
+    /// if the step is cancelled meanwhile: dropping the future would not take back a request
+    /// the daemon already has, so the action is a task of its own that cleanup awaits
+    /// ([`RunShared::settle_faults`]).
+    pub async fn apply_fault<T: Send + 'static>(
+        &self,
+        action: impl std::future::Future<Output = Result<T, StepError>> + Send + 'static,
+    ) -> Result<T, StepError> {
+        self.shared
+            .in_flight
+            .spawn(action)
+            .await
+            .map_err(|e| StepError::Failed(format!("the fault's action did not finish: {e}")))?
     }
 
     /// Undos registered and not yet done, oldest first: what a step that reverses faults

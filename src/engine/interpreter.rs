@@ -148,6 +148,9 @@ pub async fn run(
 
     let mut cleanup_failed = false;
     let deadline = Deadline::now() + playbook.scenario.finally_timeout.0;
+    // A cancelled step's fault may still be landing in the daemon: undoing it first would be
+    // undone by it.
+    shared.settle_faults(deadline).await;
     let undos: Vec<Undo> = shared.ledger.pending().into_iter().rev().collect();
     if !undos.is_empty() || !playbook.finally.is_empty() {
         shared.emit(EventKind::CleanupStarted);

@@ -269,7 +269,7 @@ mod tests {
     fn records_have_exactly_the_documented_fields() {
         assert_eq!(fields(step()), documented("A step"));
         let undo = UndoRecord {
-            undo: crate::steps::undo::Undo::Start {
+            undo: crate::steps::undo::Undo::Unpause {
                 container: "c".into(),
             },
             description: "start c".into(),

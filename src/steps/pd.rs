@@ -374,7 +374,7 @@ pub async fn config(p: ConfigParams, cx: &StepContext) -> Result<Value, StepErro
 
 /// PD's config is nested by section (`schedule.max-store-down-time`); settings are set by
 /// their bare name.
-fn find_config(config: &Map<String, Value>, key: &str) -> Option<Value> {
+pub(crate) fn find_config(config: &Map<String, Value>, key: &str) -> Option<Value> {
     if let Some(v) = config.get(key) {
         return Some(v.clone());
     }

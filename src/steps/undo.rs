@@ -5,19 +5,51 @@
 //! Undos name containers, not ids or processes: whatever is found under that name at undo time
 //! is restored, and a container that is gone (or, for faults living in its network namespace,
 //! no longer running, so the namespace went with it) needs nothing.
+//!
+//! An undo is done only when its effect is seen: it first waits out a fault that may still be
+//! landing (a `docker stop` runs for its whole grace period in the daemon, whoever sent it),
+//! then reverses it, then reads the subject back until the fault is gone. An undo whose effect
+//! cannot be seen within [`VERIFY_WITHIN`] has failed, and stays in the ledger for `recover`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
 use super::network;
-use crate::clients::docker::{DockerClient, DockerError};
+use crate::clients::docker::{DockerClient, DockerError, Liveness};
 use crate::clients::pd::PdClient;
 use crate::engine::StepError;
+
+/// How long an undo may take to show its effect before it counts as failed.
+pub const VERIFY_WITHIN: Duration = Duration::from_secs(10);
+
+/// How long a started container must stay up to count as restored: one that crashes at once
+/// (a member refusing its stale data, say) is not restored.
+const STAYS_UP: Duration = Duration::from_millis(250);
+
+/// How often an undo reads the subject back while it waits.
+const POLL: Duration = Duration::from_millis(100);
+
+/// The longest an undo waits for a fault to settle, whatever the ledger says: a damaged
+/// ledger must not hold `recover` for days.
+const MAX_SETTLE: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Undo {
     /// Start a container that a fault killed or stopped.
-    Start { container: String },
+    Start {
+        container: String,
+        /// Until when (Unix time, ms) the fault may still be taking the container down: a
+        /// `docker stop` in the daemon until its grace period is over, a signal until the
+        /// process has had time to act on it. A container still running before then is not
+        /// taken as restored: the undo waits for it to go down, or for this moment to pass.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        settles_by_ms: Option<u64>,
+    },
+    /// Resume a container whose main process a signal stopped (SIGSTOP, SIGTSTP, SIGTTIN,
+    /// SIGTTOU): Docker still calls it running, so only SIGCONT brings it back.
+    Continue { container: String },
     /// Unpause a paused container.
     Unpause { container: String },
     /// Attach a container that `network.partition` disconnected to its network again, with
@@ -41,10 +73,35 @@ pub enum Undo {
     },
 }
 
+/// The moment `after` from now, as an undo's `settles_by_ms`.
+pub fn settles_after(after: Duration) -> Option<u64> {
+    let at = SystemTime::now() + after;
+    at.duration_since(UNIX_EPOCH)
+        .ok()
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// How long from now until `settles_by_ms`, at most [`MAX_SETTLE`].
+fn until(settles_by_ms: u64) -> Duration {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    Duration::from_millis(settles_by_ms.saturating_sub(now)).min(MAX_SETTLE)
+}
+
 impl Undo {
+    /// Starts `container` again, once whatever the fault set off has settled.
+    pub fn start(container: &str, settles_in: Duration) -> Undo {
+        Undo::Start {
+            container: container.to_string(),
+            settles_by_ms: settles_after(settles_in),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
-            Undo::Start { container } => format!("start {container}"),
+            Undo::Start { container, .. } => format!("start {container}"),
+            Undo::Continue { container } => format!("resume {container} (SIGCONT)"),
             Undo::Unpause { container } => format!("unpause {container}"),
             Undo::Reconnect {
                 container, network, ..
@@ -66,15 +123,20 @@ impl Undo {
         !matches!(self, Undo::PdConfig { .. })
     }
 
-    /// Whether this undo is made unnecessary by an explicit step doing the same.
+    /// Whether this undo is made unnecessary by an explicit step doing the same: starting a
+    /// container does every start, whatever was waited for before it.
     pub fn is_done_by(&self, other: &Undo) -> bool {
-        self == other
+        match (self, other) {
+            (Undo::Start { container: a, .. }, Undo::Start { container: b, .. }) => a == b,
+            _ => self == other,
+        }
     }
 
     /// The container the undo acts on; `None` for undos that act on something else.
     fn container(&self) -> Option<&str> {
         match self {
-            Undo::Start { container }
+            Undo::Start { container, .. }
+            | Undo::Continue { container }
             | Undo::Unpause { container }
             | Undo::Reconnect { container, .. }
             | Undo::FlushIptables { container, .. }
@@ -83,10 +145,11 @@ impl Undo {
         }
     }
 
-    /// Applies the undo; a subject already in the wanted state is fine. `docker` is needed
-    /// when [`Undo::needs_docker`] says so. A container removed meanwhile (by someone else, or
-    /// a `compose.down`) has nothing left to restore: that is a success, with the note
-    /// returned so cleanup and `recover` can say so, and the ledger drops the undo.
+    /// Applies the undo and waits until its effect is seen; a subject already in the wanted
+    /// state is fine. `docker` is needed when [`Undo::needs_docker`] says so. A container
+    /// removed meanwhile (by someone else, or a `compose.down`) has nothing left to restore:
+    /// that is a success, with the note returned so cleanup and `recover` can say so, and the
+    /// ledger drops the undo.
     pub async fn apply(&self, docker: Option<&DockerClient>) -> Result<Option<String>, StepError> {
         if let Some(container) = self.container() {
             match required(docker)?.state(container).await {
@@ -98,16 +161,48 @@ impl Undo {
                 other => drop(other?),
             }
         }
-        self.reverse(docker).await.map(|()| None)
+        self.settle(docker).await?;
+        self.reverse(docker).await?;
+        self.verify(docker).await.map(|()| None)
+    }
+
+    /// Waits until the fault this undoes can no longer be landing (see `settles_by_ms`).
+    async fn settle(&self, docker: Option<&DockerClient>) -> Result<(), StepError> {
+        let Undo::Start {
+            container,
+            settles_by_ms: Some(by),
+        } = self
+        else {
+            return Ok(());
+        };
+        let docker = required(docker)?;
+        let deadline = tokio::time::Instant::now() + until(*by);
+        while tokio::time::Instant::now() < deadline {
+            if liveness(docker, container)
+                .await?
+                .is_none_or(|seen| seen.status != "running")
+            {
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        Ok(())
     }
 
     async fn reverse(&self, docker: Option<&DockerClient>) -> Result<(), StepError> {
         let docker = || required(docker);
         match self {
-            Undo::Start { container } => {
+            Undo::Start { container, .. } => {
                 let docker = docker()?;
                 let (state, _) = docker.state(container).await?;
                 Ok(docker.ensure_running(container, &state).await?)
+            }
+            Undo::Continue { container } => {
+                let docker = docker()?;
+                if docker.liveness(container).await?.stopped {
+                    docker.kill(container, "SIGCONT").await?;
+                }
+                Ok(())
             }
             Undo::Unpause { container } => {
                 let docker = docker()?;
@@ -131,6 +226,85 @@ impl Undo {
             }
             Undo::PdConfig { pd, values } => Ok(PdClient::new(pd)?.set_config(values).await?),
         }
+    }
+
+    /// Reads the subject back until the fault is seen gone, for at most [`VERIFY_WITHIN`].
+    async fn verify(&self, docker: Option<&DockerClient>) -> Result<(), StepError> {
+        let deadline = tokio::time::Instant::now() + VERIFY_WITHIN;
+        loop {
+            let Some(left) = self.remains(docker).await? else {
+                return Ok(());
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(StepError::Failed(format!(
+                    "{}: not seen done within {}s: {left}",
+                    self.describe(),
+                    VERIFY_WITHIN.as_secs()
+                )));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// What is left of the fault, as seen now; `None` once it is gone.
+    async fn remains(&self, docker: Option<&DockerClient>) -> Result<Option<String>, StepError> {
+        let docker = || required(docker);
+        Ok(match self {
+            Undo::Start { container, .. } => still_down(docker()?, container).await?,
+            Undo::Continue { container } | Undo::Unpause { container } => {
+                // A container that went down meanwhile has no frozen process left to resume.
+                liveness(docker()?, container)
+                    .await?
+                    .filter(|seen| seen.status == "paused" || seen.stopped)
+                    .map(|seen| format!("{container} is {seen}"))
+            }
+            Undo::Reconnect {
+                container, network, ..
+            } => (!network::is_attached(docker()?, container, network).await?)
+                .then(|| format!("{container} is not on {network}")),
+            Undo::FlushIptables { container, chain } => {
+                network::has_chain(docker()?, container, chain)
+                    .await?
+                    .then(|| format!("chain {chain} is still in {container}"))
+            }
+            Undo::ClearQdisc { container, device } => {
+                network::has_our_qdisc(docker()?, container, device)
+                    .await?
+                    .then(|| format!("the qdisc on {device} is still in {container}"))
+            }
+            Undo::PdConfig { pd, values } => {
+                let config = PdClient::new(pd)?.config().await?;
+                values
+                    .iter()
+                    .find(|(key, value)| {
+                        super::pd::find_config(&config, key).as_ref() != Some(value)
+                    })
+                    .map(|(key, value)| format!("PD at {pd} does not have {key} = {value}"))
+            }
+        })
+    }
+}
+
+/// Why `container` is not restored yet, if it is not: it must be up, and still up a moment
+/// later. A container removed meanwhile has nothing left to restore.
+async fn still_down(docker: &DockerClient, container: &str) -> Result<Option<String>, StepError> {
+    let down = |seen: Option<Liveness>| {
+        seen.filter(|seen| !seen.is_up())
+            .map(|seen| format!("{container} is {seen}"))
+    };
+    if let Some(down) = down(liveness(docker, container).await?) {
+        return Ok(Some(down));
+    }
+    tokio::time::sleep(STAYS_UP).await;
+    Ok(down(liveness(docker, container).await?))
+}
+
+/// The container's liveness, `None` if it no longer exists.
+async fn liveness(docker: &DockerClient, container: &str) -> Result<Option<Liveness>, StepError> {
+    match docker.liveness(container).await {
+        Ok(seen) => Ok(Some(seen)),
+        Err(DockerError::NoSuchContainer(_)) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -138,6 +138,11 @@ pub fn create_network(project: &str, name: &str, extra: &[&str]) -> String {
 
 /// Starts a container of a (pretend) compose project, labelled as Docker Compose labels its own.
 pub fn run_labelled(project: &str, service: &str, extra: &[&str]) -> String {
+    run_labelled_cmd(project, service, extra, &["sleep", "3600"])
+}
+
+/// [`run_labelled`] running `command` instead of a long sleep.
+pub fn run_labelled_cmd(project: &str, service: &str, extra: &[&str], command: &[&str]) -> String {
     let name = format!("{project}-{service}-1");
     let image = test_image();
     let project_label = format!("com.docker.compose.project={project}");
@@ -157,7 +162,8 @@ pub fn run_labelled(project: &str, service: &str, extra: &[&str]) -> String {
         "com.docker.compose.oneoff=False",
     ];
     args.extend_from_slice(extra);
-    args.extend_from_slice(&[image, "sleep", "3600"]);
+    args.push(image);
+    args.extend_from_slice(command);
     docker_ok(&args);
     name
 }
@@ -169,4 +175,17 @@ pub fn playbook(project: &str, steps: &str) -> String {
 
 pub fn state(container: &str) -> String {
     docker_ok(&["inspect", "-f", "{{.State.Status}}", container])
+}
+
+/// The `ps` state of the container's main process (`S`, `R`, `T` for stopped, …), read on the
+/// engine's host as the daemon sees it.
+pub fn main_process_state(container: &str) -> String {
+    let pid = docker_ok(&["inspect", "-f", "{{.State.Pid}}", container]);
+    let top = docker_ok(&["top", container, "-o", "pid,stat"]);
+    top.lines()
+        .find_map(|line| {
+            let mut cols = line.split_whitespace();
+            (cols.next() == Some(pid.as_str())).then(|| cols.next().unwrap_or("").to_string())
+        })
+        .unwrap_or_else(|| panic!("pid {pid} of {container} not in:\n{top}"))
 }

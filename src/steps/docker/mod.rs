@@ -7,13 +7,14 @@ use std::time::Duration as StdDuration;
 
 use serde_json::{Value, json};
 
-use super::StepDoc;
 use super::undo::Undo;
+use super::{OutOfBounds, StepDoc};
 use crate::clients::docker::Container;
 use crate::duration::Duration;
 use crate::engine::{StepContext, StepError};
 
 pub mod select;
+pub mod signal;
 
 use select::{select, selector_params};
 
@@ -48,8 +49,9 @@ pub(crate) fn hit_output(hit: &[Container]) -> Value {
 
 selector_params! {
     pick = "select::pick_random";
+    bounds = kill_bounds;
     pub struct KillParams {
-        /// The signal to send.
+        /// The signal to send: a name (`SIGKILL`, `KILL`) or a number (`9`).
         #[serde(default = "sigkill")]
         pub signal: String,
     }
@@ -59,13 +61,26 @@ fn sigkill() -> String {
     "SIGKILL".into()
 }
 
+fn kill_bounds(p: &KillParams) -> Vec<OutOfBounds> {
+    match signal::name(&p.signal) {
+        Some(_) => Vec::new(),
+        None => vec![OutOfBounds::new(
+            "signal",
+            format!(
+                "`{}` is not a Linux signal (e.g. SIGKILL, SIGTERM, SIGSTOP, or a number 1-31)",
+                p.signal
+            ),
+        )],
+    }
+}
+
 pub const KILL_DOC: StepDoc = StepDoc {
-    summary: "Send a signal (SIGKILL by default) to containers of the subject. Undo: start them again.",
+    summary: "Send a signal (SIGKILL by default) to containers of the subject. Undo: start them again, or resume them (SIGCONT) after SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU.",
     outputs: HIT_OUTPUTS,
     expressions: &[],
     read_only: false,
     needs_docker: true,
-    undo: "start the containers it hit",
+    undo: "start the containers it hit once the signal has had 10s to act (SIGCONT after a stopping signal), and check they run",
     example: "id = \"kill\"\nuses = \"docker.kill\"\nwith = { service = \"tikv*\", pick = \"random\" }",
 };
 
@@ -73,11 +88,11 @@ pub async fn kill(p: KillParams, cx: &StepContext) -> Result<Value, StepError> {
     let hit = select(cx, &p.selector()).await?;
     let docker = cx.docker().await?;
     for c in &hit {
-        cx.register_undo(Undo::Start {
-            container: c.name.clone(),
-        })?;
+        cx.register_undo(signal::undo(&p.signal, &c.name))?;
         cx.status(format!("{} {}", p.signal, c.name));
-        docker.kill(&c.name, &p.signal).await?;
+        let (docker, name, sig) = (docker.clone(), c.name.clone(), p.signal.clone());
+        cx.apply_fault(async move { Ok(docker.kill(&name, &sig).await?) })
+            .await?;
     }
     Ok(hit_output(&hit))
 }
@@ -101,7 +116,7 @@ pub const STOP_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
-    undo: "start the containers it hit",
+    undo: "start the containers it hit once the stop is over (`grace` + 10s at most), and check they run",
     example: "uses = \"docker.stop\"\nwith = { service = \"etcd1\", grace = \"5s\" }",
 };
 
@@ -109,11 +124,11 @@ pub async fn stop(p: StopParams, cx: &StepContext) -> Result<Value, StepError> {
     let hit = select(cx, &p.selector()).await?;
     let docker = cx.docker().await?;
     for c in &hit {
-        cx.register_undo(Undo::Start {
-            container: c.name.clone(),
-        })?;
+        cx.register_undo(Undo::start(&c.name, p.grace.0 + signal::SETTLES_WITHIN))?;
         cx.status(format!("stopping {}", c.name));
-        docker.stop(&c.name, p.grace.0).await?;
+        let (docker, name, grace) = (docker.clone(), c.name.clone(), p.grace.0);
+        cx.apply_fault(async move { Ok(docker.stop(&name, grace).await?) })
+            .await?;
     }
     Ok(hit_output(&hit))
 }
@@ -140,9 +155,7 @@ pub async fn start(p: StartParams, cx: &StepContext) -> Result<Value, StepError>
         cx.status(format!("starting {}", c.name));
         // The selector just listed the container, so its state is fresh: no inspect needed.
         docker.ensure_running(&c.name, &c.state).await?;
-        cx.clear_undo(&Undo::Start {
-            container: c.name.clone(),
-        })?;
+        cx.clear_undo(&Undo::start(&c.name, StdDuration::ZERO))?;
     }
     Ok(hit_output(&hit))
 }
@@ -171,14 +184,13 @@ pub async fn restart(p: RestartParams, cx: &StepContext) -> Result<Value, StepEr
     let docker = cx.docker().await?;
     for c in &hit {
         // If the restart dies half way, cleanup still brings the container back.
-        cx.register_undo(Undo::Start {
-            container: c.name.clone(),
-        })?;
+        let undo = Undo::start(&c.name, p.grace.0 + signal::SETTLES_WITHIN);
+        cx.register_undo(undo.clone())?;
         cx.status(format!("restarting {}", c.name));
-        docker.restart(&c.name, p.grace.0).await?;
-        cx.clear_undo(&Undo::Start {
-            container: c.name.clone(),
-        })?;
+        let (docker, name, grace) = (docker.clone(), c.name.clone(), p.grace.0);
+        cx.apply_fault(async move { Ok(docker.restart(&name, grace).await?) })
+            .await?;
+        cx.clear_undo(&undo)?;
     }
     Ok(hit_output(&hit))
 }
@@ -194,7 +206,7 @@ pub const PAUSE_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
-    undo: "unpause the containers it hit",
+    undo: "unpause the containers it hit, and check they run",
     example: "id = \"pause\"\nuses = \"docker.pause\"\nwith = { service = \"etcd*\" }",
 };
 
@@ -206,7 +218,9 @@ pub async fn pause(p: PauseParams, cx: &StepContext) -> Result<Value, StepError>
             container: c.name.clone(),
         })?;
         cx.status(format!("pausing {}", c.name));
-        docker.pause(&c.name).await?;
+        let (docker, name) = (docker.clone(), c.name.clone());
+        cx.apply_fault(async move { Ok(docker.pause(&name).await?) })
+            .await?;
     }
     Ok(hit_output(&hit))
 }

@@ -263,6 +263,17 @@ impl Netns {
         self.iptables_ok(&args).await.map(drop)
     }
 
+    /// Whether `chain`, or a jump to it from a built-in chain, is in the namespace.
+    pub async fn has_chain(&self, chain: &str) -> Result<bool, StepError> {
+        for builtin in [INPUT_HOOK[0], OUTPUT_HOOK[0]] {
+            let listing = self.iptables_ok(&["-S", builtin]).await?;
+            if !jumps_to(&listing, chain).is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(self.iptables(&["-S", chain]).await?.ok)
+    }
+
     /// Removes `chain`, its rules and every jump to it; nothing to remove is fine.
     pub async fn remove_chain(&self, chain: &str) -> Result<(), StepError> {
         for builtin in [INPUT_HOOK[0], OUTPUT_HOOK[0]] {
@@ -322,12 +333,22 @@ impl Netns {
     /// Deletes the root qdisc of `device` if it is one chaosplay installs; an interface that
     /// is gone (its network was disconnected) has nothing left to remove.
     pub async fn clear_root_qdisc(&self, device: &str) -> Result<(), StepError> {
+        if self.has_our_root_qdisc(device).await? {
+            self.run_ok("tc", &["qdisc", "del", "dev", device, "root"])
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the root qdisc of `device` is one chaosplay installs (tbf or netem); an
+    /// interface that is gone has none.
+    pub async fn has_our_root_qdisc(&self, device: &str) -> Result<bool, StepError> {
         let shown = self
             .run("tc", &["-j", "qdisc", "show", "dev", device, "root"])
             .await?;
         if !shown.ok {
             return if shown.stderr.contains("Cannot find device") {
-                Ok(())
+                Ok(false)
             } else {
                 Err(StepError::Failed(format!(
                     "`tc qdisc show dev {device}` in {} failed: {}",
@@ -335,16 +356,15 @@ impl Netns {
                 )))
             };
         }
-        let qdiscs: Vec<serde_json::Value> =
-            serde_json::from_str(&shown.stdout).unwrap_or_default();
-        let ours = qdiscs
+        let qdiscs: Vec<serde_json::Value> = serde_json::from_str(&shown.stdout).map_err(|e| {
+            StepError::Failed(format!(
+                "cannot read `tc -j qdisc show dev {device}` in {}: {e}",
+                self.container
+            ))
+        })?;
+        Ok(qdiscs
             .iter()
-            .any(|q| q["root"] == true && OUR_QDISCS.contains(&q["kind"].as_str().unwrap_or("")));
-        if ours {
-            self.run_ok("tc", &["qdisc", "del", "dev", device, "root"])
-                .await?;
-        }
-        Ok(())
+            .any(|q| q["root"] == true && OUR_QDISCS.contains(&q["kind"].as_str().unwrap_or(""))))
     }
 }
 

@@ -137,7 +137,9 @@ async fn disconnect(
                 ipv4: a.static_ipv4.clone(),
             })?;
             cx.status(format!("disconnecting {} from {}", c.name, a.network));
-            docker.disconnect_network(&c.name, &a.network).await?;
+            let (docker, name, network) = (docker.clone(), c.name.clone(), a.network.clone());
+            cx.apply_fault(async move { Ok(docker.disconnect_network(&name, &network).await?) })
+                .await?;
             cut.push(json!({"container": c.name, "network": a.network, "aliases": a.aliases, "ipv4": a.ipv4}));
         }
     }
@@ -561,6 +563,43 @@ pub(crate) async fn reconnect(
     Ok(docker
         .connect_network(container, network, aliases, ipv4)
         .await?)
+}
+
+/// Whether the container is on `network` (a container that is gone needs nothing).
+pub(crate) async fn is_attached(
+    docker: &DockerClient,
+    container: &str,
+    network: &str,
+) -> Result<bool, StepError> {
+    match docker.network_state(container).await {
+        Ok(state) => Ok(state.attachments.iter().any(|a| a.network == network)),
+        Err(DockerError::NoSuchContainer(_)) => Ok(true),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether a network fault's chain, or a jump to it, is still in the container's namespace.
+pub(crate) async fn has_chain(
+    docker: &DockerClient,
+    container: &str,
+    chain: &str,
+) -> Result<bool, StepError> {
+    match Netns::of(docker, container).await? {
+        Some(ns) => ns.has_chain(chain).await,
+        None => Ok(false),
+    }
+}
+
+/// Whether a qdisc chaosplay installs is still the root qdisc of `device` in the container.
+pub(crate) async fn has_our_qdisc(
+    docker: &DockerClient,
+    container: &str,
+    device: &str,
+) -> Result<bool, StepError> {
+    match Netns::of(docker, container).await? {
+        Some(ns) => ns.has_our_root_qdisc(device).await,
+        None => Ok(false),
+    }
 }
 
 /// Undo of loss and peer partitions.
