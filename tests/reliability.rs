@@ -370,3 +370,65 @@ fn an_undo_whose_effect_is_not_seen_fails_and_stays_for_recover() {
     assert!(dir.join(format!("{project}.json")).exists(), "still kept");
     remove_project(project);
 }
+
+#[test]
+fn the_project_lock_is_on_the_engine_whatever_the_state_dir() {
+    let project = "cpt-lock-engine";
+    remove_project(project);
+    let db = run_labelled(project, "db", &[]);
+    let (dir, other_dir) = (scratch("lock-engine"), scratch("lock-engine-other"));
+    let steps = "[[steps]]\nuses = \"docker.pause\"\nwith = { service = \"db\" }\n[[steps]]\nuses = \"sleep\"\nwith = { duration = \"60s\" }\n";
+    let path = write(&dir, "p.toml", &playbook(project, steps));
+    let mut first = spawn_run(&dir, &path, &[]);
+    wait_until("the container is paused", || state(&db) == "paused");
+
+    // Another state directory and home: refused, naming the holder, touching nothing.
+    let out = chaosplay()
+        .env("CHAOSPLAY_STATE_DIR", &other_dir)
+        .env("HOME", &other_dir)
+        .arg("run")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3, "{}", String::from_utf8_lossy(&out.stdout));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("another chaosplay run holds `cpt-lock-engine` on the Docker engine"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("pid {} on ", first.id())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("scenario `faults`"), "{stderr}");
+    assert_eq!(state(&db), "paused", "the refused run touched nothing");
+
+    // Without the run's lock file, recover and --ignore-ledger still keep off its faults.
+    std::fs::remove_file(dir.join(format!("{project}.lock"))).unwrap();
+    let out = recover(&dir, project);
+    assert_eq!(code(&out), 4, "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("skipped `cpt-lock-engine`"));
+    let out = chaosplay()
+        .env("CHAOSPLAY_STATE_DIR", &dir)
+        .arg("run")
+        .arg(&path)
+        .arg("--ignore-ledger")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(state(&db), "paused", "nobody reversed a live run's fault");
+
+    // A holder that died is proven dead on its own machine: recover takes its lock over.
+    sigkill(&mut first);
+    let out = recover(&dir, project);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(state(&db), "running");
+    let locks = docker_ok(&[
+        "ps",
+        "-aq",
+        "--filter",
+        "label=dev.chaosplay.lock.project=cpt-lock-engine",
+    ]);
+    assert_eq!(locks, "", "recover released the lock");
+    remove_project(project);
+}

@@ -12,6 +12,7 @@ use super::context::{Background, Join, RunShared, StepContext};
 use super::events::{EventKind, Listener, RunEvent};
 use super::ledger::Ledger;
 use super::monitor;
+use super::project_lock::ProjectLock;
 use super::timing::{self, Timing};
 use super::{ErrorRecord, RunResult, RunStatus, StepError, StepRecord, StepStatus, UndoRecord};
 use crate::duration::Duration;
@@ -84,17 +85,12 @@ pub async fn run(
         seed: options.seed,
     });
     let cancel = options.cancel.clone();
-    if playbook.needs_docker()
-        && let Err(e) = shared.docker().await
-    {
-        return refuse(
-            &playbook,
-            &options,
-            started_at,
-            listener.as_ref(),
-            e.to_string(),
-        );
-    }
+    let project_lock = match lock_project(&shared).await {
+        Ok(lock) => lock,
+        Err(message) => {
+            return refuse(&playbook, &options, started_at, listener.as_ref(), message);
+        }
+    };
     let stop_monitors = CancellationToken::new();
     let monitors = monitor::start(&shared, &stop_monitors);
     let mut records = Vec::new();
@@ -197,6 +193,14 @@ pub async fn run(
         }
     }
 
+    if let Some(lock) = project_lock
+        && let Err(e) = lock.release().await
+    {
+        shared.emit(EventKind::Unavailable {
+            message: &format!("the project lock stays on the engine: {e}"),
+        });
+    }
+
     stop_monitors.cancel();
     let mut series = Vec::new();
     for handle in monitors {
@@ -255,6 +259,23 @@ pub async fn run(
     };
     shared.emit(EventKind::RunFinished { result: &result });
     result
+}
+
+/// Connects to the Docker daemon if the playbook needs it and, when it has a subject, takes
+/// the subject's lock on the engine, so that no other run anywhere faults the same project.
+async fn lock_project(shared: &RunShared) -> Result<Option<ProjectLock>, String> {
+    let playbook = &shared.playbook;
+    if !playbook.needs_docker() {
+        return Ok(None);
+    }
+    let docker = shared.docker().await.map_err(|e| e.to_string())?;
+    match &playbook.project {
+        Some(project) => ProjectLock::acquire(docker, project, &playbook.scenario.name)
+            .await
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        None => Ok(None),
+    }
 }
 
 /// The result of a run that could not start: something it needs is unavailable (the Docker

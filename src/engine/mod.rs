@@ -9,6 +9,7 @@ mod interpreter;
 pub mod ledger;
 mod monitor;
 mod plan;
+pub mod project_lock;
 mod recover;
 mod result;
 pub mod timing;

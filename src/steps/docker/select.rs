@@ -234,7 +234,9 @@ pub async fn matching(
         };
         filter.push(format!("{}={project}", labels::PROJECT));
     }
-    let candidates = docker.containers(&filter).await.map_err(StepError::from)?;
+    let mut candidates = docker.containers(&filter).await.map_err(StepError::from)?;
+    // chaosplay's own project locks are never a target, not even of `scope = "any"`.
+    candidates.retain(|c| !c.labels.contains_key(crate::engine::project_lock::LABEL));
     let mut matched = Vec::new();
     for c in &candidates {
         if selector.matches(c)? {
