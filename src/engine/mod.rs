@@ -11,6 +11,7 @@ mod monitor;
 mod plan;
 mod recover;
 mod result;
+mod secrets;
 pub mod timing;
 
 pub use cancel::{Cancel, CancelReason};
