@@ -6,6 +6,8 @@
 //! that character. Secrets of any length are masked, as GitHub Actions does: a one-character
 //! secret hides every occurrence of that character, which is noisy but never leaks it.
 
+use std::collections::HashSet;
+
 /// What a secret's value becomes in reports and logs.
 pub const REDACTED: &str = "••••";
 
@@ -54,13 +56,36 @@ impl Secrets {
 /// spellings), trying longer spellings first so that `\\` is taken whole rather than as a
 /// lone `\`, and backtracking when a choice leads nowhere.
 fn matched(secret: &[Vec<String>], text: &str) -> Option<usize> {
-    let Some((first, rest)) = secret.split_first() else {
-        return Some(0);
+    matched_from(secret, 0, text, 0, &mut HashSet::new())
+}
+
+/// [`matched`] from character `at` of the secret and byte `offset` of the text. Dead ends are
+/// remembered: a secret of many backslashes can be spelled in exponentially many ways, and
+/// without that memory a near miss would try them all.
+fn matched_from(
+    secret: &[Vec<String>],
+    at: usize,
+    text: &str,
+    offset: usize,
+    dead: &mut HashSet<(usize, usize)>,
+) -> Option<usize> {
+    let Some(spellings) = secret.get(at) else {
+        return Some(offset);
     };
-    first.iter().find_map(|spelling| {
-        let after = text.strip_prefix(spelling.as_str())?;
-        matched(rest, after).map(|len| spelling.len() + len)
-    })
+    if dead.contains(&(at, offset)) {
+        return None;
+    }
+    let found = spellings.iter().find_map(|spelling| {
+        let next = offset + spelling.len();
+        text[offset..]
+            .starts_with(spelling.as_str())
+            .then(|| matched_from(secret, at + 1, text, next, dead))
+            .flatten()
+    });
+    if found.is_none() {
+        dead.insert((at, offset));
+    }
+    found
 }
 
 /// Every way the tool may write `c`, longest first: as itself; Rust-escaped (`{:?}`,
@@ -193,6 +218,19 @@ mod tests {
     fn the_longest_spelling_is_taken() {
         let secrets = Secrets::new(&["a\\".into()]);
         assert_eq!(secrets.mask(r#""a\\""#), format!("\"{REDACTED}\""));
+    }
+
+    #[test]
+    fn a_secret_with_many_spellings_is_matched_in_polynomial_time() {
+        let secret = format!("{}x", "\\".repeat(40));
+        let text = format!("{}y", "\\".repeat(80));
+        let started = std::time::Instant::now();
+        assert_eq!(Secrets::new(&[secret]).mask(&text), text);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
