@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{code, run_file, scratch, write};
+use common::{chaosplay, code, run_file, scratch, write};
 
 const PASSING: &str = r#"
 [scenario]
@@ -181,4 +181,34 @@ fn a_fail_fast_stop_at_trial_one_keeps_the_trial_name() {
         .filter_map(|n| n.attribute("name"))
         .collect();
     assert_eq!(names, ["trial 1 (seed 11)"]);
+}
+
+/// `--report-junit /dev/stdout` with the output redirected to a file, through a link of the
+/// test's own (`/dev/stdout` itself is the system's): the report lands after the run's output
+/// in that file, and neither the link nor the process's fd link is replaced by a rename.
+#[test]
+fn a_link_to_stdout_gets_the_report_on_stdout_and_stays_a_link() {
+    let dir = scratch("junit-stdout-link");
+    let playbook = write(&dir, "passing.toml", PASSING);
+    let link = dir.join("stdout.xml");
+    std::os::unix::fs::symlink("/proc/self/fd/1", &link).unwrap();
+    let captured = dir.join("captured.txt");
+    let status = chaosplay()
+        .arg("run")
+        .arg(&playbook)
+        .arg("--report-junit")
+        .arg(&link)
+        .stdout(std::fs::File::create(&captured).unwrap())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let kind = std::fs::symlink_metadata(&link).unwrap().file_type();
+    assert!(kind.is_symlink(), "the link was replaced by a {kind:?}");
+    let stdout = std::fs::read_to_string(&captured).unwrap();
+    let xml = stdout
+        .find("<?xml")
+        .unwrap_or_else(|| panic!("no report on stdout:\n{stdout}"));
+    assert!(xml > 0, "the run's own output comes first:\n{stdout}");
+    let doc = roxmltree::Document::parse(&stdout[xml..]).unwrap();
+    assert_eq!(doc.root_element().attribute("tests"), Some("1"));
 }

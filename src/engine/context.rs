@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::events::{EventKind, Listener, RunEvent};
 use super::ledger::Ledger;
+use super::secrets::Secrets;
 use super::{StepError, StepRecord, StepStatus};
 use crate::clients::docker::DockerClient;
 use crate::playbook::node::{Node, Value as NodeValue};
@@ -20,9 +21,6 @@ use crate::playbook::{Phase, Playbook, Step};
 use crate::steps::StepKind;
 use crate::steps::undo::Undo;
 use crate::template;
-
-/// What a secret's value becomes in reports and logs.
-pub const REDACTED: &str = "••••";
 
 /// Values by name that grow during the run: step outputs (`steps.<id>`) and metrics
 /// (`metrics.<name>`). Templates read them through this view without copying the map.
@@ -81,6 +79,8 @@ pub(crate) struct Background {
 pub(crate) struct RunShared {
     pub playbook: Arc<Playbook>,
     listener: Arc<dyn Listener>,
+    /// The playbook's `[secrets]`, ready to mask in any spelling.
+    secrets: Secrets,
     pub started: Instant,
     env: minijinja::Environment<'static>,
     vars: Value,
@@ -123,6 +123,7 @@ impl RunShared {
             seed,
             draws: Default::default(),
             docker: tokio::sync::OnceCell::new(),
+            secrets: Secrets::new(&playbook.secrets),
             vars: Value::from(Serde(&playbook.vars)),
             matrix: Value::from(Serde(&playbook.cell)),
             run: Value::from(Serde(&run)),
@@ -154,19 +155,14 @@ impl RunShared {
             .map_err(StepError::from)
     }
 
-    /// Text with every `[secrets]` value masked: applied to everything a step reports.
+    /// Text with every `[secrets]` value masked, however it is escaped or encoded: applied to
+    /// everything a step reports.
     pub fn redact(&self, text: &str) -> String {
-        let mut text = text.to_string();
-        for secret in &self.playbook.secrets {
-            if text.contains(secret.as_str()) {
-                text = text.replace(secret.as_str(), REDACTED);
-            }
-        }
-        text
+        self.secrets.mask(text)
     }
 
     pub fn redact_json(&self, value: &mut serde_json::Value) {
-        if self.playbook.secrets.is_empty() {
+        if self.secrets.is_empty() {
             return;
         }
         match value {

@@ -12,6 +12,7 @@ mod plan;
 pub mod project_lock;
 mod recover;
 mod result;
+mod secrets;
 pub mod timing;
 
 pub use cancel::{Cancel, CancelReason};

@@ -147,6 +147,8 @@ async fn plan_step(
         }),
     };
     let undo = step.kind.doc().undo;
+    let mut with = with;
+    shared.redact_json(&mut with);
     PlannedStep {
         phase: step.phase,
         index: step.index,

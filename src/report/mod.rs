@@ -12,15 +12,11 @@ use std::path::Path;
 
 /// Writes a report whole or not at all, creating its directory first (CI jobs name report
 /// paths like `target/reports/x.xml` before anything has made the directory): a full disk or a
-/// killed runner never leaves a truncated report for CI to parse. A target that exists and is
-/// not a regular file (`/dev/stdout`, a FIFO) is written directly: renaming over it would
-/// replace it.
+/// killed runner never leaves a truncated report for CI to parse. Symbolic links are written
+/// through, and `/dev/stdout` or a FIFO directly (see [`crate::durable::replace`]).
 fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
-    }
-    if path.metadata().is_ok_and(|m| !m.is_file()) {
-        return std::fs::write(path, text);
     }
     crate::durable::replace(path, text.as_bytes(), crate::durable::Sync::Atomic)
 }
