@@ -540,7 +540,7 @@ async fn attempt_all(
                 cx.status(format!(
                     "attempt {} failed: {e}; retrying in {}",
                     record.attempts,
-                    Duration(delay)
+                    crate::duration::human(delay)
                 ));
                 tokio::select! {
                     _ = cancel.cancelled() => return Err(StepError::Cancelled),
