@@ -102,6 +102,10 @@ pub(crate) struct RunShared {
     pub ledger: Ledger,
     /// Records of background steps that were joined, for the report.
     pub joined: Mutex<Vec<StepRecord>>,
+    /// Why cleanup gave up on the Docker daemon after waiting for it: the undos after that
+    /// fail at once with this, rather than each waiting again for a daemon that does not
+    /// answer.
+    pub docker_given_up: std::sync::OnceLock<String>,
 }
 
 impl RunShared {
@@ -131,6 +135,7 @@ impl RunShared {
             recorded: Mutex::default(),
             background: Mutex::default(),
             joined: Mutex::default(),
+            docker_given_up: std::sync::OnceLock::new(),
         }
     }
 
