@@ -613,7 +613,7 @@ fn secs(d: Duration) -> i32 {
 /// What an error of a call says about the daemon itself, when it says something.
 #[derive(Debug, PartialEq, Eq)]
 enum DaemonFault {
-    /// No connection (no socket, refused, reset before the request went out).
+    /// No connection, or the connection closed before an answer.
     Unreachable(String),
     /// An answer that is not the Engine API's.
     NotWorking(String),
@@ -641,16 +641,12 @@ fn daemon_fault(action: &str, e: &bollard::errors::Error) -> Option<DaemonFault>
     use bollard::errors::Error as E;
     let not_working = |what: String| Some(DaemonFault::NotWorking(format!("{action}: {what}")));
     match e {
-        E::SocketNotFoundError(_) | E::IOError { .. } => {
+        // No connection, or one closed before any answer: a daemon stopped or restarting.
+        E::SocketNotFoundError(_) | E::IOError { .. } | E::HyperLegacyError { .. } => {
             Some(DaemonFault::Unreachable(root_cause(e)))
         }
-        // Refused or reset before the request was sent: no daemon there. Anything else (the
-        // connection closed before the answer was complete) comes from one that took the
-        // request and failed it.
-        E::HyperLegacyError { err } if err.is_connect() => {
-            Some(DaemonFault::Unreachable(root_cause(e)))
-        }
-        E::HyperLegacyError { .. } | E::HyperResponseError { .. } => not_working(root_cause(e)),
+        // An answer that began and was cut off.
+        E::HyperResponseError { .. } => not_working(root_cause(e)),
         E::RequestTimeoutError => Some(DaemonFault::NoAnswer),
         E::JsonDataError { message, .. } => not_working(format!(
             "the answer is not the Engine API's JSON ({message})"
