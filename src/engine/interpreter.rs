@@ -355,7 +355,9 @@ async fn reverse(
     docker_back: Deadline,
 ) -> UndoRecord {
     let start = Instant::now();
-    let outcome = tokio::time::timeout_at(deadline, apply_waiting(shared, &undo, docker_back))
+    // A wait for the daemon that the cleanup deadline cuts short still ends for the daemon.
+    let wait = apply_waiting(shared, &undo, docker_back.min(deadline));
+    let outcome = tokio::time::timeout_at(deadline, wait)
         .await
         .unwrap_or_else(|_| Err(StepError::Failed("cleanup deadline reached".into())));
     UndoRecord {
