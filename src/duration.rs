@@ -56,6 +56,36 @@ impl fmt::Display for Duration {
     }
 }
 
+/// A measured duration as people read it: `250ms`, `29.9s`, `30s`, `1m 5s`, `2h 5m`.
+/// Measured durations (what is left of a budget, how long a step took) carry nanoseconds
+/// nobody needs: humantime prints `29s 999ms 947us 401ns` for what is simply "30s". Rounded to
+/// the millisecond below a second, the tenth below a minute, the second below an hour and the
+/// minute above. Not for durations a playbook gave (their `Display` prints them as written).
+pub fn human(d: std::time::Duration) -> String {
+    let ms = (d.as_secs_f64() * 1000.0).round() as u64;
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let tenths = (d.as_secs_f64() * 10.0).round() as u64;
+    if tenths < 600 {
+        return match tenths % 10 {
+            0 => format!("{}s", tenths / 10),
+            t => format!("{}.{t}s", tenths / 10),
+        };
+    }
+    let secs = d.as_secs_f64().round() as u64;
+    let (big, small, units) = if secs < 3600 {
+        (secs / 60, secs % 60, ("m", "s"))
+    } else {
+        let minutes = (secs + 30) / 60;
+        (minutes / 60, minutes % 60, ("h", "m"))
+    };
+    match small {
+        0 => format!("{big}{}", units.0),
+        _ => format!("{big}{} {small}{}", units.0, units.1),
+    }
+}
+
 impl Serialize for Duration {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
@@ -111,6 +141,27 @@ mod tests {
             serde_json::from_str::<Duration>("\"250ms\"").unwrap(),
             Duration::from_millis(250)
         );
+    }
+
+    #[test]
+    fn measured_durations_are_rounded_for_people() {
+        let h = |ns: u64| human(std::time::Duration::from_nanos(ns));
+        let ms = 1_000_000;
+        let s = 1000 * ms;
+        assert_eq!(h(29 * s + 999_947_401), "30s");
+        assert_eq!(h(29 * s + 940 * ms), "29.9s");
+        assert_eq!(h(30 * s), "30s");
+        assert_eq!(h(250 * ms), "250ms");
+        assert_eq!(h(0), "0ms");
+        assert_eq!(h(400_000), "0ms");
+        assert_eq!(h(999 * ms + 600_000), "1s");
+        assert_eq!(h(1500 * ms), "1.5s");
+        assert_eq!(h(59 * s + 960 * ms), "1m");
+        assert_eq!(h(65 * s), "1m 5s");
+        assert_eq!(h(125 * s + 400 * ms), "2m 5s");
+        assert_eq!(h(3599 * s + 600 * ms), "1h");
+        assert_eq!(h(2 * 3600 * s + 5 * 60 * s + 20 * s), "2h 5m");
+        assert_eq!(h(26 * 3600 * s), "26h");
     }
 
     #[test]

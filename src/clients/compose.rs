@@ -269,7 +269,12 @@ impl<'a> Compose<'a> {
             };
             tokio::time::timeout(PULL_TIMEOUT, pull)
                 .await
-                .map_err(|_| unavailable(format!("no progress within {PULL_TIMEOUT:?}")))??;
+                .map_err(|_| {
+                    unavailable(format!(
+                        "no progress within {}",
+                        crate::duration::human(PULL_TIMEOUT)
+                    ))
+                })??;
         }
         Ok(())
     }

@@ -26,8 +26,42 @@ pub mod labels {
     pub const ONEOFF: &str = "com.docker.compose.oneoff";
 }
 
-/// Long enough for a busy daemon, short enough that a dead one is reported at once.
+/// Long enough for a busy daemon, short enough that a dead one is reported at once (the
+/// per-call deadline, when shorter, bounds it too).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long one Engine API call may go unanswered unless `CHAOSPLAY_DOCKER_TIMEOUT` says
+/// otherwise. A daemon answers in milliseconds; 30 s leaves room for one busy creating
+/// containers or pulling, stays well under the default step timeout (5 min) so that a stalled
+/// daemon is reported as such rather than as a step that timed out, and equals what cleanup
+/// waits for a daemon that went away, so a stalled daemon costs no more than a vanished one.
+/// Calls that legitimately take longer (`stop` with its grace period) get their own duration
+/// on top.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long to wait for the Docker daemon: one call's deadline, and how long cleanup waits for
+/// a daemon that became unusable. An invalid `CHAOSPLAY_DOCKER_TIMEOUT` is reported when
+/// connecting; here it counts as unset.
+pub fn patience() -> Duration {
+    call_timeout().unwrap_or(CALL_TIMEOUT)
+}
+
+/// The per-call deadline: `CHAOSPLAY_DOCKER_TIMEOUT` (a duration such as `10s`), else
+/// [`CALL_TIMEOUT`].
+fn call_timeout() -> Result<Duration, DockerError> {
+    let Ok(text) = std::env::var("CHAOSPLAY_DOCKER_TIMEOUT") else {
+        return Ok(CALL_TIMEOUT);
+    };
+    let invalid = |message: String| DockerError::Api {
+        action: "CHAOSPLAY_DOCKER_TIMEOUT".into(),
+        message,
+    };
+    match text.parse::<crate::duration::Duration>() {
+        Ok(d) if d.0.is_zero() => Err(invalid("must be longer than 0s".into())),
+        Ok(d) => Ok(d.0),
+        Err(e) => Err(invalid(e)),
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
@@ -35,6 +69,12 @@ pub enum DockerError {
         "cannot reach the Docker daemon at {host} ({cause}); start it, or point DOCKER_HOST at one that runs"
     )]
     Unreachable { host: String, cause: String },
+    /// The daemon answered, but not as the Engine API does (see [`daemon_fault`]).
+    #[error("the Docker daemon at {host} is not working ({cause})")]
+    NotWorking { host: String, cause: String },
+    /// The daemon took the request and did not answer within the per-call deadline.
+    #[error("the Docker daemon at {host} did not answer within {}", crate::duration::human(*within))]
+    NoAnswer { host: String, within: Duration },
     #[error("no such container: {0}")]
     NoSuchContainer(String),
     #[error("{action}: {message}")]
@@ -44,13 +84,11 @@ pub enum DockerError {
 impl DockerError {
     /// An error of a raw API call (for callers of [`DockerClient::api`]).
     pub fn from_api(action: impl Into<String>, e: bollard::errors::Error) -> Self {
-        if is_connection_error(&e) {
-            return DockerError::Unreachable {
-                host: docker_host(),
-                cause: root_cause(&e),
-            };
+        let action = action.into();
+        match daemon_fault(&action, &e) {
+            Some(fault) => fault.at(docker_host(), patience()),
+            None => Self::api(action, e),
         }
-        Self::api(action, e)
     }
 
     fn api(action: impl Into<String>, e: bollard::errors::Error) -> Self {
@@ -168,22 +206,56 @@ pub struct ExecOutput {
 pub struct DockerClient {
     api: Docker,
     host: String,
+    /// How long one call may go unanswered (see [`CALL_TIMEOUT`]).
+    timeout: Duration,
 }
 
 impl DockerClient {
     pub async fn connect() -> Result<Self, DockerError> {
         let host =
             std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-        let unreachable = |cause: String| DockerError::Unreachable {
-            host: host.clone(),
-            cause,
-        };
-        let api = match tokio::time::timeout(CONNECT_TIMEOUT, negotiated(&host)).await {
+        let timeout = call_timeout()?;
+        let within = timeout.min(CONNECT_TIMEOUT);
+        let api = match tokio::time::timeout(within, negotiated(&host, timeout)).await {
             Ok(Ok(api)) => api,
-            Ok(Err(cause)) => return Err(unreachable(cause)),
-            Err(_) => return Err(unreachable(format!("no answer within {CONNECT_TIMEOUT:?}"))),
+            Ok(Err(e)) => {
+                return Err(match daemon_fault("ping", &e) {
+                    Some(fault) => fault.at(host, timeout),
+                    None => DockerError::Unreachable {
+                        cause: root_cause(&e),
+                        host,
+                    },
+                });
+            }
+            Err(_) => return Err(DockerError::NoAnswer { host, within }),
         };
-        Ok(DockerClient { api, host })
+        Ok(DockerClient { api, host, timeout })
+    }
+
+    /// Runs one Engine API call under the per-call deadline plus `extra` (the time the call
+    /// itself is asked to take), so that a daemon that takes requests and never answers is
+    /// reported as such instead of holding the step until its own timeout.
+    async fn bounded<T>(
+        &self,
+        extra: Duration,
+        call: impl Future<Output = Result<T, bollard::errors::Error>>,
+        error: impl FnOnce(bollard::errors::Error) -> DockerError,
+    ) -> Result<T, DockerError> {
+        let within = self.timeout + extra;
+        match tokio::time::timeout(within, call).await {
+            Ok(result) => result.map_err(error),
+            Err(_) => Err(DockerError::NoAnswer {
+                host: self.host.clone(),
+                within,
+            }),
+        }
+    }
+
+    /// The API with bollard's own request timeout (the per-call deadline) moved past
+    /// [`Self::bounded`]'s for a call allowed `extra`.
+    fn api_allowing(&self, extra: Duration) -> Docker {
+        let timeout = self.timeout + extra + Duration::from_secs(1);
+        self.api.clone().with_timeout(timeout)
     }
 
     pub fn host(&self) -> &str {
@@ -211,10 +283,12 @@ impl DockerClient {
             .filters(&filters)
             .build();
         let list = self
-            .api
-            .list_containers(Some(options))
-            .await
-            .map_err(|e| self.classify("list containers", e))?;
+            .bounded(
+                Duration::ZERO,
+                self.api.list_containers(Some(options)),
+                |e| self.classify("list containers", e),
+            )
+            .await?;
         let mut containers: Vec<Container> =
             list.into_iter().map(Container::from_summary).collect();
         containers.sort_by(|a, b| a.name.cmp(&b.name));
@@ -224,10 +298,12 @@ impl DockerClient {
     /// State and health (`starting`, `healthy`, `unhealthy`, or none) of one container.
     pub async fn state(&self, container: &str) -> Result<(String, Option<String>), DockerError> {
         let inspect = self
-            .api
-            .inspect_container(container, None)
-            .await
-            .map_err(|e| self.not_found_or(container, "inspect", e))?;
+            .bounded(
+                Duration::ZERO,
+                self.api.inspect_container(container, None),
+                |e| self.not_found_or(container, "inspect", e),
+            )
+            .await?;
         let state = inspect.state.unwrap_or_default();
         let status = state.status.map(|s| s.to_string()).unwrap_or_default();
         let health = state
@@ -272,10 +348,12 @@ impl DockerClient {
     /// The container's id, process and network attachments.
     pub async fn network_state(&self, container: &str) -> Result<NetworkState, DockerError> {
         let inspect = self
-            .api
-            .inspect_container(container, None)
-            .await
-            .map_err(|e| self.not_found_or(container, "inspect", e))?;
+            .bounded(
+                Duration::ZERO,
+                self.api.inspect_container(container, None),
+                |e| self.not_found_or(container, "inspect", e),
+            )
+            .await?;
         let id = inspect.id.unwrap_or_default();
         let short_id = id.get(..12).unwrap_or(&id).to_string();
         let mut attachments: Vec<Attachment> = inspect
@@ -321,10 +399,12 @@ impl DockerClient {
             container: container.to_string(),
             force: Some(true),
         };
-        self.api
-            .disconnect_network(network, request)
-            .await
-            .map_err(|e| self.classify(&format!("disconnect {container} from {network}"), e))
+        self.bounded(
+            Duration::ZERO,
+            self.api.disconnect_network(network, request),
+            |e| self.classify(&format!("disconnect {container} from {network}"), e),
+        )
+        .await
     }
 
     /// Attaches the container to a network with the given aliases and, if given, address.
@@ -346,33 +426,41 @@ impl DockerClient {
                 ..Default::default()
             }),
         };
-        self.api
-            .connect_network(network, request)
-            .await
-            .map_err(|e| self.classify(&format!("connect {container} to {network}"), e))
+        self.bounded(
+            Duration::ZERO,
+            self.api.connect_network(network, request),
+            |e| self.classify(&format!("connect {container} to {network}"), e),
+        )
+        .await
     }
 
     pub async fn kill(&self, container: &str, signal: &str) -> Result<(), DockerError> {
         let options = KillContainerOptionsBuilder::new().signal(signal).build();
-        self.api
-            .kill_container(container, Some(options))
-            .await
-            .map_err(|e| self.not_found_or(container, "kill", e))
+        self.bounded(
+            Duration::ZERO,
+            self.api.kill_container(container, Some(options)),
+            |e| self.not_found_or(container, "kill", e),
+        )
+        .await
     }
 
     pub async fn stop(&self, container: &str, grace: Duration) -> Result<(), DockerError> {
         let options = StopContainerOptionsBuilder::new().t(secs(grace)).build();
-        self.api
-            .stop_container(container, Some(options))
-            .await
-            .map_err(|e| self.not_found_or(container, "stop", e))
+        // The daemon answers once the container is down: up to `grace` after the signal.
+        let api = self.api_allowing(grace);
+        self.bounded(grace, api.stop_container(container, Some(options)), |e| {
+            self.not_found_or(container, "stop", e)
+        })
+        .await
     }
 
     pub async fn start(&self, container: &str) -> Result<(), DockerError> {
-        self.api
-            .start_container(container, None)
-            .await
-            .map_err(|e| self.not_found_or(container, "start", e))
+        self.bounded(
+            Duration::ZERO,
+            self.api.start_container(container, None),
+            |e| self.not_found_or(container, "start", e),
+        )
+        .await
     }
 
     /// Brings a container in `state` (as last seen) back to running: unpauses a paused one,
@@ -387,24 +475,28 @@ impl DockerClient {
 
     pub async fn restart(&self, container: &str, grace: Duration) -> Result<(), DockerError> {
         let options = RestartContainerOptionsBuilder::new().t(secs(grace)).build();
-        self.api
-            .restart_container(container, Some(options))
-            .await
-            .map_err(|e| self.not_found_or(container, "restart", e))
+        // The daemon answers once the container is down: up to `grace` after the signal.
+        let api = self.api_allowing(grace);
+        self.bounded(
+            grace,
+            api.restart_container(container, Some(options)),
+            |e| self.not_found_or(container, "restart", e),
+        )
+        .await
     }
 
     pub async fn pause(&self, container: &str) -> Result<(), DockerError> {
-        self.api
-            .pause_container(container)
-            .await
-            .map_err(|e| self.not_found_or(container, "pause", e))
+        self.bounded(Duration::ZERO, self.api.pause_container(container), |e| {
+            self.not_found_or(container, "pause", e)
+        })
+        .await
     }
 
     pub async fn unpause(&self, container: &str) -> Result<(), DockerError> {
-        self.api
-            .unpause_container(container)
-            .await
-            .map_err(|e| self.not_found_or(container, "unpause", e))
+        self.bounded(Duration::ZERO, self.api.unpause_container(container), |e| {
+            self.not_found_or(container, "unpause", e)
+        })
+        .await
     }
 
     /// Runs `argv` in the container and collects its output and exit code.
@@ -422,15 +514,21 @@ impl DockerClient {
             ..Default::default()
         };
         let created = self
-            .api
-            .create_exec(container, config)
-            .await
-            .map_err(|e| self.not_found_or(container, "exec", e))?;
+            .bounded(
+                Duration::ZERO,
+                self.api.create_exec(container, config),
+                |e| self.not_found_or(container, "exec", e),
+            )
+            .await?;
         let started = self
-            .api
-            .start_exec(&created.id, None)
-            .await
-            .map_err(|e| self.classify("exec", e))?;
+            .bounded(
+                Duration::ZERO,
+                self.api.start_exec(&created.id, None),
+                |e| self.classify("exec", e),
+            )
+            .await?;
+        // The command's output has no deadline of its own: a silent command may rightly run
+        // as long as its step allows, and the step's timeout bounds it.
         let mut stdout = Vec::new();
         let mut stderr = Vec::new();
         if let bollard::exec::StartExecResults::Attached { mut output, .. } = started {
@@ -444,10 +542,10 @@ impl DockerClient {
             }
         }
         let inspect = self
-            .api
-            .inspect_exec(&created.id)
-            .await
-            .map_err(|e| self.classify("exec", e))?;
+            .bounded(Duration::ZERO, self.api.inspect_exec(&created.id), |e| {
+                self.classify("exec", e)
+            })
+            .await?;
         Ok(ExecOutput {
             exit_code: inspect.exit_code,
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -462,23 +560,26 @@ impl DockerClient {
             .stderr(true)
             .tail(&tail.to_string())
             .build();
-        let mut stream = self.api.logs(container, Some(options));
-        let mut text = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| self.not_found_or(container, "logs", e))?;
-            text.extend_from_slice(chunk.as_ref());
-        }
+        let collect = async {
+            let mut stream = self.api.logs(container, Some(options));
+            let mut text = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                text.extend_from_slice(chunk?.as_ref());
+            }
+            Ok(text)
+        };
+        let text = self
+            .bounded(Duration::ZERO, collect, |e| {
+                self.not_found_or(container, "logs", e)
+            })
+            .await?;
         Ok(String::from_utf8_lossy(&text).into_owned())
     }
 
     fn classify(&self, action: &str, e: bollard::errors::Error) -> DockerError {
-        if is_connection_error(&e) {
-            DockerError::Unreachable {
-                host: self.host.clone(),
-                cause: root_cause(&e),
-            }
-        } else {
-            DockerError::api(action, e)
+        match daemon_fault(action, &e) {
+            Some(fault) => fault.at(self.host.clone(), self.timeout),
+            None => DockerError::api(action, e),
         }
     }
 
@@ -488,11 +589,16 @@ impl DockerClient {
         action: &str,
         e: bollard::errors::Error,
     ) -> DockerError {
-        match &e {
-            bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            } => DockerError::NoSuchContainer(container.to_string()),
-            _ => self.classify(&format!("{action} {container}"), e),
+        let action = format!("{action} {container}");
+        match (&e, daemon_fault(&action, &e)) {
+            (_, Some(fault)) => fault.at(self.host.clone(), self.timeout),
+            (
+                bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                },
+                None,
+            ) => DockerError::NoSuchContainer(container.to_string()),
+            _ => DockerError::api(action, e),
         }
     }
 }
@@ -517,7 +623,9 @@ fn process_stat(top: &bollard::models::ContainerTopResponse, pid: i64) -> Option
 /// asking containerd and runc for their versions (5-15 ms on a busy engine, against well under
 /// 1 ms for `/_ping`), and every run pays it before its first step. Elsewhere, or if the ping
 /// says nothing usable, bollard negotiates as before.
-async fn negotiated(host: &str) -> Result<Docker, String> {
+/// bollard's own request timeout is the per-call deadline, so that the raw API (the compose
+/// backend's calls) is bounded like ours.
+async fn negotiated(host: &str, timeout: Duration) -> Result<Docker, bollard::errors::Error> {
     if let Some(path) = host.strip_prefix("unix://")
         && let Ok(Some(server)) = ping_api_version(path).await
     {
@@ -526,15 +634,16 @@ async fn negotiated(host: &str) -> Result<Docker, String> {
         } else {
             *API_DEFAULT_VERSION
         };
-        return Docker::connect_with_unix(path, DEFAULT_TIMEOUT_SECS, &version)
-            .map_err(|e| root_cause(&e));
+        return Docker::connect_with_unix(path, whole_secs(timeout), &version);
     }
-    let api = Docker::connect_with_defaults().map_err(|e| e.to_string())?;
-    api.negotiate_version().await.map_err(|e| root_cause(&e))
+    let api = Docker::connect_with_defaults()?.with_timeout(timeout);
+    api.negotiate_version().await
 }
 
-/// bollard's own default request timeout, kept for the socket we connect to ourselves.
-const DEFAULT_TIMEOUT_SECS: u64 = 120;
+/// bollard counts its timeout in whole seconds; rounded up, so it never cuts a call short.
+fn whole_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
 
 /// The daemon's API version from a `GET /_ping` on its Unix socket (HTTP/1.0, so the daemon
 /// closes the connection after answering); `None` if the answer has no `Api-Version` header.
@@ -577,15 +686,94 @@ fn secs(d: Duration) -> i32 {
     i32::try_from(d.as_secs()).unwrap_or(i32::MAX)
 }
 
-fn is_connection_error(e: &bollard::errors::Error) -> bool {
+/// What an error of a call says about the daemon itself, when it says something.
+#[derive(Debug, PartialEq, Eq)]
+enum DaemonFault {
+    /// No connection, or the connection closed before an answer.
+    Unreachable(String),
+    /// An answer that is not the Engine API's.
+    NotWorking(String),
+    /// No answer within bollard's own request timeout.
+    NoAnswer,
+}
+
+impl DaemonFault {
+    fn at(self, host: String, within: Duration) -> DockerError {
+        match self {
+            DaemonFault::Unreachable(cause) => DockerError::Unreachable { host, cause },
+            DaemonFault::NotWorking(cause) => DockerError::NotWorking { host, cause },
+            DaemonFault::NoAnswer => DockerError::NoAnswer { host, within },
+        }
+    }
+}
+
+/// Tells the daemon's faults from the answers of a working daemon. The Engine API answers in
+/// JSON, errors included (`{"message": …}`), so a body that does not parse, an answer cut off,
+/// or an HTTP error whose text is not a daemon's (see [`is_engine_message`]) means the daemon
+/// (or whatever answers on its socket) is broken: every further call would fail the same way,
+/// which is the environment's fault, not the step's. A 500 with its JSON message (a host port
+/// already allocated, a runtime refusing) is a working daemon refusing this one request.
+fn daemon_fault(action: &str, e: &bollard::errors::Error) -> Option<DaemonFault> {
     use bollard::errors::Error as E;
-    matches!(
-        e,
-        E::SocketNotFoundError(_)
-            | E::HyperLegacyError { .. }
-            | E::RequestTimeoutError
-            | E::IOError { .. }
-    )
+    let not_working = |what: String| Some(DaemonFault::NotWorking(format!("{action}: {what}")));
+    match e {
+        // No connection, or one closed before any answer: a daemon stopped or restarting.
+        E::SocketNotFoundError(_) | E::IOError { .. } | E::HyperLegacyError { .. } => {
+            Some(DaemonFault::Unreachable(root_cause(e)))
+        }
+        // An answer that began and was cut off.
+        E::HyperResponseError { .. } => not_working(root_cause(e)),
+        E::RequestTimeoutError => Some(DaemonFault::NoAnswer),
+        E::JsonDataError { message, .. } => not_working(format!(
+            "the answer is not the Engine API's JSON ({message})"
+        )),
+        E::JsonSerdeError { err } => {
+            not_working(format!("the answer is not the Engine API's JSON ({err})"))
+        }
+        E::DockerResponseServerError {
+            status_code,
+            message,
+        } if *status_code >= 400 && !is_engine_message(*status_code, message) => {
+            not_working(format!("HTTP {status_code} {:?}", brief(message)))
+        }
+        _ => None,
+    }
+}
+
+/// Whether an HTTP error's text can be the Engine API's. The daemon explains every error in a
+/// sentence of its own (`driver failed programming external connectivity …: port is already
+/// allocated`). bollard hands over that sentence, or the raw body when the body was not JSON,
+/// so the two cannot be told apart in general; what can be told is the text of something
+/// else answering: nothing, an HTML page, or the bare status line of a proxy or a crashed
+/// handler (`Internal Server Error`, `502 Bad Gateway`). Nor does the daemon send 502 or 504,
+/// which only gateways do.
+fn is_engine_message(status: u16, message: &str) -> bool {
+    const STATUS_TEXTS: &[&str] = &[
+        "bad request",
+        "forbidden",
+        "not found",
+        "method not allowed",
+        "internal server error",
+        "not implemented",
+        "bad gateway",
+        "service unavailable",
+        "gateway timeout",
+    ];
+    let text = message.trim().to_ascii_lowercase();
+    let bare = text.trim_start_matches(|c: char| c.is_ascii_digit() || c == ' ');
+    !(text.is_empty()
+        || text.starts_with('<')
+        || STATUS_TEXTS.contains(&bare)
+        || matches!(status, 502 | 504))
+}
+
+/// The start of a long body (an HTML page), enough to recognise it.
+fn brief(text: &str) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(80) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
 }
 
 /// The innermost cause: "No such file or directory", not three layers of wrapping.
@@ -600,6 +788,78 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fault(e: bollard::errors::Error) -> Option<DaemonFault> {
+        daemon_fault("list containers", &e)
+    }
+
+    fn http(status_code: u16, message: &str) -> bollard::errors::Error {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn a_working_daemon_refusing_a_request_is_not_a_daemon_fault() {
+        let port = "driver failed programming external connectivity on endpoint db: Bind for 0.0.0.0:8080 failed: port is already allocated";
+        assert_eq!(fault(http(500, port)), None);
+        assert_eq!(fault(http(404, "No such container: db")), None);
+        assert_eq!(fault(http(409, "Container db is not running")), None);
+        assert_eq!(fault(http(503, "This node is not a swarm manager.")), None);
+    }
+
+    #[test]
+    fn answers_that_are_not_the_engine_apis_are_a_daemon_that_is_not_working() {
+        let not_working = |e| match fault(e) {
+            Some(DaemonFault::NotWorking(cause)) => cause,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            not_working(http(500, "Internal Server Error\n")),
+            "list containers: HTTP 500 \"Internal Server Error\""
+        );
+        assert!(not_working(http(500, "")).contains("HTTP 500"));
+        assert!(
+            not_working(http(503, "<html><body><h1>503 Service Unavailable</h1>"))
+                .contains("<html>")
+        );
+        assert!(not_working(http(502, "upstream says no")).contains("HTTP 502"));
+        assert!(not_working(http(404, "404 Not Found")).contains("HTTP 404"));
+        let truncated =
+            serde_json::from_str::<serde_json::Value>("{\"message\": \"abc").unwrap_err();
+        assert!(
+            not_working(truncated.into())
+                .contains("not the Engine API's JSON (EOF while parsing a string")
+        );
+        let html = bollard::errors::Error::JsonDataError {
+            message: "expected value at line 1 column 1".into(),
+            column: 1,
+        };
+        assert!(not_working(html).contains("expected value"));
+    }
+
+    #[test]
+    fn no_answer_and_no_socket_are_told_apart() {
+        assert_eq!(
+            fault(bollard::errors::Error::RequestTimeoutError),
+            Some(DaemonFault::NoAnswer)
+        );
+        let missing = bollard::errors::Error::SocketNotFoundError("/nope.sock".into());
+        assert!(matches!(fault(missing), Some(DaemonFault::Unreachable(_))));
+        let e = DaemonFault::NoAnswer.at("unix:///d.sock".into(), Duration::from_secs(30));
+        assert_eq!(
+            e.to_string(),
+            "the Docker daemon at unix:///d.sock did not answer within 30s"
+        );
+    }
+
+    #[test]
+    fn bollards_timeout_never_cuts_a_call_short() {
+        assert_eq!(whole_secs(Duration::from_secs(30)), 30);
+        assert_eq!(whole_secs(Duration::from_millis(1500)), 2);
+        assert_eq!(whole_secs(Duration::from_millis(1)), 1);
+    }
 
     #[test]
     fn a_stopped_main_process_is_read_from_its_stat_column() {

@@ -106,6 +106,10 @@ pub(crate) struct RunShared {
     /// future, but a Docker call already sent goes on in the daemon. Each fault action runs
     /// as a task here, so cleanup can wait for it to land before undoing it.
     in_flight: tokio_util::task::TaskTracker,
+    /// Why cleanup gave up on the Docker daemon after waiting for it: the undos after that
+    /// fail at once with this, rather than each waiting again for a daemon that does not
+    /// answer.
+    pub docker_given_up: std::sync::OnceLock<String>,
 }
 
 impl RunShared {
@@ -137,6 +141,7 @@ impl RunShared {
             background: Mutex::default(),
             joined: Mutex::default(),
             in_flight: tokio_util::task::TaskTracker::new(),
+            docker_given_up: std::sync::OnceLock::new(),
         }
     }
 

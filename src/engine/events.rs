@@ -42,7 +42,8 @@ pub enum EventKind<'a> {
     Cancelling {
         reason: CancelReason,
     },
-    /// The run cannot start: something it needs (the Docker daemon) is unreachable.
+    /// Something the run needs (the Docker daemon) is unusable: the run cannot start, or
+    /// cleanup left undos in the ledger for `recover`.
     Unavailable {
         message: &'a str,
     },

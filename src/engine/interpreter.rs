@@ -153,7 +153,7 @@ pub async fn run(
     }
     let mut undo_records = Vec::new();
     let mut not_undone = Vec::new();
-    let docker_back = Deadline::now() + DOCKER_RETURN;
+    let docker_back = Deadline::now() + crate::clients::docker::patience();
     for undo in undos {
         let record = reverse(&shared, undo, deadline, docker_back).await;
         if !record.ok {
@@ -223,17 +223,22 @@ pub async fn run(
     let any_failed = records
         .iter()
         .any(|r| r.phase == Phase::Steps && !r.succeeded());
-    let status = if cleanup_failed {
+    let environment_cleanup =
+        cleanup_failed && cleanup_failed_for_the_environment(&records, &undo_records);
+    let status = if cleanup_failed && !environment_cleanup {
         RunStatus::CleanupFailed
     } else if cancel.reason().is_some() {
         RunStatus::Interrupted
-    } else if environment_error {
+    } else if environment_error || environment_cleanup {
         RunStatus::EnvironmentError
     } else if any_failed {
         RunStatus::Failed
     } else {
         RunStatus::Passed
     };
+    if let Some(message) = kept_for_recover(&undo_records) {
+        shared.emit(EventKind::Unavailable { message: &message });
+    }
     let result = RunResult {
         scenario: playbook.scenario.clone(),
         name: playbook.run_name(),
@@ -276,6 +281,38 @@ async fn lock_project(shared: &RunShared) -> Result<Option<ProjectLock>, String>
             .map_err(|e| e.to_string()),
         None => Ok(None),
     }
+}
+
+/// Whether every part of cleanup that failed did so because the environment was unusable:
+/// undos the Docker daemon could not apply (they stay in the ledger for `recover`) and
+/// `[[finally]]` steps that failed for the environment. The run is then an environment error,
+/// which is what needs fixing first; a failure of cleanup for any other reason is still a
+/// failed cleanup.
+fn cleanup_failed_for_the_environment(records: &[StepRecord], undos: &[UndoRecord]) -> bool {
+    let failed_undos = undos.iter().filter(|r| !r.ok);
+    let failed_finally = records
+        .iter()
+        .filter(|r| r.phase == Phase::Finally && !r.succeeded());
+    let undos_kept = undos.iter().any(|r| r.docker_unusable);
+    let all_environment = failed_undos.clone().all(|r| r.docker_unusable)
+        && failed_finally.clone().all(|r| {
+            r.error
+                .as_ref()
+                .is_some_and(|e| e.kind == super::ErrorKind::Environment)
+        });
+    (undos_kept || failed_finally.count() > 0) && all_environment
+}
+
+/// The sentence that ends a run whose undos the Docker daemon could not apply: why, and what
+/// to do about them.
+fn kept_for_recover(undos: &[UndoRecord]) -> Option<String> {
+    let kept: Vec<&UndoRecord> = undos.iter().filter(|r| r.docker_unusable).collect();
+    let cause = kept.first()?.error.as_deref().unwrap_or_default();
+    let n = kept.len();
+    Some(format!(
+        "{cause}; {n} undo{} left in the ledger: run `chaosplay recover` when the daemon is back",
+        if n == 1 { "" } else { "s" }
+    ))
 }
 
 /// The result of a run that could not start: something it needs is unavailable (the Docker
@@ -330,13 +367,11 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
-/// How long cleanup waits for a Docker daemon that stopped answering: a restart takes seconds,
-/// and an undo applied then leaves nothing for `chaosplay recover`. One budget for all undos,
-/// so a daemon that is gone for good costs it once.
-const DOCKER_RETURN: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// Applies one automatic undo under the cleanup deadline, waiting for the Docker daemon until
-/// `docker_back` if it does not answer.
+/// `docker_back` if it is unusable. Cleanup waits as long as one call may wait for an answer
+/// ([`crate::clients::docker::patience`], 30 s by default): a restart takes seconds, and an
+/// undo applied then leaves nothing for `chaosplay recover`. One budget for all undos, so a
+/// daemon that is gone for good, or that takes requests and never answers, costs it once.
 async fn reverse(
     shared: &RunShared,
     undo: Undo,
@@ -344,45 +379,72 @@ async fn reverse(
     docker_back: Deadline,
 ) -> UndoRecord {
     let start = Instant::now();
-    let outcome = tokio::time::timeout_at(deadline, async {
-        let mut told = false;
-        loop {
-            let docker = match undo.needs_docker() {
-                true => shared.docker().await.map(Some),
-                false => Ok(None),
-            };
-            let applied = match docker {
-                Ok(docker) => undo.apply(docker).await,
-                Err(e) => Err(e),
-            };
-            match applied {
-                Err(StepError::DockerUnreachable(cause)) if Deadline::now() < docker_back => {
-                    if !told {
-                        told = true;
-                        shared.emit(EventKind::WaitingForDocker {
-                            cause: &cause,
-                            up_to: docker_back.saturating_duration_since(Deadline::now()),
-                        });
-                    }
-                    tokio::time::sleep(DOCKER_POLL).await;
-                }
-                other => return other.map_err(|e| e.to_string()),
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| Err("cleanup deadline reached".into()));
+    // A wait for the daemon that the cleanup deadline cuts short still ends for the daemon.
+    let wait = apply_waiting(shared, &undo, docker_back.min(deadline));
+    let outcome = tokio::time::timeout_at(deadline, wait)
+        .await
+        .unwrap_or_else(|_| Err(StepError::Failed("cleanup deadline reached".into())));
     UndoRecord {
         description: undo.describe(),
+        docker_unusable: matches!(outcome, Err(StepError::DockerUnreachable(_))),
         undo,
         ok: outcome.is_ok(),
         note: outcome.as_ref().ok().cloned().flatten(),
-        error: outcome.err(),
+        error: outcome.err().map(|e| e.to_string()),
         timing: Timing {
             start: start.duration_since(shared.started),
             duration: start.elapsed(),
         },
     }
+}
+
+/// [`Undo::apply`], retried while the Docker daemon is unusable and `docker_back` is ahead.
+/// An attempt made while waiting is part of the wait, so a daemon that takes the request and
+/// never answers is not waited for beyond `docker_back` either.
+async fn apply_waiting(
+    shared: &RunShared,
+    undo: &Undo,
+    docker_back: Deadline,
+) -> Result<Option<String>, StepError> {
+    let mut waiting_since: Option<String> = None;
+    loop {
+        if undo.needs_docker()
+            && let Some(cause) = shared.docker_given_up.get()
+        {
+            return Err(StepError::DockerUnreachable(cause.clone()));
+        }
+        let applied = match &waiting_since {
+            None => apply(shared, undo).await,
+            Some(cause) => tokio::time::timeout_at(docker_back, apply(shared, undo))
+                .await
+                .unwrap_or_else(|_| Err(StepError::DockerUnreachable(cause.clone()))),
+        };
+        match applied {
+            Err(StepError::DockerUnreachable(cause)) if Deadline::now() < docker_back => {
+                if waiting_since.is_none() {
+                    shared.emit(EventKind::WaitingForDocker {
+                        cause: &cause,
+                        up_to: docker_back.saturating_duration_since(Deadline::now()),
+                    });
+                }
+                waiting_since = Some(cause);
+                tokio::time::sleep(DOCKER_POLL).await;
+            }
+            Err(StepError::DockerUnreachable(cause)) => {
+                let _ = shared.docker_given_up.set(cause.clone());
+                return Err(StepError::DockerUnreachable(cause));
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn apply(shared: &RunShared, undo: &Undo) -> Result<Option<String>, StepError> {
+    let docker = match undo.needs_docker() {
+        true => Some(shared.docker().await?),
+        false => None,
+    };
+    undo.apply(docker).await
 }
 
 /// How often cleanup asks whether the Docker daemon is back.
@@ -564,7 +626,7 @@ async fn attempt_all(
                 cx.status(format!(
                     "attempt {} failed: {e}; retrying in {}",
                     record.attempts,
-                    Duration(delay)
+                    crate::duration::human(delay)
                 ));
                 tokio::select! {
                     _ = cancel.cancelled() => return Err(StepError::Cancelled),

@@ -37,7 +37,8 @@ pub enum StepError {
     /// Something the scenario depends on could not be reached (an endpoint, the Docker daemon).
     #[error("{0}")]
     Environment(String),
-    /// The Docker daemon stopped answering. Unlike an unreachable target, neither `until` nor
+    /// The Docker daemon is unusable: gone, answering with something that is not the Engine
+    /// API's, or not answering at all. Unlike an unreachable target, neither `until` nor
     /// `retry` waits it out: every container step would fail the same way, and a daemon that
     /// restarts has stopped the subject's containers anyway.
     #[error("{0}")]
@@ -59,11 +60,12 @@ pub enum StepError {
 
 impl From<crate::clients::docker::DockerError> for StepError {
     fn from(e: crate::clients::docker::DockerError) -> Self {
+        use crate::clients::docker::DockerError as D;
         match e {
-            crate::clients::docker::DockerError::Unreachable { .. } => {
+            D::Unreachable { .. } | D::NotWorking { .. } | D::NoAnswer { .. } => {
                 StepError::DockerUnreachable(e.to_string())
             }
-            _ => StepError::Failed(e.to_string()),
+            D::NoSuchContainer(_) | D::Api { .. } => StepError::Failed(e.to_string()),
         }
     }
 }

@@ -111,6 +111,11 @@ pub struct UndoRecord {
     pub error: Option<String>,
     /// Why a successful undo had nothing to do (its container no longer exists).
     pub note: Option<String>,
+    /// It failed because the Docker daemon was unusable (gone, broken or silent): it stays in
+    /// the ledger for `recover`, and the run is an environment error rather than a failed
+    /// cleanup.
+    #[serde(skip)]
+    pub docker_unusable: bool,
     #[serde(flatten)]
     pub timing: Timing,
 }
@@ -276,6 +281,7 @@ mod tests {
             ok: true,
             error: None,
             note: None,
+            docker_unusable: false,
             timing: timing(),
         };
         assert_eq!(fields(undo), documented("An undo"));

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::stats::TrialSummary;
+use crate::duration::human;
 use crate::engine::RunResult;
-use crate::ui::progress::human;
 
 /// One `::error` line per failed step of every run. Without a failed step (nothing ran: no
 /// Docker daemon), the run's own error is annotated on the playbook.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::duration::human;
 use crate::engine::{EventKind, Listener, RunEvent, RunResult, Sample, StepRecord, StepStatus};
 use crate::playbook::{Monitor, Phase, Step};
 use crate::report::number;
@@ -294,11 +295,11 @@ impl Listener for Progress {
                 self.line(at, &text);
             }
             EventKind::WaitingForDocker { cause, up_to } => {
-                let up_to = crate::duration::Duration(*up_to);
                 self.line(
                     at,
                     &format!(
-                        "… waiting up to {up_to} for the Docker daemon to come back\n{}",
+                        "… waiting up to {} for the Docker daemon to come back\n{}",
+                        human(*up_to),
                         indent(cause)
                     ),
                 );
@@ -352,16 +353,4 @@ fn indent(text: &str) -> String {
         .map(|l| format!("             {l}"))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// `850ms`, `12.3s`, `2m05s`: short enough for a table column.
-pub fn human(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms < 60_000 {
-        format!("{:.1}s", d.as_secs_f64())
-    } else {
-        format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60)
-    }
 }

@@ -213,11 +213,11 @@ impl PdClient {
         let reason = match (source.is_timeout(), source.is_connect()) {
             (true, true) => format!(
                 "cannot connect within {}",
-                humantime::format_duration(self.options.connect_timeout)
+                crate::duration::human(self.options.connect_timeout)
             ),
             (true, false) => format!(
                 "no answer within {}",
-                humantime::format_duration(self.options.timeout)
+                crate::duration::human(self.options.timeout)
             ),
             (false, true) => format!("cannot connect: {}", root_cause(&source)),
             (false, false) => format!("request failed: {}", root_cause(&source)),

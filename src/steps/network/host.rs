@@ -189,8 +189,9 @@ impl Netns {
             .await
             .map_err(|_| {
                 StepError::Failed(format!(
-                    "`{line}` in {} did not finish within {COMMAND_TIMEOUT:?}",
-                    self.container
+                    "`{line}` in {} did not finish within {}",
+                    self.container,
+                    crate::duration::human(COMMAND_TIMEOUT)
                 ))
             })?
             .map_err(|e| {
