@@ -143,9 +143,16 @@ fn read_request(reader: &mut BufReader<UnixStream>) -> Option<String> {
     Some(request)
 }
 
-/// What a daemon with one container, `p-db-1` in `state`, answers.
+/// What a daemon with one container, `p-db-1` in `state`, answers, taking and releasing the
+/// project's lock (`chaosplay-lock.p`) as any daemon would.
 fn healthy_answer(request: &str, state: &str) -> (&'static str, String) {
     let path = request.split(' ').nth(1).unwrap_or_default();
+    if path.contains("/containers/create?name=chaosplay-lock.p") {
+        return ("201 Created", r#"{"Id": "10c0", "Warnings": []}"#.into());
+    }
+    if request.starts_with("DELETE ") && path.contains("/containers/10c0") {
+        return ("204 No Content", String::new());
+    }
     if path.contains("/containers/json") {
         let list = format!(
             r#"[{{"Id": "0123456789ab", "Names": ["/p-db-1"], "State": "{state}", "Labels": {{"com.docker.compose.project": "p", "com.docker.compose.service": "db"}}}}]"#
@@ -196,7 +203,8 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// Kill the service `db`, then list its containers again: the second step meets the fault.
+/// Take the project's lock, kill the service `db`, then list its containers again: the second
+/// step meets the fault.
 /// The step and cleanup timeouts only bound a run that does not notice the daemon's fault.
 const KILL_THEN_LIST: &str = "[scenario]\nname = \"x\"\nstep_timeout = \"15s\"\nfinally_timeout = \"15s\"\n[subject]\nproject = \"p\"\n[[steps]]\nname = \"kill\"\nuses = \"docker.kill\"\nwith = { service = \"db\" }\n[[steps]]\nname = \"again\"\nuses = \"docker.kill\"\nwith = { service = \"db\" }\n";
 
@@ -230,7 +238,7 @@ fn a_daemon_answering_its_ping_and_500_to_the_rest_is_exit_3_naming_it() {
     let all = text(&out);
     assert_eq!(code(&out), 3, "{all}");
     let sentence = format!(
-        "the Docker daemon at {} is not working (list containers: HTTP 500 \"Internal Server Error\")",
+        "the Docker daemon at {} is not working (lock project p: HTTP 500 \"Internal Server Error\")",
         daemon.host()
     );
     assert!(all.contains(&sentence), "{all}");
@@ -280,7 +288,7 @@ fn a_daemon_refusing_a_start_with_its_own_500_is_a_step_failure() {
     let daemon = FakeDaemon::start(
         &dir,
         Behaviour::Pings {
-            healthy: 1,
+            healthy: 2,
             fault: Fault::PortTaken,
         },
     );
@@ -301,7 +309,7 @@ fn a_daemon_stalling_mid_run_is_exit_3_and_the_undo_waits_in_the_ledger() {
     let daemon = FakeDaemon::start(
         &dir,
         Behaviour::Pings {
-            healthy: 2,
+            healthy: 3,
             fault: Fault::Stall,
         },
     );
@@ -329,7 +337,7 @@ fn a_daemon_hanging_up_mid_run_is_exit_3_and_the_undo_waits_in_the_ledger() {
     let daemon = FakeDaemon::start(
         &dir,
         Behaviour::Pings {
-            healthy: 2,
+            healthy: 3,
             fault: Fault::HangUp,
         },
     );

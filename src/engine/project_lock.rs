@@ -95,7 +95,7 @@ impl ProjectLock {
         match holder(docker, project).await? {
             Some((_, holder)) => Err(busy(docker, project, &holder)),
             None => Err(DockerError::Api {
-                action: format!("lock {project}"),
+                action: format!("lock project {project}"),
                 message: "the lock changed hands twice while it was being taken".into(),
             }
             .into()),
@@ -163,7 +163,7 @@ async fn create(
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 409, ..
         }) => Ok(None),
-        Err(e) => Err(DockerError::from_api(format!("lock {project}"), e)),
+        Err(e) => Err(DockerError::from_api(format!("lock project {project}"), e)),
     }
 }
 
