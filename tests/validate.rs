@@ -184,3 +184,47 @@ fn a_subject_template_with_a_variable_that_is_not_utf8_in_the_environment() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Validates `text` as a file of its own, which must be refused; its stderr.
+fn refused(name: &str, text: &str) -> String {
+    let dir = common::scratch(name);
+    let path = common::write(&dir, "p.toml", text);
+    let output = chaosplay().arg("validate").arg(&path).output().unwrap();
+    assert_eq!(code(&output), 2, "{output:?}");
+    String::from_utf8(output.stderr).unwrap()
+}
+
+const SCENARIO: &str = "[scenario]\nname = \"s\"\n";
+const SLEEP: &str = "[[steps]]\nuses = \"sleep\"\nwith = { duration = \"1s\" }\n";
+
+#[test]
+fn thousands_of_errors_on_one_long_line_print_a_bounded_report() {
+    // Each diagnostic quoted its whole line: errors × line length, gigabytes here.
+    let repeated = format!(
+        "{SCENARIO}[matrix]\nk = [{}1]\n{SLEEP}",
+        "1,".repeat(39_999)
+    );
+    let undefined: Vec<String> = (0..20_000)
+        .map(|i| format!("{{{{ vars.v{i} }}}}"))
+        .collect();
+    let undefined = format!(
+        "{SCENARIO}[[steps]]\nuses = \"log\"\nwith = {{ message = \"{}\" }}\n",
+        undefined.join(" ")
+    );
+    for (name, text, errors) in [
+        ("long-line-matrix", repeated, 40_000),
+        ("long-line-vars", undefined, 20_000),
+    ] {
+        let stderr = refused(name, &text);
+        assert!(stderr.len() < 64 << 10, "{} bytes", stderr.len());
+        assert!(
+            stderr.contains(&format!("\n... and {} more errors\n", errors - 20)),
+            "{stderr}"
+        );
+        assert!(
+            stderr.ends_with(&format!("is invalid: {errors} errors; nothing was run\n")),
+            "{stderr}"
+        );
+        assert!(stderr.lines().all(|l| l.chars().count() < 400), "{stderr}");
+    }
+}

@@ -39,12 +39,24 @@ pub enum LoadError {
     },
 }
 
+/// Most diagnostics printed for one file. Past a screenful the rest are mostly the same
+/// mistake repeated (a generated line with thousands of bad values); they are counted instead.
+const MAX_SHOWN: usize = 20;
+
 fn render(source: &Source, diagnostics: &[Diagnostic]) -> String {
     let mut out: String = diagnostics
         .iter()
+        .take(MAX_SHOWN)
         .map(|d| d.render(source) + "\n")
         .collect();
     let n = diagnostics.len();
+    if n > MAX_SHOWN {
+        let more = n - MAX_SHOWN;
+        out.push_str(&format!(
+            "... and {more} more error{}\n\n",
+            if more == 1 { "" } else { "s" }
+        ));
+    }
     out.push_str(&format!(
         "error: {} is invalid: {n} error{}; nothing was run",
         source.path.display(),
@@ -933,10 +945,14 @@ impl Validator {
                 return;
             }
         };
+        let written = source.text.get(span.clone()).map(name_offsets);
         for path in refs {
             if let Some((message, label)) = reference_problem(&path, scope) {
-                let d = self.error(message, narrow(&source.text, &span, &path));
-                d.label = label;
+                let at = written.as_ref().and_then(|w| w.get(path.as_str()));
+                let narrowed = at.map_or(span.clone(), |&at| {
+                    span.start + at..span.start + at + path.len()
+                });
+                self.error(message, narrowed).label = label;
             }
         }
     }
@@ -958,14 +974,31 @@ fn unknown_field_suggestion(message: &str) -> Option<String> {
     did_you_mean(field, candidates).map(|s| format!("did you mean `{s}`?"))
 }
 
-/// The part of `span` where `path` is written, so the carets sit under the bad reference.
-fn narrow(source: &str, span: &Range<usize>, path: &str) -> Range<usize> {
-    source
-        .get(span.clone())
-        .and_then(|text| text.find(path))
-        .map_or(span.clone(), |at| {
-            span.start + at..span.start + at + path.len()
-        })
+/// Longest dotted name [`name_offsets`] records: names people write are far shorter, and a
+/// bound keeps a long run of `a.a.a…` in a template's text linear to index.
+const MAX_NAME: usize = 128;
+
+/// Where each dotted name in `text` (`steps.kill.container`, and its prefixes `steps` and
+/// `steps.kill`) is first written, so the carets of a bad reference sit under it. Found in one
+/// pass: searching the text once per reference is quadratic in a template of thousands.
+fn name_offsets(text: &str) -> HashMap<&str, usize> {
+    let is_name = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'.';
+    let bytes = text.as_bytes();
+    let mut offsets = HashMap::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        while i < bytes.len() && is_name(bytes[i]) {
+            i += 1;
+        }
+        let run = &text[start..i.min(start + MAX_NAME)];
+        let ends = run.match_indices('.').map(|(end, _)| end);
+        for end in ends.chain(std::iter::once(run.len())) {
+            offsets.entry(&run[..end]).or_insert(start);
+        }
+        i += 1;
+    }
+    offsets
 }
 
 /// Why `path` (e.g. `steps.kill.container`) cannot be read here, if it cannot.
