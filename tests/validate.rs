@@ -228,3 +228,22 @@ fn thousands_of_errors_on_one_long_line_print_a_bounded_report() {
         assert!(stderr.lines().all(|l| l.chars().count() < 400), "{stderr}");
     }
 }
+
+#[test]
+fn a_matrix_of_100000_values_is_refused_with_every_duplicate_counted() {
+    // The duplicate check compared each value with all before it: 47 s for this file, before.
+    let values: Vec<String> = (0..100_000).map(|i| (i % 50_000).to_string()).collect();
+    let text = format!("{SCENARIO}[matrix]\nk = [{}]\n{SLEEP}", values.join(","));
+    let stderr = refused("matrix-100000", &text);
+    assert!(stderr.len() < 64 << 10, "{} bytes", stderr.len());
+    assert!(
+        stderr.starts_with("error: `matrix` makes 100000 cells; at most 256 are allowed\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error: `matrix.k` lists a value twice\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("\n... and 49981 more errors\n"), "{stderr}");
+    assert!(stderr.ends_with("is invalid: 50001 errors; nothing was run\n"));
+}

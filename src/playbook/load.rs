@@ -507,12 +507,15 @@ impl Validator {
                 }
             };
             let mut values = Vec::new();
+            // Scalars as JSON text, which is equal exactly when the values are: a lookup per
+            // value, where searching `values` made a long array quadratic.
+            let mut seen = std::collections::HashSet::new();
             for item in items {
                 match item.to_json() {
                     v @ (serde_json::Value::String(_)
                     | serde_json::Value::Number(_)
                     | serde_json::Value::Bool(_)) => {
-                        if values.contains(&v) {
+                        if !seen.insert(v.to_string()) {
                             self.error(
                                 format!("`matrix.{}` lists a value twice", key.name),
                                 item.span.clone(),
