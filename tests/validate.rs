@@ -247,3 +247,51 @@ fn a_matrix_of_100000_values_is_refused_with_every_duplicate_counted() {
     assert!(stderr.contains("\n... and 49981 more errors\n"), "{stderr}");
     assert!(stderr.ends_with("is invalid: 50001 errors; nothing was run\n"));
 }
+
+#[test]
+fn what_toml_refuses_is_an_error_at_its_line_and_column() {
+    let deep = vec!["a"; 81].join(".");
+    for (name, text, message, at) in [
+        (
+            "integer-beyond-64-bits",
+            format!("{SCENARIO}[vars]\nn = 99999999999999999999999\n{SLEEP}"),
+            "error: invalid TOML: integer out of range\n",
+            "p.toml:4:5\n",
+        ),
+        (
+            "deep-dotted-key",
+            format!("{SCENARIO}[vars]\n{deep} = 1\n{SLEEP}"),
+            "error: invalid TOML: a key of more than 80 dotted parts is nested too deeply\n",
+            "p.toml:4:1\n",
+        ),
+        (
+            "deep-table-header",
+            format!("{SCENARIO}[{deep}]\n{SLEEP}"),
+            "error: invalid TOML: a key of more than 80 dotted parts is nested too deeply\n",
+            "p.toml:3:1\n",
+        ),
+    ] {
+        let stderr = refused(name, &text);
+        assert!(stderr.starts_with(message), "{stderr}");
+        assert!(stderr.contains(at), "{stderr}");
+    }
+}
+
+#[test]
+fn a_playbook_that_is_not_utf8_is_an_error_at_the_first_bad_byte() {
+    let dir = common::scratch("not-utf8");
+    let path = dir.join("p.toml");
+    // `é` in Latin-1: one byte, 0xe9, which UTF-8 refuses.
+    let mut bytes = format!("{SCENARIO}# naïve caf").into_bytes();
+    bytes.push(0xe9);
+    bytes.extend_from_slice(format!("\n{SLEEP}").as_bytes());
+    std::fs::write(&path, bytes).unwrap();
+    let output = chaosplay().arg("validate").arg(&path).output().unwrap();
+    assert_eq!(code(&output), 2);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stderr = stderr.replace(&dir.display().to_string(), "DIR");
+    assert_eq!(
+        stderr,
+        "error: the playbook is not valid UTF-8\n --> DIR/p.toml:3:12\n  |\n3 | # naïve caf\u{fffd}\n  |            ^ byte 0xe9\n  = help: playbooks are UTF-8 text: save the file as UTF-8\n\nerror: DIR/p.toml is invalid: 1 error; nothing was run\n"
+    );
+}

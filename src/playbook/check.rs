@@ -379,7 +379,7 @@ mod tests {
     fn node(text: &str) -> (Node, String) {
         let (t, errors) = DeTable::parse_recoverable(text);
         assert!(errors.is_empty(), "{errors:?}");
-        (Node::from_table(&t), text.to_string())
+        (Node::from_table(&t).unwrap(), text.to_string())
     }
 
     fn error_at(text: &str) -> (String, String) {

@@ -24,10 +24,11 @@ use crate::diagnostic::{Diagnostic, Source, did_you_mean};
 use crate::duration::Duration;
 use crate::steps::StepKind;
 use crate::template;
+use crate::text_file::NotUtf8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read playbook {}: {source}", path.display())]
+    #[error("error: cannot read playbook {}: {source}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -70,11 +71,30 @@ pub fn load(
     path: &Path,
     overrides: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<Playbook, LoadError> {
-    let source = Source::read(path).map_err(|source| LoadError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let source = Source::read(path).map_err(|e| read_error(path, e))?;
     parse(source, overrides)
+}
+
+/// A playbook that is not UTF-8 is shown like any other error in it, at the first bad byte;
+/// other read errors have no position.
+fn read_error(path: &Path, e: std::io::Error) -> LoadError {
+    let Some(bad) = e.get_ref().and_then(|e| e.downcast_ref::<NotUtf8>()) else {
+        return LoadError::Read {
+            path: path.to_path_buf(),
+            source: e,
+        };
+    };
+    let replacement = char::REPLACEMENT_CHARACTER.len_utf8();
+    let diagnostic = Diagnostic::new(
+        "the playbook is not valid UTF-8",
+        Some(bad.offset..bad.offset + replacement),
+    )
+    .with_label(format!("byte 0x{:02x}", bad.byte))
+    .with_help("playbooks are UTF-8 text: save the file as UTF-8");
+    LoadError::Invalid {
+        file: Arc::new(Source::new(path, bad.lossy.clone())),
+        diagnostics: vec![diagnostic],
+    }
 }
 
 /// Validates a playbook already in memory, resolved for its first `[matrix]` cell.
@@ -104,16 +124,32 @@ fn validate(
 ) -> Result<Playbook, LoadError> {
     let (table, errors) = toml::de::DeTable::parse_recoverable(&source.text);
     if !errors.is_empty() {
-        let diagnostics = errors
-            .iter()
-            .map(|e| Diagnostic::new(format!("invalid TOML: {}", e.message().trim()), e.span()))
-            .collect();
         return Err(LoadError::Invalid {
+            diagnostics: toml_errors(&source.text, &errors),
             file: source,
-            diagnostics,
         });
     }
-    let root = Node::from_table(&table);
+    let root = match Node::from_table(&table) {
+        Ok(root) => root,
+        Err(spans) => {
+            let diagnostics = spans
+                .into_iter()
+                .map(|span| {
+                    Diagnostic::new("invalid TOML: integer out of range", Some(span))
+                        .with_label("beyond 64 bits")
+                        .with_help(format!(
+                            "TOML integers are from {} to {}; write a larger number as a string",
+                            i64::MIN,
+                            i64::MAX
+                        ))
+                })
+                .collect();
+            return Err(LoadError::Invalid {
+                file: source,
+                diagnostics,
+            });
+        }
+    };
     drop(table);
     let mut env = template::environment();
     // `[subject]` is rendered here, before anything runs: a template that would loop for hours
@@ -135,6 +171,54 @@ fn validate(
             diagnostics: v.diagnostics,
         }),
     }
+}
+
+/// TOML syntax errors as diagnostics. toml gives some without a position (a key of too many
+/// dotted parts, its "recursion limit"): those are placed at the line where they first occur,
+/// and reworded.
+fn toml_errors(text: &str, errors: &[toml::de::Error]) -> Vec<Diagnostic> {
+    let mut unplaced = 0;
+    errors
+        .iter()
+        .map(|e| {
+            let message = e.message().trim();
+            let span = e.span().or_else(|| {
+                unplaced += 1;
+                (unplaced <= MAX_SHOWN).then(|| first_line_with(text, message, unplaced))?
+            });
+            let message = match message {
+                "recursion limit" => format!(
+                    "invalid TOML: a key of more than {TOML_MAX_KEY_PARTS} dotted parts is nested too deeply"
+                ),
+                other => format!("invalid TOML: {other}"),
+            };
+            Diagnostic::new(message, span)
+        })
+        .collect()
+}
+
+/// The most dotted parts toml takes in one key (`a.b.c`, `[a.b.c]`): its parser's recursion
+/// limit.
+const TOML_MAX_KEY_PARTS: usize = 80;
+
+/// The line of the `nth` position-less TOML error `message`: the `nth` line that has it when
+/// parsed alone. Only lines with [`TOML_MAX_KEY_PARTS`] dots or more can hold a key that
+/// deep (a key never spans lines), so this stays linear in the file; bisecting over prefixes
+/// instead parses a large file dozens of times.
+fn first_line_with(text: &str, message: &str, nth: usize) -> Option<Range<usize>> {
+    let mut start = 0;
+    let lines = text.split_inclusive('\n').map(|line| {
+        let span = start..start + line.trim_end_matches(['\r', '\n']).len();
+        start += line.len();
+        span
+    });
+    lines
+        .filter(|span| text[span.clone()].matches('.').count() >= TOML_MAX_KEY_PARTS)
+        .filter(|span| {
+            let (_, errors) = toml::de::DeTable::parse_recoverable(&text[span.clone()]);
+            errors.iter().any(|e| e.message().trim() == message)
+        })
+        .nth(nth - 1)
 }
 
 /// minijinja's budget (about one unit per instruction) for rendering one `[subject]` value: a
