@@ -295,3 +295,23 @@ fn a_playbook_that_is_not_utf8_is_an_error_at_the_first_bad_byte() {
         "error: the playbook is not valid UTF-8\n --> DIR/p.toml:3:12\n  |\n3 | # naïve caf\u{fffd}\n  |            ^ byte 0xe9\n  = help: playbooks are UTF-8 text: save the file as UTF-8\n\nerror: DIR/p.toml is invalid: 1 error; nothing was run\n"
     );
 }
+
+#[test]
+fn a_name_that_is_not_a_string_is_refused() {
+    let text = "[scenario]\nname = 5\n[[steps]]\nname = 5\nuses = \"sleep\"\nwith = { duration = \"1s\" }\n";
+    let stderr = refused("name-not-a-string", text);
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(
+        errors[..2],
+        [
+            "error: invalid [scenario]: expected a string, found an integer",
+            "error: invalid `name`: expected a string, found an integer",
+        ]
+    );
+    assert!(stderr.contains("p.toml:2:8\n"), "{stderr}");
+    assert!(stderr.contains("p.toml:4:8\n"), "{stderr}");
+    assert!(stderr.ends_with("is invalid: 2 errors; nothing was run\n"));
+}

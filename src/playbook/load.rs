@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use super::check::{CheckError, check};
+use super::check::{CheckError, check_key};
 use super::node::{Key, Node, Value};
 use super::{
     CONTEXT_ROOTS, Cell, MAX_ATTEMPTS, MAX_BACKOFF, MAX_CELLS, MIN_INTERVAL, MIN_TIMEOUT,
@@ -253,7 +253,7 @@ impl Validator {
     }
 
     fn typed<T: DeserializeOwned>(&mut self, node: &Node, what: &str) -> Option<T> {
-        match check::<T>(node) {
+        match check_key::<T>(node) {
             Ok(v) => Some(v),
             Err(CheckError { message, span }) => {
                 let mut d = Diagnostic::new(
