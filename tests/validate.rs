@@ -315,3 +315,36 @@ fn a_name_that_is_not_a_string_is_refused() {
     assert!(stderr.contains("p.toml:4:8\n"), "{stderr}");
     assert!(stderr.ends_with("is invalid: 2 errors; nothing was run\n"));
 }
+
+#[test]
+fn a_bandwidth_rate_tc_cannot_take_is_refused() {
+    // tc failed on these at run time, after the steps before had run.
+    for (name, with, message) in [
+        (
+            "rate-beyond-u64",
+            "rate = \"99999999999999999999gbit\"",
+            "`rate` = \"99999999999999999999gbit\" is beyond any rate tc can shape",
+        ),
+        (
+            "rate-beyond-tc-burst",
+            "rate = \"4tbit\"",
+            "`rate` = \"4tbit\" is more than tc can shape with its default burst",
+        ),
+        (
+            "rate-beyond-tc-limit",
+            "rate = \"100gbit\", latency = \"1s\"",
+            "`latency` = \"1s\" at `rate` = \"100gbit\" queues more than tc can count",
+        ),
+    ] {
+        let text = format!(
+            "{SCENARIO}{SLEEP}[[steps]]\nuses = \"network.bandwidth\"\nwith = {{ service = \"db\", {with} }}\n"
+        );
+        let stderr = refused(name, &text);
+        assert!(
+            stderr.starts_with(&format!(
+                "error: invalid parameters for `network.bandwidth`: {message}"
+            )),
+            "{stderr}"
+        );
+    }
+}
