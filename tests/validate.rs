@@ -348,3 +348,24 @@ fn a_bandwidth_rate_tc_cannot_take_is_refused() {
         );
     }
 }
+
+#[test]
+fn a_template_that_includes_a_file_is_refused_before_anything_runs() {
+    // It failed at run time ("template not found"), after the step before it had run.
+    let text = format!(
+        "{SCENARIO}{SLEEP}[[steps]]\nuses = \"log\"\nwith = {{ message = \"{{% include '/etc/passwd' %}}\" }}\n[subject]\nproject = \"{{% extends 'base' %}}\"\n"
+    );
+    let stderr = refused("include", &text);
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(
+        errors[..2],
+        [
+            "error: invalid template: syntax error: `{% include %}` loads another template, and playbooks have none to load: write the text in place",
+            "error: invalid template in [subject] project: syntax error: `{% extends %}` loads another template, and playbooks have none to load: write the text in place",
+        ],
+        "{stderr}"
+    );
+}

@@ -665,7 +665,7 @@ impl Validator {
         };
         let mut render = |key: &str, text: &str| -> Option<String> {
             let rendered =
-                template::check_size(text, false).and_then(|()| self.env.render_str(text, &ctx));
+                template::check_tokens(text, false).and_then(|()| self.env.render_str(text, &ctx));
             match rendered {
                 Ok(s) => Some(s),
                 Err(e) => {
