@@ -369,3 +369,71 @@ fn a_template_that_includes_a_file_is_refused_before_anything_runs() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_templated_timeout_is_rendered_before_the_step_and_checked_strictly() {
+    // It validated as 1s whatever it rendered to, so this step timed out after 1 s.
+    let dir = common::scratch("timeout-template");
+    let path = common::write(
+        &dir,
+        "p.toml",
+        "[scenario]\nname = \"t\"\n[vars]\nt = \"20s\"\n[[steps]]\nname = \"wait\"\nuses = \"sleep\"\nwith = { duration = \"1200ms\" }\ntimeout = \"{{ vars.t }}\"\n",
+    );
+    let (output, report) = common::run_file(&dir, &path, &[]);
+    assert_eq!(code(&output), 0, "{output:?}");
+    assert_eq!(common::step(&report, "wait")["status"], "passed");
+
+    for (t, why) in [
+        ("abc", "invalid duration `abc`"),
+        ("0s", "rendered 0s, less than the shortest, 1ms"),
+    ] {
+        let (output, report) = common::run_file(&dir, &path, &["--var", &format!("t={t}")]);
+        assert_eq!(code(&output), 1, "{output:?}");
+        let step = common::step(&report, "wait");
+        assert_eq!(step["error"]["kind"], "params", "{step}");
+        let message = step["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("invalid parameters: `timeout` = \"{{ vars.t }}\": "),
+            "{message}"
+        );
+        assert!(message.contains(why), "{message}");
+    }
+
+    let path = common::write(
+        &dir,
+        "until.toml",
+        "[scenario]\nname = \"u\"\n[vars]\ni = \"10ms\"\n[[steps]]\nname = \"poll\"\nuses = \"log\"\nwith = { message = \"x\" }\nuntil = \"true\"\ninterval = \"{{ vars.i }}\"\nstable_for = \"{{ vars.i }}\"\n",
+    );
+    let (output, _) = common::run_file(&dir, &path, &[]);
+    assert_eq!(code(&output), 0, "{output:?}");
+    let (output, report) = common::run_file(&dir, &path, &["--var", "i=soon"]);
+    assert_eq!(code(&output), 1, "{output:?}");
+    let message = common::step(&report, "poll")["error"]["message"].clone();
+    assert!(
+        message.as_str().unwrap().starts_with(
+            "invalid parameters: `interval` = \"{{ vars.i }}\": invalid duration `soon`"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_template_where_none_is_rendered_is_refused() {
+    // Each was accepted as some default: a 1 s timeout, 0 attempts, `false`.
+    let text = "[scenario]\nname = \"s\"\nstep_timeout = \"{{ vars.t }}\"\n[vars]\nt = \"1s\"\n[[steps]]\nuses = \"sleep\"\nwith = { duration = \"1s\" }\ntimeout = \"{{ nonsense\"\nretry = { attempts = \"{{ vars.n }}\" }\nbackground = \"{{ vars.b }}\"\n";
+    let stderr = refused("template-not-rendered", text);
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(
+        errors[..4],
+        [
+            "error: invalid [scenario]: expected a duration such as \"30s\", found a template (templates are not rendered here)",
+            "error: invalid template: syntax error: unexpected end of input, expected end of variable block",
+            "error: invalid `retry`: expected an integer, found a template (templates are not rendered here)",
+            "error: invalid `background`: expected a boolean, found a template (templates are not rendered here)",
+        ],
+        "{stderr}"
+    );
+}

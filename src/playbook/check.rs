@@ -69,8 +69,9 @@ enum Mode {
     /// A step's `with` as written: templates stand in for any value, and a string parameter
     /// takes the text of a number or boolean (`argv = ["sleep", 5]`).
     Parameters,
-    /// The playbook's own keys as written (`[scenario] name`, a step's `name`): templates
-    /// stand in for any value, but a string must be a string: `name = 5` is a mistake.
+    /// The playbook's own keys as written (`[scenario] name`, `retry`): never rendered, so a
+    /// template is just text, and a string must be a string: `name = 5` is a mistake. (A step's
+    /// `timeout`, `interval` and `stable_for` take templates: the loader handles those.)
     Playbook,
     /// Rendered parameters (run time): a template is just text.
     Rendered,
@@ -82,8 +83,8 @@ pub fn check<'de, T: de::Deserialize<'de>>(node: &'de Node) -> Result<T, CheckEr
     deserialize(node, Mode::Parameters)
 }
 
-/// Deserializes one of the playbook's own keys from `node`, accepting templates in place of
-/// any value and nothing but a string for a string.
+/// Deserializes one of the playbook's own keys from `node`: a template is text, and only a
+/// string is a string.
 pub fn check_key<'de, T: de::Deserialize<'de>>(node: &'de Node) -> Result<T, CheckError> {
     deserialize(node, Mode::Playbook)
 }
@@ -111,14 +112,22 @@ struct NodeDe<'de> {
 impl NodeDe<'_> {
     /// Whether the node is a template standing in for any value.
     fn template(&self) -> bool {
-        self.mode != Mode::Rendered
+        self.mode == Mode::Parameters
             && matches!(&self.node.value, Value::String(s) if is_template(s))
     }
 }
 
 fn type_error(de: NodeDe<'_>, expected: &str) -> CheckError {
+    let found = match &de.node.value {
+        // Where templates stand in for values, a mismatch is never one; elsewhere a template
+        // is text, which its author may not expect.
+        Value::String(s) if de.mode == Mode::Playbook && is_template(s) => {
+            "a template (templates are not rendered here)"
+        }
+        other => other.type_name(),
+    };
     CheckError {
-        message: format!("expected {expected}, found {}", de.node.value.type_name()),
+        message: format!("expected {expected}, found {found}"),
         span: Some(de.node.span.clone()),
     }
 }
@@ -280,6 +289,12 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
             Value::String(_) if name == PLACEHOLDER_NEWTYPE && self.template() => visitor
                 .visit_newtype_struct(DURATION_PLACEHOLDER.into_deserializer())
                 .map_err(|e: CheckError| e.at(&self.node.span)),
+            // Said outright: parsed, the template would only be "not a duration".
+            Value::String(s)
+                if name == PLACEHOLDER_NEWTYPE && self.mode == Mode::Playbook && is_template(s) =>
+            {
+                Err(type_error(self, "a duration such as \"30s\""))
+            }
             // A duration parses the text of a number too, to say the unit is missing
             // (`timeout = 30`) rather than only that it is not a string.
             _ if name == PLACEHOLDER_NEWTYPE && self.mode == Mode::Playbook => visitor

@@ -17,7 +17,7 @@ use super::node::{Key, Node, Value};
 use super::{
     CONTEXT_ROOTS, Cell, MAX_ATTEMPTS, MAX_BACKOFF, MAX_CELLS, MIN_INTERVAL, MIN_TIMEOUT,
     MONITOR_KEYS, Monitor, Phase, Playbook, RUN_FIELDS, Record, RecordSpec, Retry, STEP_KEYS,
-    Scenario, Step, Subject, TOP_KEYS, Until,
+    Scenario, Step, StepDuration, Subject, TOP_KEYS, Until,
 };
 use crate::compose::ComposeProject;
 use crate::diagnostic::{Diagnostic, Source, did_you_mean};
@@ -793,11 +793,6 @@ impl Validator {
         let name = node
             .get("name")
             .and_then(|n| self.typed::<String>(n, "invalid `name`"));
-        let timeout = node.get("timeout").and_then(|n| {
-            let timeout = self.typed::<Duration>(n, "invalid `timeout`")?;
-            self.at_least(n, "`timeout`", timeout, MIN_TIMEOUT);
-            Some(timeout)
-        });
         let retry = node
             .get("retry")
             .and_then(|n| {
@@ -849,6 +844,9 @@ impl Validator {
             metrics,
             matrix,
         };
+        let timeout = node
+            .get("timeout")
+            .and_then(|n| self.step_duration(n, "timeout", MIN_TIMEOUT, &scope));
         let condition = node.get("if").and_then(|n| {
             let text = self.typed::<String>(n, "invalid `if`")?;
             self.template(&text, n.span.clone(), true, &scope);
@@ -865,15 +863,11 @@ impl Validator {
                     condition,
                     interval: node
                         .get("interval")
-                        .and_then(|n| {
-                            let interval = self.typed::<Duration>(n, "invalid `interval`")?;
-                            self.at_least(n, "`interval`", interval, MIN_INTERVAL);
-                            Some(interval)
-                        })
-                        .unwrap_or(Duration::from_secs(1)),
-                    stable_for: node
-                        .get("stable_for")
-                        .and_then(|n| self.typed::<Duration>(n, "invalid `stable_for`")),
+                        .and_then(|n| self.step_duration(n, "interval", MIN_INTERVAL, &scope))
+                        .unwrap_or(StepDuration::Fixed(Duration::from_secs(1))),
+                    stable_for: node.get("stable_for").and_then(|n| {
+                        self.step_duration(n, "stable_for", Duration::default(), &scope)
+                    }),
                 }
             }),
             None if phase == Phase::Monitors => None,
@@ -978,6 +972,24 @@ impl Validator {
             record,
             span: uses_span,
         })
+    }
+
+    /// A step's `timeout`, `interval` or `stable_for`: a duration of at least `min`, or a
+    /// template, compiled and its names checked here like one in `with`.
+    fn step_duration(
+        &mut self,
+        node: &Node,
+        key: &str,
+        min: Duration,
+        scope: &Scope<'_>,
+    ) -> Option<StepDuration> {
+        if let Some(text) = node.as_str().filter(|s| template::is_template(s)) {
+            self.template(text, node.span.clone(), false, scope);
+            return Some(StepDuration::Template(text.to_string()));
+        }
+        let duration = self.typed::<Duration>(node, &format!("invalid `{key}`"))?;
+        self.at_least(node, &format!("`{key}`"), duration, min);
+        Some(StepDuration::Fixed(duration))
     }
 
     /// Checks `with` against the step's parameter types, reporting every bad key, not only the
