@@ -42,13 +42,52 @@ impl Source {
         (line, col)
     }
 
+    /// Byte range of the line holding `offset`, without its `\n`.
     fn line_bounds(&self, offset: usize) -> Range<usize> {
         let offset = offset.min(self.text.len());
-        let start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
-        let end = self.text[offset..]
-            .find('\n')
-            .map_or(self.text.len(), |i| offset + i);
-        start..end
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let end = self
+            .line_starts
+            .get(line)
+            .map_or(self.text.len(), |next| next - 1);
+        self.line_starts[line - 1]..end
+    }
+}
+
+/// Most characters of a line a snippet shows. Each diagnostic quotes its line, and a generated
+/// file can put megabytes on one: thousands of errors on such a line would print gigabytes.
+const SNIPPET_CHARS: usize = 100;
+
+/// Characters a snippet keeps before the offending text, when the line is cut.
+const SNIPPET_BEFORE: usize = 30;
+
+/// Most characters of a message, label or help: they quote what the user wrote, which can be a
+/// whole line.
+const MESSAGE_CHARS: usize = 300;
+
+/// The part of `line` a snippet shows around byte `at`: all of it if it is short, else
+/// [`SNIPPET_CHARS`] characters starting a little before `at`.
+fn visible(line: &str, at: usize) -> Range<usize> {
+    if line.len() <= SNIPPET_CHARS || line.chars().count() <= SNIPPET_CHARS {
+        return 0..line.len();
+    }
+    let start = line[..at]
+        .char_indices()
+        .rev()
+        .nth(SNIPPET_BEFORE - 1)
+        .map_or(0, |(i, _)| i);
+    let end = line[start..]
+        .char_indices()
+        .nth(SNIPPET_CHARS)
+        .map_or(line.len(), |(i, _)| start + i);
+    start..end
+}
+
+/// `text`, cut to [`MESSAGE_CHARS`] characters.
+fn clip(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]).into(),
+        None => text.into(),
     }
 }
 
@@ -83,9 +122,11 @@ impl Diagnostic {
         self
     }
 
-    /// Renders the diagnostic against the file it refers to.
+    /// Renders the diagnostic against the file it refers to. A long line is shown as a window
+    /// around the offending text, cut with `…`, so one diagnostic stays a few lines whatever the
+    /// file.
     pub fn render(&self, source: &Source) -> String {
-        let mut out = format!("error: {}\n", self.message);
+        let mut out = format!("error: {}\n", clip(&self.message));
         let path = source.path.display();
         match &self.span {
             None => {
@@ -95,26 +136,40 @@ impl Diagnostic {
                 let (line, col) = source.line_col(span.start);
                 let bounds = source.line_bounds(span.start);
                 let text = source.text[bounds.clone()].trim_end_matches('\r');
+                let at = span.start.min(bounds.start + text.len()) - bounds.start;
+                let shown = visible(text, at);
+                let (cut_before, cut_after) = (shown.start > 0, shown.end < text.len());
                 let gutter = line.to_string().len();
                 let pad = " ".repeat(gutter);
                 let _ = writeln!(out, "{pad}--> {path}:{line}:{col}");
                 let _ = writeln!(out, "{pad} |");
-                let _ = writeln!(out, "{line} | {text}");
-                let lead: String = source.text[bounds.start..span.start]
+                let _ = writeln!(
+                    out,
+                    "{line} | {}{}{}",
+                    if cut_before { "…" } else { "" },
+                    &text[shown.clone()],
+                    if cut_after { "…" } else { "" },
+                );
+                // Under the `…`, a space; under the text, its tabs kept so carets line up.
+                let ellipsis = if cut_before { " " } else { "" };
+                let lead: String = ellipsis
                     .chars()
+                    .chain(text[shown.start..at].chars())
                     .map(|c| if c == '\t' { '\t' } else { ' ' })
                     .collect();
-                let end = span.end.clamp(span.start, bounds.end);
+                let end = span
+                    .end
+                    .clamp(span.start, (bounds.start + shown.end).max(span.start));
                 let width = source.text[span.start..end].chars().count().max(1);
                 let _ = write!(out, "{pad} | {lead}{}", "^".repeat(width));
                 if let Some(label) = &self.label {
-                    let _ = write!(out, " {label}");
+                    let _ = write!(out, " {}", clip(label));
                 }
                 out.push('\n');
             }
         }
         if let Some(help) = &self.help {
-            let _ = writeln!(out, "  = help: {help}");
+            let _ = writeln!(out, "  = help: {}", clip(help));
         }
         out
     }
@@ -147,6 +202,24 @@ mod tests {
             d.render(&src),
             "error: unknown step `slep`\n --> p.toml:2:8\n  |\n2 | uses = \"slep\"\n  |        ^^^^^^ did you mean `sleep`?\n"
         );
+    }
+
+    #[test]
+    fn a_long_line_is_shown_as_a_window_around_the_column() {
+        let line = format!("k = [{}9]", "1,".repeat(50_000));
+        let src = Source::new("p.toml", format!("[matrix]\n{line}\n"));
+        let start = src.text.rfind('9').unwrap();
+        let d = Diagnostic::new("bad", Some(start..start + 1)).with_label("x".repeat(1000));
+        let rendered = d.render(&src);
+        let lines: Vec<&str> = rendered.lines().collect();
+        assert_eq!(lines[1], " --> p.toml:2:100006");
+        assert_eq!(lines[3], format!("2 | …{}9]", "1,".repeat(15)));
+        assert_eq!(
+            lines[4],
+            format!("  | {}^ {}…", " ".repeat(31), "x".repeat(300))
+        );
+        let first = Diagnostic::new("bad", Some(14..15)).render(&src);
+        assert!(first.contains(&format!("2 | k = [{}1…\n  |      ^\n", "1,".repeat(47))));
     }
 
     #[test]

@@ -47,16 +47,35 @@ pub fn sole_expression(s: &str) -> Option<&str> {
         .then_some(inner.trim())
 }
 
-/// Refuses a template with a tag of more than [`MAX_TOKENS`] tokens (an expression: more in
-/// all), before minijinja compiles it. Counted by minijinja's own lexer, which does not recurse,
-/// so the count is what its parser would see.
-pub fn check_size(text: &str, expression: bool) -> Result<(), minijinja::Error> {
+/// Tags that load another template by name. Playbooks have no template loader: minijinja
+/// would fail them at run time, after the steps before had run, so they are refused with the
+/// syntax instead.
+const LOADING_TAGS: &[&str] = &["include", "import", "from", "extends"];
+
+/// Refuses, before minijinja compiles it, a template with a tag of more than [`MAX_TOKENS`]
+/// tokens (an expression: more in all) or a tag that loads another template
+/// ([`LOADING_TAGS`]). Counted by minijinja's own lexer, which does not recurse, so the count
+/// is what its parser would see.
+pub fn check_tokens(text: &str, expression: bool) -> Result<(), minijinja::Error> {
     let mut tokens = 0;
+    let mut block_start = false;
     for token in tokenize(text, expression, SyntaxConfig::default()) {
         // The parser stops at a lexer error too, and reports it.
         let Ok((token, _)) = token else {
             return Ok(());
         };
+        if let Token::Ident(name) = token
+            && block_start
+            && LOADING_TAGS.contains(&name)
+        {
+            return Err(minijinja::Error::new(
+                ErrorKind::SyntaxError,
+                format!(
+                    "`{{% {name} %}}` loads another template, and playbooks have none to load: write the text in place"
+                ),
+            ));
+        }
+        block_start = matches!(token, Token::BlockStart);
         match token {
             Token::TemplateData(_) | Token::VariableEnd | Token::BlockEnd => tokens = 0,
             _ => tokens += 1,
@@ -77,7 +96,7 @@ pub fn references(
     text: &str,
     expression: bool,
 ) -> Result<BTreeSet<String>, minijinja::Error> {
-    check_size(text, expression)?;
+    check_tokens(text, expression)?;
     let names = if expression {
         env.compile_expression(text)?.undeclared_variables(true)
     } else {
@@ -144,7 +163,7 @@ mod tests {
             for shape in SHAPES {
                 let longest = (1..)
                     .map(shape)
-                    .take_while(|chain| check_size(chain, true).is_ok())
+                    .take_while(|chain| check_tokens(chain, true).is_ok())
                     .last()
                     .unwrap();
                 let _ = env.compile_expression(&longest).map(|e| e.eval(()));
@@ -154,11 +173,37 @@ mod tests {
     }
 
     #[test]
+    fn tags_that_load_a_template_are_refused() {
+        let env = environment();
+        for tag in [
+            "include '/etc/passwd'",
+            "import 'a' as a",
+            "from 'a' import b",
+            "extends 'base'",
+        ] {
+            let refused = references(&env, &format!("x {{%- {tag} %}} y"), false).unwrap_err();
+            let name = tag.split(' ').next().unwrap();
+            assert!(
+                error_message(&refused)
+                    .starts_with(&format!("syntax error: `{{% {name} %}}` loads")),
+                "{tag}: {refused}"
+            );
+        }
+        // The words themselves are fine elsewhere.
+        let refs = references(
+            &env,
+            "{% if vars.include %}{{ vars.from }}{% endif %}",
+            false,
+        );
+        assert!(refs.is_ok());
+    }
+
+    #[test]
     fn tokens_are_counted_per_tag() {
         let tag = format!("{{{{ {} }}}}", vec!["vars.a"; 60].join(" ~ "));
         let long = vec![tag.as_str(); 100].join("\n");
-        assert!(check_size(&long, false).is_ok());
-        assert!(check_size(&tag.replace("{{", "").replace("}}", ""), true).is_ok());
+        assert!(check_tokens(&long, false).is_ok());
+        assert!(check_tokens(&tag.replace("{{", "").replace("}}", ""), true).is_ok());
     }
 
     #[test]

@@ -21,8 +21,48 @@ pub fn read(path: &Path) -> io::Result<String> {
         return Err(too_large());
     }
     String::from_utf8(bytes)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "it is not valid UTF-8"))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, NotUtf8::new(e.into_bytes())))
 }
+
+/// A file that is not UTF-8, with where: one bad byte in a long file is otherwise hard to find.
+/// Carries the text (bad bytes replaced) so a caller can quote the line.
+#[derive(Debug)]
+pub struct NotUtf8 {
+    /// Byte offset of the first bad byte, the same in `lossy` (all before it is valid).
+    pub offset: usize,
+    pub byte: u8,
+    pub line: usize,
+    /// In characters, from 1.
+    pub col: usize,
+    pub lossy: String,
+}
+
+impl NotUtf8 {
+    fn new(bytes: Vec<u8>) -> Self {
+        let offset = std::str::from_utf8(&bytes).map_or_else(|e| e.valid_up_to(), |s| s.len());
+        let valid = String::from_utf8_lossy(&bytes[..offset]);
+        let line_start = valid.rfind('\n').map_or(0, |i| i + 1);
+        NotUtf8 {
+            offset,
+            byte: bytes[offset],
+            line: valid.matches('\n').count() + 1,
+            col: valid[line_start..].chars().count() + 1,
+            lossy: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for NotUtf8 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "it is not valid UTF-8: byte 0x{:02x} at line {}, column {}",
+            self.byte, self.line, self.col
+        )
+    }
+}
+
+impl std::error::Error for NotUtf8 {}
 
 /// A file named inside another file (a compose file, its `.env`, an `env_file`, a playbook
 /// found in a directory): only a regular file is read, since a device or FIFO there is a
@@ -75,10 +115,10 @@ mod tests {
         std::fs::write(&path, "name = \"é\"\n").unwrap();
         assert_eq!(read_regular(&path).unwrap(), "name = \"é\"\n");
         assert_eq!(read(&path).unwrap(), "name = \"é\"\n");
-        std::fs::write(&path, b"\xff").unwrap();
+        std::fs::write(&path, b"a = 1\n# caf\xe9\n").unwrap();
         assert_eq!(
             read(&path).unwrap_err().to_string(),
-            "it is not valid UTF-8"
+            "it is not valid UTF-8: byte 0xe9 at line 2, column 6"
         );
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -81,7 +81,8 @@ fn usage_errors_exit_2() {
         .unwrap();
     assert_eq!(code(&out), 2);
     assert!(
-        String::from_utf8_lossy(&out.stderr).starts_with("cannot read playbook /nonexistent.toml")
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("error: cannot read playbook /nonexistent.toml")
     );
 }
 

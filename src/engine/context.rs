@@ -16,8 +16,9 @@ use super::ledger::Ledger;
 use super::secrets::Secrets;
 use super::{StepError, StepRecord, StepStatus};
 use crate::clients::docker::DockerClient;
+use crate::duration::Duration;
 use crate::playbook::node::{Node, Value as NodeValue};
-use crate::playbook::{Phase, Playbook, Step};
+use crate::playbook::{Phase, Playbook, Step, StepDuration};
 use crate::steps::StepKind;
 use crate::steps::undo::Undo;
 use crate::template;
@@ -295,6 +296,39 @@ impl RunShared {
                 .map(Into::into)
                 .map_err(fail),
         }
+    }
+
+    /// A step's `timeout`, `interval` or `stable_for` (`key`), rendered if it is a template.
+    /// The rendered value is held to the rules a literal one is, a duration of at least `min`:
+    /// a bad one fails the step, naming the field, rather than becoming some default.
+    pub fn duration(
+        &self,
+        key: &str,
+        value: &StepDuration,
+        min: Duration,
+    ) -> Result<Duration, StepError> {
+        let text = match value {
+            StepDuration::Fixed(duration) => return Ok(*duration),
+            StepDuration::Template(text) => text,
+        };
+        let rendered = self
+            .render_string(text, &self.context(None))
+            .map_err(|e| StepError::Template(format!("`{key}`: {e}")))?;
+        let invalid = |why: String| StepError::Params(format!("`{key}` = \"{text}\": {why}"));
+        let duration: Duration = match &rendered {
+            serde_json::Value::String(s) => s.parse().map_err(invalid)?,
+            other => {
+                return Err(invalid(format!(
+                    "rendered {other}, not a duration such as \"30s\""
+                )));
+            }
+        };
+        if duration < min {
+            return Err(invalid(format!(
+                "rendered {duration}, less than the shortest, {min}"
+            )));
+        }
+        Ok(duration)
     }
 
     pub fn set_output(&self, id: &str, output: &serde_json::Value) {

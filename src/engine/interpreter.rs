@@ -16,7 +16,7 @@ use super::project_lock::ProjectLock;
 use super::timing::{self, Timing};
 use super::{ErrorRecord, RunResult, RunStatus, StepError, StepRecord, StepStatus, UndoRecord};
 use crate::duration::Duration;
-use crate::playbook::{Phase, Playbook, Record, Step};
+use crate::playbook::{MIN_INTERVAL, MIN_TIMEOUT, Phase, Playbook, Record, Step};
 use crate::steps::undo::Undo;
 
 pub struct RunOptions {
@@ -598,13 +598,11 @@ async fn attempt_all(
         last_status: Default::default(),
         stop,
     };
-    let timeout = step
-        .timeout
-        .unwrap_or(shared.playbook.scenario.step_timeout);
+    let timings = timings(shared, step)?;
     let mut delay = step.retry.delay.0;
     loop {
         record.attempts += 1;
-        let attempt = once(&cx, step, params.clone(), timeout, record);
+        let attempt = once(&cx, step, params.clone(), &timings, record);
         let result = tokio::select! {
             _ = cancel.cancelled() => Err(StepError::Cancelled),
             r = attempt => r,
@@ -642,14 +640,47 @@ async fn attempt_all(
     }
 }
 
+/// A step's durations, rendered.
+struct Timings {
+    timeout: Duration,
+    /// `until`'s polling interval and `stable_for`; without `until`, unused.
+    interval: Duration,
+    stable_for: Option<Duration>,
+}
+
+/// The step's `timeout` (the scenario's `step_timeout` if it sets none) and `until` timings,
+/// rendered with its parameters, before its first attempt.
+fn timings(shared: &RunShared, step: &Step) -> Result<Timings, StepError> {
+    let timeout = match &step.timeout {
+        Some(timeout) => shared.duration("timeout", timeout, MIN_TIMEOUT)?,
+        None => shared.playbook.scenario.step_timeout,
+    };
+    let Some(until) = &step.until else {
+        return Ok(Timings {
+            timeout,
+            interval: Duration::default(),
+            stable_for: None,
+        });
+    };
+    let stable_for = until.stable_for.as_ref();
+    Ok(Timings {
+        timeout,
+        interval: shared.duration("interval", &until.interval, MIN_INTERVAL)?,
+        stable_for: stable_for
+            .map(|d| shared.duration("stable_for", d, Duration::default()))
+            .transpose()?,
+    })
+}
+
 /// One attempt: a single execution under the timeout, or `until` polling to the deadline.
 async fn once(
     cx: &StepContext,
     step: &Step,
     params: serde_json::Value,
-    timeout: Duration,
+    timings: &Timings,
     record: &mut StepRecord,
 ) -> Result<serde_json::Value, StepError> {
+    let timeout = timings.timeout;
     let deadline = Deadline::now() + timeout.0;
     let Some(until) = &step.until else {
         return match tokio::time::timeout_at(deadline, step.kind.run(params, cx)).await {
@@ -669,7 +700,7 @@ async fn once(
             Ok(Ok(output)) => match cx.shared.evaluate(&until.condition, Some(&output)) {
                 Ok(v) if v.is_true() => {
                     let since = *holding_since.get_or_insert_with(Instant::now);
-                    let stable = until.stable_for.is_none_or(|d| since.elapsed() >= d.0);
+                    let stable = timings.stable_for.is_none_or(|d| since.elapsed() >= d.0);
                     if stable {
                         return Ok(output);
                     }
@@ -706,7 +737,7 @@ async fn once(
                 last,
             });
         }
-        tokio::time::sleep_until((now + until.interval.0).min(deadline)).await;
+        tokio::time::sleep_until((now + timings.interval.0).min(deadline)).await;
     }
 }
 

@@ -63,13 +63,34 @@ impl CheckError {
     }
 }
 
-/// Deserializes `T` from `node`, accepting templates in place of any value (validation).
+/// What a value being checked is, which decides what stands in for what.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// A step's `with` as written: templates stand in for any value, and a string parameter
+    /// takes the text of a number or boolean (`argv = ["sleep", 5]`).
+    Parameters,
+    /// The playbook's own keys as written (`[scenario] name`, `retry`): never rendered, so a
+    /// template is just text, and a string must be a string: `name = 5` is a mistake. (A step's
+    /// `timeout`, `interval` and `stable_for` take templates: the loader handles those.)
+    Playbook,
+    /// Rendered parameters (run time): a template is just text.
+    Rendered,
+}
+
+/// Deserializes step parameters `T` from `node`, accepting templates in place of any value
+/// (validation).
 pub fn check<'de, T: de::Deserialize<'de>>(node: &'de Node) -> Result<T, CheckError> {
-    T::deserialize(NodeDe {
-        node,
-        templates: true,
-    })
-    .map_err(|e| e.at(&node.span))
+    deserialize(node, Mode::Parameters)
+}
+
+/// Deserializes one of the playbook's own keys from `node`: a template is text, and only a
+/// string is a string.
+pub fn check_key<'de, T: de::Deserialize<'de>>(node: &'de Node) -> Result<T, CheckError> {
+    deserialize(node, Mode::Playbook)
+}
+
+fn deserialize<'de, T: de::Deserialize<'de>>(node: &'de Node, mode: Mode) -> Result<T, CheckError> {
+    T::deserialize(NodeDe { node, mode }).map_err(|e| e.at(&node.span))
 }
 
 /// Deserializes `T` from rendered parameters, where a template is just text (run time).
@@ -77,26 +98,36 @@ pub fn convert<T: de::DeserializeOwned>(value: serde_json::Value) -> Result<T, C
     let node = Node::from_json(value);
     T::deserialize(NodeDe {
         node: &node,
-        templates: false,
+        mode: Mode::Rendered,
     })
 }
 
-/// A node being deserialized, and whether templates in it stand in for any value.
+/// A node being deserialized, and what it is.
 #[derive(Clone, Copy)]
 struct NodeDe<'de> {
     node: &'de Node,
-    templates: bool,
+    mode: Mode,
 }
 
 impl NodeDe<'_> {
+    /// Whether the node is a template standing in for any value.
     fn template(&self) -> bool {
-        self.templates && matches!(&self.node.value, Value::String(s) if is_template(s))
+        self.mode == Mode::Parameters
+            && matches!(&self.node.value, Value::String(s) if is_template(s))
     }
 }
 
 fn type_error(de: NodeDe<'_>, expected: &str) -> CheckError {
+    let found = match &de.node.value {
+        // Where templates stand in for values, a mismatch is never one; elsewhere a template
+        // is text, which its author may not expect.
+        Value::String(s) if de.mode == Mode::Playbook && is_template(s) => {
+            "a template (templates are not rendered here)"
+        }
+        other => other.type_name(),
+    };
     CheckError {
-        message: format!("expected {expected}, found {}", de.node.value.type_name()),
+        message: format!("expected {expected}, found {found}"),
         span: Some(de.node.span.clone()),
     }
 }
@@ -122,12 +153,12 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
             Value::Null => visitor.visit_unit(),
             Value::Array(items) => visitor.visit_seq(Seq {
                 items: items.iter(),
-                templates: self.templates,
+                mode: self.mode,
             }),
             Value::Table(entries) => visitor.visit_map(Map {
                 entries: entries.iter(),
                 value: None,
-                templates: self.templates,
+                mode: self.mode,
             }),
         };
         result.map_err(|e| e.at(&self.node.span))
@@ -172,6 +203,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
                 .map_err(|e: CheckError| e.at(&self.node.span)),
             // A string parameter takes the text of a scalar, so a rendered
             // `"{{ vars.port }}"` (an integer) still fits `argv`.
+            _ if self.mode == Mode::Playbook => Err(type_error(self, "a string")),
             Value::Integer(i) => visitor.visit_string(i.to_string()),
             Value::Float(f) => visitor.visit_string(f.to_string()),
             Value::Bool(b) => visitor.visit_string(b.to_string()),
@@ -187,11 +219,11 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
         match &self.node.value {
             Value::Array(items) => visitor.visit_seq(Seq {
                 items: items.iter(),
-                templates: self.templates,
+                mode: self.mode,
             }),
             Value::String(_) if self.template() => visitor.visit_seq(Seq {
                 items: [].iter(),
-                templates: false,
+                mode: self.mode,
             }),
             _ => Err(type_error(self, "an array")),
         }
@@ -203,12 +235,12 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
             Value::Table(entries) => visitor.visit_map(Map {
                 entries: entries.iter(),
                 value: None,
-                templates: self.templates,
+                mode: self.mode,
             }),
             Value::String(_) if self.template() => visitor.visit_map(Map {
                 entries: [].iter(),
                 value: None,
-                templates: false,
+                mode: self.mode,
             }),
             _ => Err(type_error(self, "a table")),
         }
@@ -226,7 +258,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
                 .visit_map(Map {
                     entries: entries.iter(),
                     value: None,
-                    templates: self.templates,
+                    mode: self.mode,
                 })
                 .map_err(|e| e.at(&self.node.span)),
             // Every field then takes its default; a missing required field is still reported.
@@ -234,7 +266,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
                 .visit_map(Map {
                     entries: [].iter(),
                     value: None,
-                    templates: false,
+                    mode: self.mode,
                 })
                 .map_err(|e| e.at(&self.node.span)),
             _ => Err(type_error(self, "a table")),
@@ -257,6 +289,19 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
             Value::String(_) if name == PLACEHOLDER_NEWTYPE && self.template() => visitor
                 .visit_newtype_struct(DURATION_PLACEHOLDER.into_deserializer())
                 .map_err(|e: CheckError| e.at(&self.node.span)),
+            // Said outright: parsed, the template would only be "not a duration".
+            Value::String(s)
+                if name == PLACEHOLDER_NEWTYPE && self.mode == Mode::Playbook && is_template(s) =>
+            {
+                Err(type_error(self, "a duration such as \"30s\""))
+            }
+            // A duration parses the text of a number too, to say the unit is missing
+            // (`timeout = 30`) rather than only that it is not a string.
+            _ if name == PLACEHOLDER_NEWTYPE && self.mode == Mode::Playbook => visitor
+                .visit_newtype_struct(NodeDe {
+                    mode: Mode::Parameters,
+                    ..self
+                }),
             _ => visitor.visit_newtype_struct(self),
         }
     }
@@ -292,7 +337,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
 
 struct Seq<'de> {
     items: std::slice::Iter<'de, Node>,
-    templates: bool,
+    mode: Mode,
 }
 
 impl<'de> de::SeqAccess<'de> for Seq<'de> {
@@ -306,7 +351,7 @@ impl<'de> de::SeqAccess<'de> for Seq<'de> {
             Some(node) => seed
                 .deserialize(NodeDe {
                     node,
-                    templates: self.templates,
+                    mode: self.mode,
                 })
                 .map(Some)
                 .map_err(|e| e.at(&node.span)),
@@ -318,7 +363,7 @@ impl<'de> de::SeqAccess<'de> for Seq<'de> {
 struct Map<'de> {
     entries: std::slice::Iter<'de, (Key, Node)>,
     value: Option<&'de Node>,
-    templates: bool,
+    mode: Mode,
 }
 
 impl<'de> de::MapAccess<'de> for Map<'de> {
@@ -349,7 +394,7 @@ impl<'de> de::MapAccess<'de> for Map<'de> {
             .expect("serde asks for a value only after a key");
         seed.deserialize(NodeDe {
             node,
-            templates: self.templates,
+            mode: self.mode,
         })
         .map_err(|e| e.at(&node.span))
     }
@@ -379,7 +424,7 @@ mod tests {
     fn node(text: &str) -> (Node, String) {
         let (t, errors) = DeTable::parse_recoverable(text);
         assert!(errors.is_empty(), "{errors:?}");
-        (Node::from_table(&t), text.to_string())
+        (Node::from_table(&t).unwrap(), text.to_string())
     }
 
     fn error_at(text: &str) -> (String, String) {
@@ -409,6 +454,16 @@ mod tests {
             error_at("count = 1\nnames = [\"a\", [2]]"),
             ("expected a string, found an array".into(), "[2]".into())
         );
+    }
+
+    #[test]
+    fn only_parameters_take_the_text_of_a_number_for_a_string() {
+        let (n, _) = node("count = 1\nnames = [5, true]");
+        check::<P>(&n).unwrap();
+        let e = check_key::<P>(&n).unwrap_err();
+        assert_eq!(e.message, "expected a string, found an integer");
+        let e = check_key::<crate::duration::Duration>(&node("t = 30").0.as_table().unwrap()[0].1);
+        assert!(e.unwrap_err().message.contains("time unit needed"));
     }
 
     #[test]

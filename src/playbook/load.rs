@@ -12,22 +12,23 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use super::check::{CheckError, check};
+use super::check::{CheckError, check_key};
 use super::node::{Key, Node, Value};
 use super::{
     CONTEXT_ROOTS, Cell, MAX_ATTEMPTS, MAX_BACKOFF, MAX_CELLS, MIN_INTERVAL, MIN_TIMEOUT,
     MONITOR_KEYS, Monitor, Phase, Playbook, RUN_FIELDS, Record, RecordSpec, Retry, STEP_KEYS,
-    Scenario, Step, Subject, TOP_KEYS, Until,
+    Scenario, Step, StepDuration, Subject, TOP_KEYS, Until,
 };
 use crate::compose::ComposeProject;
 use crate::diagnostic::{Diagnostic, Source, did_you_mean};
 use crate::duration::Duration;
 use crate::steps::StepKind;
 use crate::template;
+use crate::text_file::NotUtf8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read playbook {}: {source}", path.display())]
+    #[error("error: cannot read playbook {}: {source}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -39,12 +40,24 @@ pub enum LoadError {
     },
 }
 
+/// Most diagnostics printed for one file. Past a screenful the rest are mostly the same
+/// mistake repeated (a generated line with thousands of bad values); they are counted instead.
+const MAX_SHOWN: usize = 20;
+
 fn render(source: &Source, diagnostics: &[Diagnostic]) -> String {
     let mut out: String = diagnostics
         .iter()
+        .take(MAX_SHOWN)
         .map(|d| d.render(source) + "\n")
         .collect();
     let n = diagnostics.len();
+    if n > MAX_SHOWN {
+        let more = n - MAX_SHOWN;
+        out.push_str(&format!(
+            "... and {more} more error{}\n\n",
+            if more == 1 { "" } else { "s" }
+        ));
+    }
     out.push_str(&format!(
         "error: {} is invalid: {n} error{}; nothing was run",
         source.path.display(),
@@ -58,11 +71,30 @@ pub fn load(
     path: &Path,
     overrides: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<Playbook, LoadError> {
-    let source = Source::read(path).map_err(|source| LoadError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let source = Source::read(path).map_err(|e| read_error(path, e))?;
     parse(source, overrides)
+}
+
+/// A playbook that is not UTF-8 is shown like any other error in it, at the first bad byte;
+/// other read errors have no position.
+fn read_error(path: &Path, e: std::io::Error) -> LoadError {
+    let Some(bad) = e.get_ref().and_then(|e| e.downcast_ref::<NotUtf8>()) else {
+        return LoadError::Read {
+            path: path.to_path_buf(),
+            source: e,
+        };
+    };
+    let replacement = char::REPLACEMENT_CHARACTER.len_utf8();
+    let diagnostic = Diagnostic::new(
+        "the playbook is not valid UTF-8",
+        Some(bad.offset..bad.offset + replacement),
+    )
+    .with_label(format!("byte 0x{:02x}", bad.byte))
+    .with_help("playbooks are UTF-8 text: save the file as UTF-8");
+    LoadError::Invalid {
+        file: Arc::new(Source::new(path, bad.lossy.clone())),
+        diagnostics: vec![diagnostic],
+    }
 }
 
 /// Validates a playbook already in memory, resolved for its first `[matrix]` cell.
@@ -92,16 +124,32 @@ fn validate(
 ) -> Result<Playbook, LoadError> {
     let (table, errors) = toml::de::DeTable::parse_recoverable(&source.text);
     if !errors.is_empty() {
-        let diagnostics = errors
-            .iter()
-            .map(|e| Diagnostic::new(format!("invalid TOML: {}", e.message().trim()), e.span()))
-            .collect();
         return Err(LoadError::Invalid {
+            diagnostics: toml_errors(&source.text, &errors),
             file: source,
-            diagnostics,
         });
     }
-    let root = Node::from_table(&table);
+    let root = match Node::from_table(&table) {
+        Ok(root) => root,
+        Err(spans) => {
+            let diagnostics = spans
+                .into_iter()
+                .map(|span| {
+                    Diagnostic::new("invalid TOML: integer out of range", Some(span))
+                        .with_label("beyond 64 bits")
+                        .with_help(format!(
+                            "TOML integers are from {} to {}; write a larger number as a string",
+                            i64::MIN,
+                            i64::MAX
+                        ))
+                })
+                .collect();
+            return Err(LoadError::Invalid {
+                file: source,
+                diagnostics,
+            });
+        }
+    };
     drop(table);
     let mut env = template::environment();
     // `[subject]` is rendered here, before anything runs: a template that would loop for hours
@@ -123,6 +171,54 @@ fn validate(
             diagnostics: v.diagnostics,
         }),
     }
+}
+
+/// TOML syntax errors as diagnostics. toml gives some without a position (a key of too many
+/// dotted parts, its "recursion limit"): those are placed at the line where they first occur,
+/// and reworded.
+fn toml_errors(text: &str, errors: &[toml::de::Error]) -> Vec<Diagnostic> {
+    let mut unplaced = 0;
+    errors
+        .iter()
+        .map(|e| {
+            let message = e.message().trim();
+            let span = e.span().or_else(|| {
+                unplaced += 1;
+                (unplaced <= MAX_SHOWN).then(|| first_line_with(text, message, unplaced))?
+            });
+            let message = match message {
+                "recursion limit" => format!(
+                    "invalid TOML: a key of more than {TOML_MAX_KEY_PARTS} dotted parts is nested too deeply"
+                ),
+                other => format!("invalid TOML: {other}"),
+            };
+            Diagnostic::new(message, span)
+        })
+        .collect()
+}
+
+/// The most dotted parts toml takes in one key (`a.b.c`, `[a.b.c]`): its parser's recursion
+/// limit.
+const TOML_MAX_KEY_PARTS: usize = 80;
+
+/// The line of the `nth` position-less TOML error `message`: the `nth` line that has it when
+/// parsed alone. Only lines with [`TOML_MAX_KEY_PARTS`] dots or more can hold a key that
+/// deep (a key never spans lines), so this stays linear in the file; bisecting over prefixes
+/// instead parses a large file dozens of times.
+fn first_line_with(text: &str, message: &str, nth: usize) -> Option<Range<usize>> {
+    let mut start = 0;
+    let lines = text.split_inclusive('\n').map(|line| {
+        let span = start..start + line.trim_end_matches(['\r', '\n']).len();
+        start += line.len();
+        span
+    });
+    lines
+        .filter(|span| text[span.clone()].matches('.').count() >= TOML_MAX_KEY_PARTS)
+        .filter(|span| {
+            let (_, errors) = toml::de::DeTable::parse_recoverable(&text[span.clone()]);
+            errors.iter().any(|e| e.message().trim() == message)
+        })
+        .nth(nth - 1)
 }
 
 /// minijinja's budget (about one unit per instruction) for rendering one `[subject]` value: a
@@ -157,7 +253,7 @@ impl Validator {
     }
 
     fn typed<T: DeserializeOwned>(&mut self, node: &Node, what: &str) -> Option<T> {
-        match check::<T>(node) {
+        match check_key::<T>(node) {
             Ok(v) => Some(v),
             Err(CheckError { message, span }) => {
                 let mut d = Diagnostic::new(
@@ -495,12 +591,15 @@ impl Validator {
                 }
             };
             let mut values = Vec::new();
+            // Scalars as JSON text, which is equal exactly when the values are: a lookup per
+            // value, where searching `values` made a long array quadratic.
+            let mut seen = std::collections::HashSet::new();
             for item in items {
                 match item.to_json() {
                     v @ (serde_json::Value::String(_)
                     | serde_json::Value::Number(_)
                     | serde_json::Value::Bool(_)) => {
-                        if values.contains(&v) {
+                        if !seen.insert(v.to_string()) {
                             self.error(
                                 format!("`matrix.{}` lists a value twice", key.name),
                                 item.span.clone(),
@@ -566,7 +665,7 @@ impl Validator {
         };
         let mut render = |key: &str, text: &str| -> Option<String> {
             let rendered =
-                template::check_size(text, false).and_then(|()| self.env.render_str(text, &ctx));
+                template::check_tokens(text, false).and_then(|()| self.env.render_str(text, &ctx));
             match rendered {
                 Ok(s) => Some(s),
                 Err(e) => {
@@ -694,11 +793,6 @@ impl Validator {
         let name = node
             .get("name")
             .and_then(|n| self.typed::<String>(n, "invalid `name`"));
-        let timeout = node.get("timeout").and_then(|n| {
-            let timeout = self.typed::<Duration>(n, "invalid `timeout`")?;
-            self.at_least(n, "`timeout`", timeout, MIN_TIMEOUT);
-            Some(timeout)
-        });
         let retry = node
             .get("retry")
             .and_then(|n| {
@@ -750,6 +844,9 @@ impl Validator {
             metrics,
             matrix,
         };
+        let timeout = node
+            .get("timeout")
+            .and_then(|n| self.step_duration(n, "timeout", MIN_TIMEOUT, &scope));
         let condition = node.get("if").and_then(|n| {
             let text = self.typed::<String>(n, "invalid `if`")?;
             self.template(&text, n.span.clone(), true, &scope);
@@ -766,15 +863,11 @@ impl Validator {
                     condition,
                     interval: node
                         .get("interval")
-                        .and_then(|n| {
-                            let interval = self.typed::<Duration>(n, "invalid `interval`")?;
-                            self.at_least(n, "`interval`", interval, MIN_INTERVAL);
-                            Some(interval)
-                        })
-                        .unwrap_or(Duration::from_secs(1)),
-                    stable_for: node
-                        .get("stable_for")
-                        .and_then(|n| self.typed::<Duration>(n, "invalid `stable_for`")),
+                        .and_then(|n| self.step_duration(n, "interval", MIN_INTERVAL, &scope))
+                        .unwrap_or(StepDuration::Fixed(Duration::from_secs(1))),
+                    stable_for: node.get("stable_for").and_then(|n| {
+                        self.step_duration(n, "stable_for", Duration::default(), &scope)
+                    }),
                 }
             }),
             None if phase == Phase::Monitors => None,
@@ -881,6 +974,24 @@ impl Validator {
         })
     }
 
+    /// A step's `timeout`, `interval` or `stable_for`: a duration of at least `min`, or a
+    /// template, compiled and its names checked here like one in `with`.
+    fn step_duration(
+        &mut self,
+        node: &Node,
+        key: &str,
+        min: Duration,
+        scope: &Scope<'_>,
+    ) -> Option<StepDuration> {
+        if let Some(text) = node.as_str().filter(|s| template::is_template(s)) {
+            self.template(text, node.span.clone(), false, scope);
+            return Some(StepDuration::Template(text.to_string()));
+        }
+        let duration = self.typed::<Duration>(node, &format!("invalid `{key}`"))?;
+        self.at_least(node, &format!("`{key}`"), duration, min);
+        Some(StepDuration::Fixed(duration))
+    }
+
     /// Checks `with` against the step's parameter types, reporting every bad key, not only the
     /// first: after each error the offending entry is removed (an unknown key) or replaced by
     /// a template, which stands in for any type, and the check runs again.
@@ -933,10 +1044,14 @@ impl Validator {
                 return;
             }
         };
+        let written = source.text.get(span.clone()).map(name_offsets);
         for path in refs {
             if let Some((message, label)) = reference_problem(&path, scope) {
-                let d = self.error(message, narrow(&source.text, &span, &path));
-                d.label = label;
+                let at = written.as_ref().and_then(|w| w.get(path.as_str()));
+                let narrowed = at.map_or(span.clone(), |&at| {
+                    span.start + at..span.start + at + path.len()
+                });
+                self.error(message, narrowed).label = label;
             }
         }
     }
@@ -958,14 +1073,31 @@ fn unknown_field_suggestion(message: &str) -> Option<String> {
     did_you_mean(field, candidates).map(|s| format!("did you mean `{s}`?"))
 }
 
-/// The part of `span` where `path` is written, so the carets sit under the bad reference.
-fn narrow(source: &str, span: &Range<usize>, path: &str) -> Range<usize> {
-    source
-        .get(span.clone())
-        .and_then(|text| text.find(path))
-        .map_or(span.clone(), |at| {
-            span.start + at..span.start + at + path.len()
-        })
+/// Longest dotted name [`name_offsets`] records: names people write are far shorter, and a
+/// bound keeps a long run of `a.a.a…` in a template's text linear to index.
+const MAX_NAME: usize = 128;
+
+/// Where each dotted name in `text` (`steps.kill.container`, and its prefixes `steps` and
+/// `steps.kill`) is first written, so the carets of a bad reference sit under it. Found in one
+/// pass: searching the text once per reference is quadratic in a template of thousands.
+fn name_offsets(text: &str) -> HashMap<&str, usize> {
+    let is_name = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'.';
+    let bytes = text.as_bytes();
+    let mut offsets = HashMap::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        while i < bytes.len() && is_name(bytes[i]) {
+            i += 1;
+        }
+        let run = &text[start..i.min(start + MAX_NAME)];
+        let ends = run.match_indices('.').map(|(end, _)| end);
+        for end in ends.chain(std::iter::once(run.len())) {
+            offsets.entry(&run[..end]).or_insert(start);
+        }
+        i += 1;
+    }
+    offsets
 }
 
 /// Why `path` (e.g. `steps.kill.container`) cannot be read here, if it cannot.

@@ -268,7 +268,7 @@ pub struct Step {
     pub kind: StepKind,
     /// Parameters as written; rendered right before the step runs.
     pub with: node::Node,
-    pub timeout: Option<Duration>,
+    pub timeout: Option<StepDuration>,
     pub retry: Retry,
     /// The `if` expression.
     pub condition: Option<String>,
@@ -363,8 +363,17 @@ pub struct RecordSpec {
 #[derive(Debug, Clone)]
 pub struct Until {
     pub condition: String,
-    pub interval: Duration,
-    pub stable_for: Option<Duration>,
+    pub interval: StepDuration,
+    pub stable_for: Option<StepDuration>,
+}
+
+/// A step's `timeout`, `interval` or `stable_for`: a duration, or a template rendered into one
+/// right before the step runs, as its `with` is. Its syntax and names are checked at
+/// validation; its value, once rendered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepDuration {
+    Fixed(Duration),
+    Template(String),
 }
 
 /// Keys a step table may have, in the order the docs list them.

@@ -57,8 +57,16 @@ impl Node {
         }
     }
 
-    pub fn from_table(table: &Spanned<DeTable<'_>>) -> Self {
-        Node::table(table.span(), convert_table(table.get_ref()))
+    /// The tree of a parsed TOML document, or where it has integers beyond 64 bits: the TOML
+    /// spec requires an error for an integer that cannot be represented losslessly, and toml
+    /// leaves that check to its caller.
+    pub fn from_table(table: &Spanned<DeTable<'_>>) -> Result<Self, Vec<Range<usize>>> {
+        let mut out_of_range = Vec::new();
+        let entries = convert_table(table.get_ref(), &mut out_of_range);
+        match out_of_range.is_empty() {
+            true => Ok(Node::table(table.span(), entries)),
+            false => Err(out_of_range),
+        }
     }
 
     pub fn as_str(&self) -> Option<&str> {
@@ -154,7 +162,8 @@ impl Node {
     }
 }
 
-fn convert_table(table: &DeTable<'_>) -> Vec<(Key, Node)> {
+/// Converts a table, adding to `out_of_range` the span of every integer beyond i64.
+fn convert_table(table: &DeTable<'_>, out_of_range: &mut Vec<Range<usize>>) -> Vec<(Key, Node)> {
     let mut entries: Vec<(Key, Node)> = table
         .iter()
         .map(|(k, v)| {
@@ -162,7 +171,7 @@ fn convert_table(table: &DeTable<'_>) -> Vec<(Key, Node)> {
                 name: k.get_ref().to_string(),
                 span: k.span(),
             };
-            (key, convert(v))
+            (key, convert(v, out_of_range))
         })
         .collect();
     // Tables assembled from `[a.b]` headers can list keys out of source order.
@@ -170,20 +179,27 @@ fn convert_table(table: &DeTable<'_>) -> Vec<(Key, Node)> {
     entries
 }
 
-fn convert(value: &Spanned<DeValue<'_>>) -> Node {
+fn convert(value: &Spanned<DeValue<'_>>, out_of_range: &mut Vec<Range<usize>>) -> Node {
     let span = value.span();
     let value = match value.get_ref() {
         DeValue::String(s) => Value::String(s.to_string()),
         DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
             Ok(n) => Value::Integer(n),
-            // Beyond i64: keep the digits so the parameter check reports a clear type error.
-            Err(_) => Value::String(i.as_str().to_string()),
+            Err(_) => {
+                out_of_range.push(span.clone());
+                Value::Integer(0)
+            }
         },
         DeValue::Float(f) => Value::Float(parse_float(f.as_str())),
         DeValue::Boolean(b) => Value::Bool(*b),
         DeValue::Datetime(d) => Value::Datetime(d.to_string()),
-        DeValue::Array(items) => Value::Array(items.iter().map(convert).collect()),
-        DeValue::Table(t) => Value::Table(convert_table(t)),
+        DeValue::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| convert(item, out_of_range))
+                .collect(),
+        ),
+        DeValue::Table(t) => Value::Table(convert_table(t, out_of_range)),
     };
     Node { span, value }
 }
@@ -206,7 +222,7 @@ mod tests {
         let text = "b = 1\na = \"x\"\n[t]\nk = [1, 2.5, true]\n";
         let (table, errors) = DeTable::parse_recoverable(text);
         assert!(errors.is_empty());
-        let node = Node::from_table(&table);
+        let node = Node::from_table(&table).unwrap();
         let names: Vec<_> = node
             .as_table()
             .unwrap()
@@ -220,5 +236,15 @@ mod tests {
             node.get("t").unwrap().to_json(),
             serde_json::json!({"k": [1, 2.5, true]})
         );
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_are_errors_at_their_place() {
+        let text = "a = [9223372036854775807, -9223372036854775808]\nb = [1, 9223372036854775808]\nc = 0x7fffffffffffffff\nd = 0xffffffffffffffff\n";
+        let (table, errors) = DeTable::parse_recoverable(text);
+        assert!(errors.is_empty());
+        let spans = Node::from_table(&table).unwrap_err();
+        let bad: Vec<&str> = spans.into_iter().map(|s| &text[s]).collect();
+        assert_eq!(bad, ["9223372036854775808", "0xffffffffffffffff"]);
     }
 }

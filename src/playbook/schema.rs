@@ -26,6 +26,13 @@ pub fn playbook_schema() -> Value {
             })
         })
         .collect();
+    // A step's `timeout`, `interval` and `stable_for` may be templates, rendered before it runs.
+    let step_duration = json!({
+        "anyOf": [
+            duration,
+            { "type": "string", "pattern": "\\{[{%]", "description": "A template that renders a duration, right before the step runs." }
+        ]
+    });
     let names: Vec<&str> = StepKind::ALL.iter().map(|k| k.name()).collect();
     let step = json!({
         "type": "object",
@@ -37,11 +44,11 @@ pub fn playbook_schema() -> Value {
             "uses": { "enum": names, "description": "The step kind; `chaosplay steps` lists them." },
             "with": { "type": "object", "description": "The step's parameters; strings may hold templates." },
             "if": { "type": "string", "description": "Expression; the step is skipped when false." },
-            "timeout": duration,
+            "timeout": step_duration,
             "retry": retry,
             "until": { "type": "string", "description": "Expression over `output`; the step repeats until true." },
-            "interval": duration,
-            "stable_for": duration,
+            "interval": step_duration,
+            "stable_for": step_duration,
             "background": { "type": "boolean", "description": "Run concurrently; join with `await`." },
             "record": {
                 "description": "Record a metric: the step's duration (a name), or `{ name, value }` with an expression over `output`.",
@@ -64,6 +71,8 @@ pub fn playbook_schema() -> Value {
     for key in MONITOR_KEYS {
         monitor["properties"][*key] = step["properties"][*key].clone();
     }
+    // Sampling starts with the run: a monitor's interval is a plain duration.
+    monitor["properties"]["interval"] = duration;
     monitor["properties"]["interval"]["description"] = json!("Time between samples (default 1s).");
     monitor["properties"]["show"] =
         json!({ "type": "string", "description": "Template over `output`: the live status line." });

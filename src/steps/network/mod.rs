@@ -344,10 +344,56 @@ fn fifty_ms() -> Duration {
 }
 
 fn bandwidth_bounds(p: &BandwidthParams) -> Vec<OutOfBounds> {
-    let rate = parse_rate(&p.rate).err();
-    rate.map(|e| OutOfBounds::new("rate", e))
-        .into_iter()
-        .collect()
+    let bits = match parse_rate(&p.rate) {
+        Ok(bits) => bits,
+        Err(e) => return vec![OutOfBounds::new("rate", e)],
+    };
+    let mut out = Vec::new();
+    if p.burst.is_none() && default_burst(bits) > TC_MAX_BYTES {
+        out.push(OutOfBounds::new(
+            "rate",
+            format!(
+                "`rate` = \"{}\" is more than tc can shape with its default burst (10 ms at the rate), which must fit tc's 32-bit byte count: at most {} bit/s",
+                p.rate,
+                TC_MAX_BYTES * 100 * 8
+            ),
+        ));
+    } else if p.latency.0.is_zero() {
+        out.push(OutOfBounds::new(
+            "latency",
+            "`latency` must be more than 0: tc's tbf needs it to size its queue",
+        ));
+    } else if queue_limit(bits, p) > TC_MAX_BYTES as f64 {
+        out.push(OutOfBounds::new(
+            "latency",
+            format!(
+                "`latency` = \"{}\" at `rate` = \"{}\" queues more than tc can count: the queue, rate × latency + burst, must fit tc's 32-bit byte count ({TC_MAX_BYTES} bytes); lower `rate` or `latency`",
+                p.latency, p.rate
+            ),
+        ));
+    }
+    out
+}
+
+/// tc's tbf takes its rate as a 64-bit count of bytes per second, but its bucket (`burst`)
+/// and its queue (`limit`, which tc derives as rate × latency + burst) as 32-bit byte counts:
+/// beyond them tc refuses the burst ("Illegal burst") or silently wraps the limit.
+const TC_MAX_BYTES: u64 = u32::MAX as u64;
+
+/// The bucket when the playbook sets none: 10 ms at `bits` per second, at least 16 KiB.
+fn default_burst(bits: u64) -> u64 {
+    (bits / 8 / 100).max(16 * 1024)
+}
+
+/// The queue tc sizes for `latency`, in bytes; a `burst` the playbook sets (in tc's units,
+/// which tc parses) counts as none.
+fn queue_limit(bits: u64, p: &BandwidthParams) -> f64 {
+    let burst = if p.burst.is_none() {
+        default_burst(bits)
+    } else {
+        0
+    };
+    bits as f64 / 8.0 * p.latency.0.as_secs_f64() + burst as f64
 }
 
 pub const BANDWIDTH_DOC: StepDoc = StepDoc {
@@ -368,7 +414,7 @@ pub async fn bandwidth(p: BandwidthParams, cx: &StepContext) -> Result<Value, St
     let burst = p
         .burst
         .clone()
-        .unwrap_or_else(|| (bits / 8 / 100).max(16 * 1024).to_string());
+        .unwrap_or_else(|| default_burst(bits).to_string());
     let qdisc = [
         "tbf".to_string(),
         "rate".into(),
@@ -541,6 +587,12 @@ fn parse_rate(rate: &str) -> Result<u64, String> {
             "`rate` = \"{rate}\" is less than a byte per second"
         ));
     }
+    // `as` would saturate: a rate beyond u64 would silently become u64::MAX.
+    if bits >= u64::MAX as f64 {
+        return Err(format!(
+            "`rate` = \"{rate}\" is beyond any rate tc can shape (2^64 bit/s or more)"
+        ));
+    }
     Ok(bits as u64)
 }
 
@@ -640,5 +692,33 @@ mod tests {
         assert!(parse_rate("1 meg").unwrap_err().contains("unknown unit"));
         assert!(parse_rate("mbit").is_err());
         assert!(parse_rate("0kbit").is_err());
+        assert!(
+            parse_rate("99999999999999999999gbit")
+                .unwrap_err()
+                .contains("beyond any rate")
+        );
+    }
+
+    fn bandwidth(with: &str) -> Vec<String> {
+        let (table, _) = toml::de::DeTable::parse_recoverable(with);
+        let node = crate::playbook::node::Node::from_table(&table).unwrap();
+        let p: BandwidthParams = crate::playbook::check::check(&node).unwrap();
+        bandwidth_bounds(&p)
+            .into_iter()
+            .map(|e| e.message)
+            .collect()
+    }
+
+    #[test]
+    fn rates_beyond_what_tc_counts_are_refused() {
+        // 50 ms of queue plus 10 ms of bucket must fit 4 GiB: 572.6 Gbit/s at most.
+        assert!(bandwidth("service = \"s\"\nrate = \"572gbit\"").is_empty());
+        let over = bandwidth("service = \"s\"\nrate = \"573gbit\"");
+        assert!(over[0].starts_with("`latency` = \"50ms\" at `rate` = \"573gbit\" queues more"));
+        assert!(bandwidth("service = \"s\"\nrate = \"573gbit\"\nlatency = \"40ms\"").is_empty());
+        let bucket = bandwidth("service = \"s\"\nrate = \"4tbit\"");
+        assert!(bucket[0].contains("default burst"), "{bucket:?}");
+        let zero = bandwidth("service = \"s\"\nrate = \"1mbit\"\nlatency = \"0s\"");
+        assert!(zero[0].starts_with("`latency` must be more than 0"));
     }
 }
