@@ -220,6 +220,8 @@ fn recover(project: Option<&str>) -> i32 {
                 stdout(&report.text);
                 if report.all_done {
                     exit::PASSED
+                } else if report.daemon_unusable {
+                    exit::ENVIRONMENT
                 } else {
                     exit::CLEANUP_FAILED
                 }

@@ -219,7 +219,7 @@ fn assert_kept_for_recover(dir: &Path, daemon: &FakeDaemon) {
         .args(["recover", "--project", "p"])
         .output()
         .unwrap();
-    assert_ne!(code(&out), 0, "{}", text(&out));
+    assert_eq!(code(&out), 3, "{}", text(&out));
     let after = std::fs::read_to_string(dir.join("state/p.json")).expect("recover keeps it");
     assert!(after.contains("p-db-1"), "{after}");
 }

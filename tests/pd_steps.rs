@@ -74,6 +74,8 @@ fn config_changes_are_restored_by_cleanup() {
         (200, "application/json", config),
         (200, "application/json", r#""The config is updated.""#),
         (200, "application/json", r#""The config is updated.""#),
+        // Read back by the undo, to see the old value in place.
+        (200, "application/json", config),
     ]);
     let dir = scratch("pd-config");
     let (out, report) = run(
@@ -83,11 +85,39 @@ fn config_changes_are_restored_by_cleanup() {
     );
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
     let requests: Vec<_> = received.try_iter().collect();
-    assert_eq!(requests.len(), 3);
+    assert_eq!(requests.len(), 4);
     assert_eq!(requests[1].body, r#"{"max-store-down-time":"1m"}"#);
     assert_eq!(
         requests[2].body, r#"{"max-store-down-time":"30m0s"}"#,
         "cleanup restores the old value"
     );
+    assert_eq!(requests[3].body, "", "and reads it back");
     assert_eq!(report["runs"][0]["undo"][0]["ok"], true);
+}
+
+#[test]
+fn a_config_undo_that_pd_does_not_take_fails_the_cleanup() {
+    let config = r#"{"schedule": {"max-store-down-time": "30m0s"}}"#;
+    let changed = r#"{"schedule": {"max-store-down-time": "1m0s"}}"#;
+    let updated = (200, "application/json", r#""The config is updated.""#);
+    // PD answers the restore but keeps the changed value, every time it is read back.
+    let mut answers = vec![(200, "application/json", config), updated, updated];
+    answers.extend(std::iter::repeat_n((200, "application/json", changed), 200));
+    let (port, _) = serve(answers);
+    let dir = scratch("pd-config-unverified");
+    let (out, report) = run(
+        &dir,
+        "[scenario]\nname = \"pd\"\n[vars]\npd = \"\"\n[[steps]]\nid = \"cfg\"\nuses = \"pd.config\"\nwith = { pd = \"{{ vars.pd }}\", set = { max-store-down-time = \"1m\" } }\n",
+        &["--var", &format!("pd=http://127.0.0.1:{port}")],
+    );
+    assert_eq!(code(&out), 4, "{}", String::from_utf8_lossy(&out.stdout));
+    let undo = &report["runs"][0]["undo"][0];
+    assert_eq!(undo["ok"], false);
+    assert!(
+        undo["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not have max-store-down-time = \"30m0s\""),
+        "{undo}"
+    );
 }

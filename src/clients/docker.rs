@@ -317,32 +317,48 @@ impl DockerClient {
     /// Docker's state of the container and, when it runs, whether its main process is stopped
     /// (read with `ps` through the Engine API's `top`, so it works on a remote engine too).
     pub async fn liveness(&self, container: &str) -> Result<Liveness, DockerError> {
-        let inspect = self
-            .api
-            .inspect_container(container, None)
-            .await
-            .map_err(|e| self.not_found_or(container, "inspect", e))?;
-        let state = inspect.state.unwrap_or_default();
-        let status = state.status.map(|s| s.to_string()).unwrap_or_default();
-        let pid = state.pid.unwrap_or(0);
-        let stopped =
-            status == "running" && pid > 0 && self.process_stopped(container, pid).await?;
-        Ok(Liveness {
-            exit_code: state.exit_code.filter(|_| status == "exited"),
-            status,
-            stopped,
-        })
+        // A container may go down between the inspection and `top`, which then refuses it;
+        // looking again gives a consistent answer, since a stop is not undone by itself.
+        loop {
+            let inspect = self
+                .api
+                .inspect_container(container, None)
+                .await
+                .map_err(|e| self.not_found_or(container, "inspect", e))?;
+            let state = inspect.state.unwrap_or_default();
+            let status = state.status.map(|s| s.to_string()).unwrap_or_default();
+            let pid = state.pid.unwrap_or(0);
+            let stopped = match status == "running" && pid > 0 {
+                true => self.process_stopped(container, pid).await?,
+                false => Some(false),
+            };
+            if let Some(stopped) = stopped {
+                return Ok(Liveness {
+                    exit_code: state.exit_code.filter(|_| status == "exited"),
+                    status,
+                    stopped,
+                });
+            }
+        }
     }
 
-    /// Whether process `pid` of the container is stopped (`T`) or traced (`t`).
-    async fn process_stopped(&self, container: &str, pid: i64) -> Result<bool, DockerError> {
+    /// Whether process `pid` of the container is stopped (`T`) or traced (`t`); `None` if the
+    /// container is no longer running.
+    async fn process_stopped(
+        &self,
+        container: &str,
+        pid: i64,
+    ) -> Result<Option<bool>, DockerError> {
         let options = TopOptionsBuilder::new().ps_args("-o pid,stat").build();
-        let top = self
-            .api
-            .top_processes(container, Some(options))
-            .await
-            .map_err(|e| self.not_found_or(container, "list the processes of", e))?;
-        Ok(process_stat(&top, pid).is_some_and(|stat| stat.starts_with(['T', 't'])))
+        match self.api.top_processes(container, Some(options)).await {
+            Ok(top) => Ok(Some(
+                process_stat(&top, pid).is_some_and(|stat| stat.starts_with(['T', 't'])),
+            )),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(None),
+            Err(e) => Err(self.not_found_or(container, "list the processes of", e)),
+        }
     }
 
     /// The container's id, process and network attachments.
