@@ -1,6 +1,7 @@
 //! Replacing a file so that it is never seen half written, for the undo ledger and reports.
 
 use std::io::Write as _;
+use std::os::unix::fs::FileTypeExt as _;
 use std::path::{Path, PathBuf};
 
 /// Whether a replacement must also survive a power cut (fsync of the file and its directory, a
@@ -57,8 +58,16 @@ fn destination(path: &Path) -> std::io::Result<Destination> {
         if kind.is_file() {
             return Ok(Destination::File(path));
         }
-        if !kind.is_symlink() || is_open_file(&path) {
+        if kind.is_char_device() || kind.is_fifo() || (kind.is_symlink() && is_open_file(&path)) {
             return Ok(Destination::Stream(path));
+        }
+        if !kind.is_symlink() {
+            // A directory, a socket or a block device: writing a report into a disk device
+            // would destroy what is on it.
+            return Err(std::io::Error::other(format!(
+                "{} is not a file, a character device or a pipe",
+                path.display()
+            )));
         }
         let target = std::fs::read_link(&path)?;
         path = path.parent().unwrap_or(Path::new("")).join(target);
@@ -107,6 +116,25 @@ fn replace_file(path: &Path, bytes: &[u8], sync: Sync) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn a_directory_or_a_block_device_is_refused_untouched() {
+        let dir =
+            std::env::temp_dir().join(format!("chaosplay-durable-dir-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let error = replace(&dir, b"report", Sync::Atomic).unwrap_err();
+        assert!(error.to_string().contains("is not a file"), "{error}");
+        assert!(dir.is_dir());
+        std::fs::remove_dir_all(&dir).unwrap();
+        if let Some(disk) = ["/dev/vda", "/dev/sda", "/dev/loop0"]
+            .into_iter()
+            .map(Path::new)
+            .find(|d| d.exists())
+        {
+            let error = destination(disk).unwrap_err();
+            assert!(error.to_string().contains("is not a file"), "{error}");
+        }
+    }
 
     /// A fresh directory for one test.
     fn scratch(test: &str) -> PathBuf {
