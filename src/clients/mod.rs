@@ -3,4 +3,5 @@
 pub mod compose;
 pub mod docker;
 pub mod http;
+pub mod netns;
 pub mod pd;

@@ -15,9 +15,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::network;
 use crate::clients::docker::{DockerClient, DockerError, Liveness};
-use crate::clients::pd::PdClient;
+use crate::clients::netns::by_name as netns;
+use crate::clients::pd::{PdClient, find_config};
 use crate::engine::StepError;
 
 /// How long an undo may take to show its effect before it counts as failed.
@@ -217,12 +217,12 @@ impl Undo {
                 network,
                 aliases,
                 ipv4,
-            } => network::reconnect(docker()?, container, network, aliases, ipv4.as_deref()).await,
+            } => reconnect(docker()?, container, network, aliases, ipv4.as_deref()).await,
             Undo::FlushIptables { container, chain } => {
-                network::remove_chain(docker()?, container, chain).await
+                Ok(netns::remove_chain(docker()?, container, chain).await?)
             }
             Undo::ClearQdisc { container, device } => {
-                network::clear_qdisc(docker()?, container, device).await
+                Ok(netns::clear_qdisc(docker()?, container, device).await?)
             }
             Undo::PdConfig { pd, values } => Ok(PdClient::new(pd)?.set_config(values).await?),
         }
@@ -260,15 +260,15 @@ impl Undo {
             }
             Undo::Reconnect {
                 container, network, ..
-            } => (!network::is_attached(docker()?, container, network).await?)
+            } => (!is_attached(docker()?, container, network).await?)
                 .then(|| format!("{container} is not on {network}")),
             Undo::FlushIptables { container, chain } => {
-                network::has_chain(docker()?, container, chain)
+                netns::has_chain(docker()?, container, chain)
                     .await?
                     .then(|| format!("chain {chain} is still in {container}"))
             }
             Undo::ClearQdisc { container, device } => {
-                network::has_our_qdisc(docker()?, container, device)
+                netns::has_our_qdisc(docker()?, container, device)
                     .await?
                     .then(|| format!("the qdisc on {device} is still in {container}"))
             }
@@ -276,9 +276,7 @@ impl Undo {
                 let config = PdClient::new(pd)?.config().await?;
                 values
                     .iter()
-                    .find(|(key, value)| {
-                        super::pd::find_config(&config, key).as_ref() != Some(value)
-                    })
+                    .find(|(key, value)| find_config(&config, key).as_ref() != Some(value))
                     .map(|(key, value)| format!("PD at {pd} does not have {key} = {value}"))
             }
         })
@@ -297,6 +295,40 @@ async fn still_down(docker: &DockerClient, container: &str) -> Result<Option<Str
     }
     tokio::time::sleep(STAYS_UP).await;
     Ok(down(liveness(docker, container).await?))
+}
+
+/// Undo of a disconnect: attach the container again unless it is gone or already attached.
+async fn reconnect(
+    docker: &DockerClient,
+    container: &str,
+    network: &str,
+    aliases: &[String],
+    ipv4: Option<&str>,
+) -> Result<(), StepError> {
+    let state = match docker.network_state(container).await {
+        Ok(state) => state,
+        Err(DockerError::NoSuchContainer(_)) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    if state.attachments.iter().any(|a| a.network == network) {
+        return Ok(());
+    }
+    Ok(docker
+        .connect_network(container, network, aliases, ipv4)
+        .await?)
+}
+
+/// Whether the container is on `network` (a container that is gone needs nothing).
+async fn is_attached(
+    docker: &DockerClient,
+    container: &str,
+    network: &str,
+) -> Result<bool, StepError> {
+    match docker.network_state(container).await {
+        Ok(state) => Ok(state.attachments.iter().any(|a| a.network == network)),
+        Err(DockerError::NoSuchContainer(_)) => Ok(true),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The container's liveness, `None` if it no longer exists.
