@@ -4,37 +4,14 @@
 
 mod common;
 
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::docker::{
     create_network, docker_ok, main_process_state, playbook, remove_project, run_labelled,
     run_labelled_cmd, state,
 };
-use common::{chaosplay, code, recover, scratch, spawn_run, write};
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn sigkill(child: &mut Child) {
-    signal(child, "KILL");
-    let _ = child.wait();
-}
-
-fn signal(child: &Child, name: &str) {
-    assert!(
-        Command::new("kill")
-            .args([&format!("-{name}"), &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-}
+use common::{chaosplay, code, recover, scratch, sigkill, signal, spawn_run, wait_until, write};
 
 /// Runs `playbook` with its ledgers in `dir`, and returns its output and JSON report.
 fn run_here(dir: &std::path::Path, playbook: &str) -> (std::process::Output, serde_json::Value) {

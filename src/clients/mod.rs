@@ -3,5 +3,6 @@
 pub mod compose;
 pub mod docker;
 pub mod http;
+pub mod limits;
 pub mod netns;
 pub mod pd;

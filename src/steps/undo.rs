@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::clients::docker::{DockerClient, DockerError, Liveness};
+use crate::clients::limits::{Kinds, Limits};
 use crate::clients::netns::by_name as netns;
 use crate::clients::pd::{PdClient, find_config};
 use crate::engine::StepError;
@@ -66,6 +67,12 @@ pub enum Undo {
     /// Remove the root qdisc (tbf or netem) a network fault set on one of the container's
     /// interfaces.
     ClearQdisc { container: String, device: String },
+    /// Put back the resource limits `docker.limit` changed (`kinds`), as read `before` it.
+    Limits {
+        container: String,
+        before: Limits,
+        kinds: Kinds,
+    },
     /// Restore PD settings changed by `pd.config`.
     PdConfig {
         pd: String,
@@ -112,6 +119,9 @@ impl Undo {
             Undo::ClearQdisc { container, device } => {
                 format!("remove the qdisc on {device} in {container}")
             }
+            Undo::Limits {
+                container, kinds, ..
+            } => format!("restore the {} limits of {container}", kind_names(*kinds)),
             Undo::PdConfig { pd, values } => format!(
                 "restore PD settings {} at {pd}",
                 values.keys().cloned().collect::<Vec<_>>().join(", ")
@@ -140,7 +150,8 @@ impl Undo {
             | Undo::Unpause { container }
             | Undo::Reconnect { container, .. }
             | Undo::FlushIptables { container, .. }
-            | Undo::ClearQdisc { container, .. } => Some(container),
+            | Undo::ClearQdisc { container, .. }
+            | Undo::Limits { container, .. } => Some(container),
             Undo::PdConfig { .. } => None,
         }
     }
@@ -224,6 +235,15 @@ impl Undo {
             Undo::ClearQdisc { container, device } => {
                 Ok(netns::clear_qdisc(docker()?, container, device).await?)
             }
+            Undo::Limits {
+                container,
+                before,
+                kinds,
+            } => {
+                let docker = docker()?;
+                let update = before.restore(*kinds, docker.cgroup().await?);
+                Ok(docker.update_limits(container, update).await?)
+            }
             Undo::PdConfig { pd, values } => Ok(PdClient::new(pd)?.set_config(values).await?),
         }
     }
@@ -272,6 +292,17 @@ impl Undo {
                     .await?
                     .then(|| format!("the qdisc on {device} is still in {container}"))
             }
+            Undo::Limits {
+                container,
+                before,
+                kinds,
+            } => match docker()?.limits(container).await {
+                Ok(now) => before
+                    .differs(&now, *kinds)
+                    .map(|left| format!("{container}: {left}")),
+                Err(DockerError::NoSuchContainer(_)) => None,
+                Err(e) => return Err(e.into()),
+            },
             Undo::PdConfig { pd, values } => {
                 let config = PdClient::new(pd)?.config().await?;
                 values
@@ -281,6 +312,21 @@ impl Undo {
             }
         })
     }
+}
+
+/// The kinds of limits, as words: "cpu, memory".
+fn kind_names(kinds: Kinds) -> String {
+    let names = [
+        (kinds.cpu, "cpu"),
+        (kinds.memory, "memory"),
+        (kinds.pids, "pids"),
+    ];
+    let on: Vec<&str> = names
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| *n)
+        .collect();
+    on.join(", ")
 }
 
 /// Why `container` is not restored yet, if it is not: it must be up, and still up a moment

@@ -5,7 +5,8 @@ pub mod docker;
 pub mod http;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_chaosplay"))
@@ -112,4 +113,29 @@ pub fn assert_nothing_to_recover(state_dir: &Path, project: &str) {
     let out = recover(state_dir, project);
     assert_eq!(code(&out), 0);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "nothing to recover\n");
+}
+
+/// Waits (30 s at most) until `done`.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Kills a runner the way a crash or an OOM killer would: no cleanup runs.
+pub fn sigkill(child: &mut Child) {
+    signal(child, "KILL");
+    let _ = child.wait();
+}
+
+pub fn signal(child: &Child, name: &str) {
+    assert!(
+        Command::new("kill")
+            .args([&format!("-{name}"), &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
 }

@@ -13,6 +13,7 @@ use super::{Effect, OutOfBounds, StepDoc};
 use crate::duration::Duration;
 use crate::engine::{StepContext, StepError};
 
+pub mod limit;
 pub mod signal;
 
 const HIT_OUTPUTS: &[(&str, &str)] = hit_outputs!();
