@@ -5,7 +5,7 @@
 mod common;
 
 use common::docker::{docker_ok, playbook, remove_project, run_labelled};
-use common::{code, recover, run, scratch, sigkill, spawn_run, step, wait_until, write};
+use common::{code, recover, run_here, scratch, sigkill, spawn_run, step, wait_until, write};
 
 /// The limits the kernel applies to the container (CPU quota, memory, process count), read
 /// from its own cgroup files under cgroup v1 or v2, with every "no limit" spelled `max`.
@@ -60,7 +60,7 @@ fn limits_reach_the_kernel_and_cleanup_lifts_them_again() {
     let steps = format!(
         "{steps}[[steps]]\nid = \"seen\"\nuses = \"docker.exec\"\nwith = {{ service = \"db\", argv = [\"sh\", \"-c\", \"cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max\"] }}\n"
     );
-    let (out, report) = run(&dir, &playbook(project, &steps), &[]);
+    let (out, report) = run_here(&dir, &playbook(project, &steps));
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
     let limits = &step(&report, "limit")["output"]["limits"][0];
     assert_eq!(limits["before"]["memory"], serde_json::Value::Null);
@@ -100,7 +100,7 @@ fn cleanup_puts_back_the_containers_own_limits() {
     let before = kernel_limits(&db);
     assert_eq!(before, ["150000", "134217728", "50"]);
     let dir = scratch("limit-own");
-    let (out, _) = run(&dir, &playbook(project, &LIMIT.replace("60s", "1s")), &[]);
+    let (out, _) = run_here(&dir, &playbook(project, &LIMIT.replace("60s", "1s")));
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(kernel_limits(&db), before);
     let config = docker_ok(&[

@@ -11,14 +11,9 @@ use common::docker::{
     create_network, docker_ok, main_process_state, playbook, remove_project, run_labelled,
     run_labelled_cmd, state,
 };
-use common::{chaosplay, code, recover, scratch, sigkill, signal, spawn_run, wait_until, write};
-
-/// Runs `playbook` with its ledgers in `dir`, and returns its output and JSON report.
-fn run_here(dir: &std::path::Path, playbook: &str) -> (std::process::Output, serde_json::Value) {
-    let path = write(dir, "p.toml", playbook);
-    let state_dir = dir.to_str().unwrap();
-    common::run_file_env(dir, &path, &[], &[("CHAOSPLAY_STATE_DIR", state_dir)])
-}
+use common::{
+    chaosplay, code, recover, run_here, scratch, sigkill, signal, spawn_run, wait_until, write,
+};
 
 /// Starts a run of `steps` on `project` and returns once its first fault is registered in the
 /// ledger and its Docker call has had half a second to reach the daemon.

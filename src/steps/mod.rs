@@ -21,6 +21,7 @@ pub mod catalogue;
 mod compose;
 pub mod docker;
 mod exec;
+mod fault;
 mod http;
 mod load;
 mod log;
@@ -266,6 +267,8 @@ registry! {
     NetworkLoss => "network.loss", network::LossParams, network::LOSS_DOC, network::loss;
     NetworkBandwidth => "network.bandwidth", network::BandwidthParams, network::BANDWIDTH_DOC, network::bandwidth;
     NetworkDelay => "network.delay", network::DelayParams, network::DELAY_DOC, network::delay;
+    FaultExec => "fault.exec", fault::ExecParams, fault::EXEC_DOC, fault::exec;
+    FaultDockerExec => "fault.docker_exec", fault::DockerExecParams, fault::DOCKER_EXEC_DOC, fault::docker_exec;
 }
 
 impl StepKind {

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clients::command::{self, Place};
 use crate::clients::docker::{DockerClient, DockerError, Liveness};
 use crate::clients::limits::{Kinds, Limits};
 use crate::clients::netns::by_name as netns;
@@ -23,6 +24,9 @@ use crate::engine::StepError;
 
 /// How long an undo may take to show its effect before it counts as failed.
 pub const VERIFY_WITHIN: Duration = Duration::from_secs(10);
+
+/// How long a user-defined fault's undo command may run (see `fault.exec`).
+const COMMAND_WITHIN: Duration = Duration::from_secs(60);
 
 /// How long a started container must stay up to count as restored: one that crashes at once
 /// (a member refusing its stale data, say) is not restored.
@@ -73,6 +77,13 @@ pub enum Undo {
         before: Limits,
         kinds: Kinds,
     },
+    /// Run the undo command of a user-defined fault (`fault.exec`, `fault.docker_exec`), then
+    /// its check, if any, until it succeeds.
+    Command {
+        place: Place,
+        undo: Vec<String>,
+        check: Option<Vec<String>>,
+    },
     /// Restore PD settings changed by `pd.config`.
     PdConfig {
         pd: String,
@@ -122,6 +133,12 @@ impl Undo {
             Undo::Limits {
                 container, kinds, ..
             } => format!("restore the {} limits of {container}", kind_names(*kinds)),
+            Undo::Command { place, undo, .. } => match place {
+                Place::Local { dir } => format!("run `{}` in {}", undo.join(" "), dir.display()),
+                Place::Container { container } => {
+                    format!("run `{}` in {container}", undo.join(" "))
+                }
+            },
             Undo::PdConfig { pd, values } => format!(
                 "restore PD settings {} at {pd}",
                 values.keys().cloned().collect::<Vec<_>>().join(", ")
@@ -130,7 +147,14 @@ impl Undo {
     }
 
     pub fn needs_docker(&self) -> bool {
-        !matches!(self, Undo::PdConfig { .. })
+        !matches!(
+            self,
+            Undo::PdConfig { .. }
+                | Undo::Command {
+                    place: Place::Local { .. },
+                    ..
+                }
+        )
     }
 
     /// Whether this undo is made unnecessary by an explicit step doing the same: starting a
@@ -151,8 +175,16 @@ impl Undo {
             | Undo::Reconnect { container, .. }
             | Undo::FlushIptables { container, .. }
             | Undo::ClearQdisc { container, .. }
-            | Undo::Limits { container, .. } => Some(container),
-            Undo::PdConfig { .. } => None,
+            | Undo::Limits { container, .. }
+            | Undo::Command {
+                place: Place::Container { container },
+                ..
+            } => Some(container),
+            Undo::Command {
+                place: Place::Local { .. },
+                ..
+            }
+            | Undo::PdConfig { .. } => None,
         }
     }
 
@@ -244,6 +276,13 @@ impl Undo {
                 let update = before.restore(*kinds, docker.cgroup().await?);
                 Ok(docker.update_limits(container, update).await?)
             }
+            Undo::Command { place, undo, .. } => {
+                let ran = command::run(docker().ok(), place, undo, COMMAND_WITHIN).await?;
+                match ran.ok() {
+                    true => Ok(()),
+                    false => Err(StepError::Failed(ran.failure(undo))),
+                }
+            }
             Undo::PdConfig { pd, values } => Ok(PdClient::new(pd)?.set_config(values).await?),
         }
     }
@@ -302,6 +341,13 @@ impl Undo {
                     .map(|left| format!("{container}: {left}")),
                 Err(DockerError::NoSuchContainer(_)) => None,
                 Err(e) => return Err(e.into()),
+            },
+            Undo::Command { place, check, .. } => match check {
+                Some(check) => {
+                    let ran = command::run(docker().ok(), place, check, VERIFY_WITHIN).await?;
+                    (!ran.ok()).then(|| ran.failure(check))
+                }
+                None => None,
             },
             Undo::PdConfig { pd, values } => {
                 let config = PdClient::new(pd)?.config().await?;

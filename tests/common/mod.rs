@@ -44,6 +44,14 @@ pub fn run_file(dir: &Path, path: &Path, args: &[&str]) -> (Output, serde_json::
     run_file_env(dir, path, args, &[])
 }
 
+/// Runs `playbook` with its ledgers in `dir` (so a kept undo is this test's alone), and
+/// returns its output and JSON report.
+pub fn run_here(dir: &Path, playbook: &str) -> (Output, serde_json::Value) {
+    let path = write(dir, "p.toml", playbook);
+    let state_dir = dir.to_str().unwrap();
+    run_file_env(dir, &path, &[], &[("CHAOSPLAY_STATE_DIR", state_dir)])
+}
+
 /// [`run_file`] with extra environment variables.
 pub fn run_file_env(
     dir: &Path,
