@@ -79,6 +79,7 @@ enum Command {
 enum CatalogueFormat {
     Text,
     Markdown,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -188,6 +189,7 @@ fn steps(name: Option<&str>, format: CatalogueFormat) -> i32 {
     match (name, format) {
         (None, CatalogueFormat::Text) => stdout(&catalogue::list()),
         (None, CatalogueFormat::Markdown) => stdout(&catalogue::markdown()),
+        (None, CatalogueFormat::Json) => stdout(&format!("{:#}\n", catalogue::json())),
         (Some(name), _) => match StepKind::from_name(name) {
             Some(kind) => stdout(&catalogue::detail(kind)),
             None => {

@@ -1,5 +1,5 @@
 //! A chaos tool must never hit what it does not own. Every step kind that selects containers
-//! (found in the JSON Schema, so a new one is covered the day it is added) is planned against
+//! (found in the registry, so a new one is covered the day it is added) is planned against
 //! a subject whose lookalikes sit just outside it: same service label in another project, the
 //! same name pattern without compose labels, a one-off container of the project itself. None
 //! may be selected unless the step says `scope = "any"`.
@@ -13,35 +13,38 @@ use common::{chaosplay, code, scratch, write};
 
 const PROJECT: &str = "cpt-blast";
 
-/// The parameters each selecting step needs besides its selector. The test fails when a step
-/// kind with a selector is missing here, so the table cannot fall behind the registry.
-fn extra(kind: &str) -> Option<&'static str> {
-    Some(match kind {
-        "docker.kill" | "docker.stop" | "docker.start" | "docker.restart" | "docker.pause"
-        | "docker.unpause" | "docker.wait" | "docker.logs" | "network.heal" => "",
-        "docker.exec" => r#", argv = ["true"]"#,
-        "network.partition" => "",
-        "network.loss" => ", loss_percent = 10",
-        "network.bandwidth" => r#", rate = "1mbit""#,
-        "network.delay" => r#", delay = "10ms""#,
-        _ => return None,
-    })
-}
+/// The keys of a container selector: the rest of a step's `with` is what it needs besides.
+const SELECTOR_KEYS: &[&str] = &[
+    "service",
+    "container",
+    "exclude",
+    "labels",
+    "pick",
+    "count",
+    "percent",
+    "scope",
+];
 
-/// Step kinds whose parameters carry the selector keys (`service` and `scope`).
-fn selecting_kinds() -> Vec<String> {
-    let out = chaosplay().arg("schema").output().unwrap();
-    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let defs = &schema["$defs"];
-    let mut kinds = Vec::new();
-    for rule in defs["Step"]["allOf"].as_array().unwrap() {
-        let kind = rule["if"]["properties"]["uses"]["const"].as_str().unwrap();
-        let reference = rule["then"]["properties"]["with"]["$ref"].as_str().unwrap();
-        let params = &defs[reference.trim_start_matches("#/$defs/")];
-        let properties = &params["properties"];
-        if properties.get("service").is_some() && properties.get("scope").is_some() {
-            kinds.push(kind.to_string());
-        }
+/// Every step kind that selects containers, as the registry says (`chaosplay steps --format
+/// json`), so a new one is covered the day it is added, with the parameters it needs besides
+/// its selector taken from its documented example.
+fn selecting_kinds() -> BTreeMap<String, toml::Table> {
+    let out = chaosplay()
+        .args(["steps", "--format", "json"])
+        .output()
+        .unwrap();
+    let steps: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut kinds = BTreeMap::new();
+    for step in steps.iter().filter(|s| s["selects"] == true) {
+        let kind = step["name"].as_str().unwrap();
+        let example: toml::Table = toml::from_str(step["example"].as_str().unwrap()).unwrap();
+        let mut extra = example["with"].as_table().cloned().unwrap_or_default();
+        extra.retain(|key, _| !SELECTOR_KEYS.contains(&key));
+        assert!(
+            !extra.to_string().contains("{{"),
+            "the example of {kind} must need no earlier step besides its selector: {extra}"
+        );
+        kinds.insert(kind.to_string(), extra);
     }
     kinds
 }
@@ -111,13 +114,18 @@ impl Drop for Lookalikes {
 /// `chaosplay plan` of one step per selecting kind; returns each step's "hits" line.
 fn plan_hits(selector: &str) -> BTreeMap<String, String> {
     let kinds = selecting_kinds();
+    let selector: toml::Table = toml::from_str::<toml::Table>(&format!("s = {{ {selector} }}"))
+        .unwrap()["s"]
+        .as_table()
+        .cloned()
+        .unwrap();
     let mut toml = format!("[scenario]\nname = \"blast\"\n[subject]\nproject = \"{PROJECT}\"\n");
-    for kind in &kinds {
-        let extra = extra(kind).unwrap_or_else(|| {
-            panic!("{kind} selects containers: add the parameters it needs to `extra`")
-        });
+    for (kind, extra) in &kinds {
+        let mut with = selector.clone();
+        with.extend(extra.clone());
         toml.push_str(&format!(
-            "[[steps]]\nname = \"{kind}\"\nuses = \"{kind}\"\nwith = {{ {selector}{extra} }}\n"
+            "[[steps]]\nname = \"{kind}\"\nuses = \"{kind}\"\nwith = {}\n",
+            toml::Value::Table(with)
         ));
     }
     let dir = scratch("blast-radius");
@@ -135,17 +143,15 @@ fn plan_hits(selector: &str) -> BTreeMap<String, String> {
     let mut hits = BTreeMap::new();
     let mut current = None;
     for line in text.lines() {
-        if let Some(kind) = kinds.iter().find(|k| line.contains(&format!("({k}, line"))) {
+        if let Some(kind) = kinds.keys().find(|k| line.contains(&format!("({k}, line"))) {
             current = Some(kind.clone());
         } else if let (Some(kind), Some(h)) = (&current, line.trim().strip_prefix("hits")) {
             hits.insert(kind.clone(), h.trim().to_string());
         }
     }
-    let mut planned: Vec<_> = kinds.clone();
-    planned.sort();
     assert_eq!(
-        hits.keys().cloned().collect::<Vec<_>>(),
-        planned,
+        hits.keys().collect::<Vec<_>>(),
+        kinds.keys().collect::<Vec<_>>(),
         "every selecting step is planned with its targets:\n{text}"
     );
     hits
@@ -159,7 +165,7 @@ fn no_selector_reaches_outside_the_subject_unless_told_to() {
     let kinds = selecting_kinds();
     assert!(
         kinds.len() >= 14,
-        "the schema lists the selecting steps: {kinds:?}"
+        "the registry lists the selecting steps: {kinds:?}"
     );
 
     for selector in [

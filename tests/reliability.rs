@@ -4,44 +4,16 @@
 
 mod common;
 
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::docker::{
     create_network, docker_ok, main_process_state, playbook, remove_project, run_labelled,
     run_labelled_cmd, state,
 };
-use common::{chaosplay, code, recover, scratch, spawn_run, write};
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn sigkill(child: &mut Child) {
-    signal(child, "KILL");
-    let _ = child.wait();
-}
-
-fn signal(child: &Child, name: &str) {
-    assert!(
-        Command::new("kill")
-            .args([&format!("-{name}"), &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-}
-
-/// Runs `playbook` with its ledgers in `dir`, and returns its output and JSON report.
-fn run_here(dir: &std::path::Path, playbook: &str) -> (std::process::Output, serde_json::Value) {
-    let path = write(dir, "p.toml", playbook);
-    let state_dir = dir.to_str().unwrap();
-    common::run_file_env(dir, &path, &[], &[("CHAOSPLAY_STATE_DIR", state_dir)])
-}
+use common::{
+    chaosplay, code, recover, run_here, scratch, sigkill, signal, spawn_run, wait_until, write,
+};
 
 /// Starts a run of `steps` on `project` and returns once its first fault is registered in the
 /// ledger and its Docker call has had half a second to reach the daemon.

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::models::{
-    ContainerSummary, EndpointIpamConfig, EndpointSettings, ExecConfig, NetworkConnectRequest,
-    NetworkDisconnectRequest,
+    ContainerSummary, ContainerUpdateBody, EndpointIpamConfig, EndpointSettings, ExecConfig,
+    NetworkConnectRequest, NetworkDisconnectRequest, SystemInfoCgroupVersionEnum,
 };
 use bollard::query_parameters::{
     KillContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
@@ -16,6 +16,8 @@ use bollard::query_parameters::{
 use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
 use futures_util::StreamExt;
 use serde::Serialize;
+
+use super::limits::{Cgroup, Limits};
 
 /// Docker Compose's labels: containers we create carry them, and selectors read them, so
 /// `docker ps --filter label=…` and compose tools agree with us about what belongs where.
@@ -513,6 +515,55 @@ impl DockerClient {
             self.not_found_or(container, "unpause", e)
         })
         .await
+    }
+
+    /// The container's resource limits, as its configuration holds them.
+    pub async fn limits(&self, container: &str) -> Result<Limits, DockerError> {
+        let inspect = self
+            .bounded(
+                Duration::ZERO,
+                self.api.inspect_container(container, None),
+                |e| self.not_found_or(container, "inspect", e),
+            )
+            .await?;
+        let h = inspect.host_config.unwrap_or_default();
+        Ok(Limits {
+            nano_cpus: h.nano_cpus.unwrap_or(0),
+            cpu_quota: h.cpu_quota.unwrap_or(0),
+            cpu_period: h.cpu_period.unwrap_or(0),
+            memory: h.memory.unwrap_or(0),
+            memory_swap: h.memory_swap.unwrap_or(0),
+            pids: h.pids_limit.unwrap_or(0),
+        })
+    }
+
+    /// Changes the container's resource limits (see [`Limits::apply`] and
+    /// [`Limits::restore`] for what Docker's values mean).
+    pub async fn update_limits(
+        &self,
+        container: &str,
+        update: ContainerUpdateBody,
+    ) -> Result<(), DockerError> {
+        self.bounded(
+            Duration::ZERO,
+            self.api.update_container(container, update),
+            |e| self.not_found_or(container, "update the limits of", e),
+        )
+        .await
+    }
+
+    /// The control group version of the engine's host (v1 when the daemon does not say, as
+    /// engines older than cgroup v2 support do not).
+    pub async fn cgroup(&self) -> Result<Cgroup, DockerError> {
+        let info = self
+            .bounded(Duration::ZERO, self.api.info(), |e| {
+                DockerError::from_api("read the engine's info", e)
+            })
+            .await?;
+        Ok(match info.cgroup_version {
+            Some(SystemInfoCgroupVersionEnum::_2) => Cgroup::V2,
+            _ => Cgroup::V1,
+        })
     }
 
     /// Runs `argv` in the container and collects its output and exit code.

@@ -58,6 +58,27 @@ pub enum StepError {
     Cancelled,
 }
 
+impl From<crate::clients::command::CommandError> for StepError {
+    fn from(e: crate::clients::command::CommandError) -> Self {
+        use crate::clients::command::CommandError as C;
+        match e {
+            C::Spawn { .. } | C::Timeout { .. } => StepError::Failed(e.to_string()),
+            C::Docker(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::clients::netns::NetnsError> for StepError {
+    fn from(e: crate::clients::netns::NetnsError) -> Self {
+        use crate::clients::netns::NetnsError as N;
+        match e {
+            N::Environment(message) => StepError::Environment(message),
+            N::Failed(message) => StepError::Failed(message),
+            N::Docker(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::clients::docker::DockerError> for StepError {
     fn from(e: crate::clients::docker::DockerError) -> Self {
         use crate::clients::docker::DockerError as D;

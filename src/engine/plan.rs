@@ -10,7 +10,7 @@ use super::context::RunShared;
 use super::events::Listener;
 use super::ledger::Ledger;
 use crate::playbook::{Phase, Playbook, Step};
-use crate::steps::docker::select::{Pick, matching};
+use crate::steps::select::{Pick, matching};
 use crate::template::is_template;
 
 #[derive(Debug, Serialize)]
@@ -146,7 +146,6 @@ async fn plan_step(
             }
         }),
     };
-    let undo = step.kind.doc().undo;
     let mut with = with;
     shared.redact_json(&mut with);
     PlannedStep {
@@ -157,7 +156,7 @@ async fn plan_step(
         line: shared.playbook.source.line_col(step.span.start).0,
         with,
         targets,
-        undo: (!undo.is_empty()).then_some(undo),
+        undo: step.kind.doc().effect.undo(),
     }
 }
 

@@ -14,6 +14,7 @@ use super::stats::{Distribution, TrialSummary, by_playbook, step_key};
 use super::{name, number};
 use crate::engine::timing::millis;
 use crate::engine::{MonitorSeries, RunResult, RunStatus, StepRecord, StepStatus};
+use crate::steps::StepKind;
 
 pub fn write(
     path: &Path,
@@ -273,11 +274,10 @@ fn steps_table(out: &mut String, run: &RunResult) {
     out.push_str("</table>\n");
 }
 
-/// Steps that inject a fault (as opposed to reading, waiting or repairing): marked on the
-/// timeline with the container they hit.
+/// Steps that inject a fault (as opposed to reading, waiting or repairing), as the registry
+/// says: marked on the timeline with the container they hit.
 fn is_fault(uses: &str) -> bool {
-    matches!(uses, "docker.kill" | "docker.stop" | "docker.pause")
-        || (uses.starts_with("network.") && uses != "network.heal")
+    StepKind::from_name(uses).is_some_and(|kind| kind.doc().effect.is_fault())
 }
 
 fn step_colour(status: StepStatus) -> &'static str {
@@ -706,6 +706,11 @@ mod tests {
     #[test]
     fn only_injecting_steps_are_faults() {
         assert!(is_fault("docker.kill") && is_fault("network.partition"));
+        assert!(
+            is_fault("docker.restart"),
+            "a restart takes the container down"
+        );
         assert!(!is_fault("docker.start") && !is_fault("network.heal") && !is_fault("exec"));
+        assert!(!is_fault("pd.config"), "a setting, not a fault");
     }
 }

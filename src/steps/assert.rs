@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::StepDoc;
+use super::{Effect, StepDoc};
 use crate::engine::{StepContext, StepError};
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -23,7 +23,7 @@ pub const DOC: StepDoc = StepDoc {
     expressions: &["that"],
     read_only: true,
     needs_docker: false,
-    undo: "",
+    effect: Effect::None,
     example: "uses = \"assert\"\nwith.that = [\n  \"steps.health.status == 200\",\n  \"steps.health.json.health == 'true'\",\n]",
 };
 

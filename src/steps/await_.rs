@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::StepDoc;
+use super::{Effect, StepDoc};
 use crate::engine::{StepContext, StepError};
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -26,7 +26,7 @@ pub const DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: false,
-    undo: "",
+    effect: Effect::None,
     example: "uses = \"await\"\nwith = { steps = [\"load\"] }",
 };
 

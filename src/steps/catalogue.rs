@@ -7,7 +7,7 @@ use schemars::SchemaGenerator;
 use schemars::generate::SchemaSettings;
 use serde_json::Value;
 
-use super::StepKind;
+use super::{Effect, StepKind};
 
 /// One parameter of a step, as documented.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,6 +99,38 @@ fn type_name(prop: &Value) -> String {
     }
 }
 
+/// What the catalogue says about a step's [`Effect`].
+fn undo_line(effect: Effect) -> Option<String> {
+    match effect {
+        Effect::None => None,
+        Effect::Fault { undo } => Some(format!(
+            "A fault. Undo (automatic, at cleanup and by `chaosplay recover`; verified): {undo}"
+        )),
+        Effect::Setting { undo } => Some(format!(
+            "Undo (automatic, at cleanup and by `chaosplay recover`; verified): {undo}"
+        )),
+    }
+}
+
+/// `chaosplay steps --format json`: each step's facts from the registry, for tools and tests
+/// that must cover every step kind of a sort (every fault, every selecting step) without a
+/// list of their own that could fall behind.
+pub fn json() -> Value {
+    let steps = StepKind::ALL.iter().map(|kind| {
+        let doc = kind.doc();
+        serde_json::json!({
+            "name": kind.name(),
+            "summary": doc.summary,
+            "fault": doc.effect.is_fault(),
+            "undo": doc.effect.undo(),
+            "selects": kind.selects(),
+            "read_only": doc.read_only,
+            "example": doc.example,
+        })
+    });
+    Value::Array(steps.collect())
+}
+
 /// `chaosplay steps`: one line per step.
 pub fn list() -> String {
     let width = StepKind::ALL
@@ -135,8 +167,8 @@ pub fn detail(kind: StepKind) -> String {
             let _ = writeln!(out, "  {:<14} {:<18} default: {default}", "", "");
         }
     }
-    if !doc.undo.is_empty() {
-        let _ = writeln!(out, "\nUndo (automatic, at cleanup): {}", doc.undo);
+    if let Some(undo) = undo_line(doc.effect) {
+        let _ = writeln!(out, "\n{undo}");
     }
     out.push_str("\nOutputs (`steps.<id>.<field>`):\n");
     for (name, desc) in doc.outputs {
@@ -155,8 +187,8 @@ pub fn markdown() -> String {
     for kind in StepKind::ALL {
         let doc = kind.doc();
         let _ = writeln!(out, "### `{}`\n\n{}\n", kind.name(), doc.summary);
-        if !doc.undo.is_empty() {
-            let _ = writeln!(out, "Undo (automatic, at cleanup): {}.\n", doc.undo);
+        if let Some(undo) = undo_line(doc.effect) {
+            let _ = writeln!(out, "{undo}.\n");
         }
         out.push_str(
             "| parameter | type | required | default | description |\n|---|---|---|---|---|\n",

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::StepDoc;
+use super::{Effect, StepDoc};
 use crate::clients::compose::{Compose, ComposeError, Down};
 use crate::compose::ComposeProject;
 use crate::engine::{StepContext, StepError};
@@ -67,7 +67,7 @@ pub const UP_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
-    undo: "",
+    effect: Effect::None,
     example: "uses = \"compose.up\"\nwith = { wait = true }\ntimeout = \"2m\"",
 };
 
@@ -95,7 +95,7 @@ pub const DOWN_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
-    undo: "",
+    effect: Effect::None,
     example: "uses = \"compose.down\"\nwith = { volumes = true }",
 };
 
@@ -128,7 +128,7 @@ pub const RESET_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
-    undo: "",
+    effect: Effect::None,
     example: "uses = \"compose.reset\"\ntimeout = \"3m\"",
 };
 
@@ -155,7 +155,7 @@ pub const PS_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: true,
     needs_docker: true,
-    undo: "",
+    effect: Effect::None,
     example: "id = \"ps\"\nuses = \"compose.ps\"\nuntil = \"output.healthy == 3\"\ntimeout = \"1m\"",
 };
 

@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 
-use super::StepDoc;
+use super::{Effect, StepDoc};
 use crate::engine::{StepContext, StepError};
 
 /// Output beyond this is cut: a chatty command must not bloat reports or memory.
@@ -47,7 +47,7 @@ pub const DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: false,
-    undo: "",
+    effect: Effect::None,
     example: "uses = \"exec\"\nwith = { argv = [\"sh\", \"-c\", \"echo hello\"], expect_exit = [0] }",
 };
 

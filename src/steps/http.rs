@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::StepDoc;
+use super::{Effect, StepDoc};
 use crate::duration::Duration;
 use crate::engine::{StepContext, StepError};
 
@@ -66,7 +66,7 @@ pub const DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: true,
     needs_docker: false,
-    undo: "",
+    effect: Effect::None,
     example: "id = \"health\"\nuses = \"http.request\"\nwith = { url = \"http://127.0.0.1:2379/health\" }\nuntil = \"output.status == 200\"\ntimeout = \"30s\"",
 };
 

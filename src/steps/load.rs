@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::http::{RequestSpec, default_method};
-use super::{Bounds, OutOfBounds, StepDoc};
+use super::{Effect, OutOfBounds, Params, StepDoc};
 use crate::duration::Duration;
 use crate::engine::{StepContext, StepError};
 
@@ -109,7 +109,7 @@ pub const DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: false,
-    undo: "",
+    effect: Effect::None,
     example: "id = \"load\"\nuses = \"load.http\"\nwith = { url = \"http://127.0.0.1:2379/health\", rate = 200, duration = \"60s\" }\nbackground = true",
 };
 
@@ -188,7 +188,7 @@ pub async fn run(p: LoadHttpParams, cx: &StepContext) -> Result<Value, StepError
     Ok(tally.output(start.elapsed()))
 }
 
-impl Bounds for LoadHttpParams {
+impl Params for LoadHttpParams {
     fn bounds(&self) -> Vec<OutOfBounds> {
         let mut broken = Vec::new();
         if !(1..=MAX_RATE).contains(&self.rate) {

@@ -3,7 +3,10 @@
 //! Each step kind is one module with typed parameters (`#[serde(deny_unknown_fields)]`, a JSON
 //! Schema via schemars), an async `run` function and a [`StepDoc`]. Adding a step kind is one
 //! module plus one line in the `registry!` invocation below; validation, the JSON Schema, the
-//! `chaosplay steps` catalogue and the interpreter all follow from that line.
+//! `chaosplay steps` catalogue and the interpreter all follow from that line, and so do the
+//! facts others read about it: which containers it selects ([`Params`], for `plan` and the
+//! blast-radius test) and whether it injects a fault and how it is undone ([`Effect`], for
+//! `plan`, the HTML timeline and the docs).
 
 use schemars::{Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
@@ -18,13 +21,17 @@ pub mod catalogue;
 mod compose;
 pub mod docker;
 mod exec;
+mod fault;
 mod http;
 mod load;
 mod log;
 mod network;
 mod pd;
+pub mod select;
 mod sleep;
 pub mod undo;
+
+use select::Selector;
 
 /// What `chaosplay steps` shows for a step kind, besides its parameters.
 #[derive(Debug)]
@@ -40,10 +47,38 @@ pub struct StepDoc {
     /// Whether the step talks to the Docker daemon: a run that has such steps checks the
     /// daemon before it starts, so a missing daemon is one clear sentence, not a failed step.
     pub needs_docker: bool,
-    /// What cleanup does to reverse this step's fault; empty for steps that inject none.
-    pub undo: &'static str,
+    /// What the step leaves behind that cleanup must reverse.
+    pub effect: Effect,
     /// A TOML snippet showing a typical use.
     pub example: &'static str,
+}
+
+/// What a step does to the subject that cleanup must reverse. Every step that leaves
+/// something behind registers an [`undo::Undo`] before it acts; this is how that undo is told
+/// to a reader before the run (`chaosplay plan`, `chaosplay steps`, the README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Nothing to reverse: the step reads, waits, runs a command of the playbook's, or repairs
+    /// (`docker.start`, `network.heal`).
+    None,
+    /// Injects a fault into the subject, reversed at cleanup and by `recover` as `undo` says;
+    /// drawn as a fault on the HTML timeline.
+    Fault { undo: &'static str },
+    /// Changes a setting the scenario needs (not a fault), restored at cleanup as `undo` says.
+    Setting { undo: &'static str },
+}
+
+impl Effect {
+    pub fn undo(self) -> Option<&'static str> {
+        match self {
+            Effect::None => None,
+            Effect::Fault { undo } | Effect::Setting { undo } => Some(undo),
+        }
+    }
+
+    pub fn is_fault(self) -> bool {
+        matches!(self, Effect::Fault { .. })
+    }
 }
 
 /// A value its parameter's type allows but the step does not (out of a range, or a combination
@@ -63,21 +98,31 @@ impl OutOfBounds {
     }
 }
 
-/// The rules on a step's parameters that their types cannot express. They are checked twice:
-/// at load time on the values written literally, so `percent = 150` fails before anything runs,
-/// and on the rendered values right before the step runs, since a template's value is known
-/// only then.
-pub trait Bounds {
+/// What a step's parameters say beyond their types: the rules their types cannot express,
+/// and the containers they select.
+///
+/// The rules are checked twice: at load time on the values written literally, so
+/// `percent = 150` fails before anything runs, and on the rendered values right before the
+/// step runs, since a template's value is known only then.
+pub trait Params {
+    /// Whether the parameters select containers (they are declared with `selector_params!`).
+    const SELECTS: bool = false;
+
     /// Every rule broken, so validation can report each value at once.
     fn bounds(&self) -> Vec<OutOfBounds> {
         Vec::new()
     }
+
+    /// The containers the step acts on, when it [`Params::SELECTS`] them.
+    fn targets(&self) -> Option<Selector> {
+        None
+    }
 }
 
-/// Parameter types without rules beyond their types.
+/// Parameter types without rules beyond their types, that select no container.
 macro_rules! unbounded {
     ($($params:path),* $(,)?) => {
-        $(impl Bounds for $params {})*
+        $(impl Params for $params {})*
     };
 }
 
@@ -99,10 +144,10 @@ unbounded!(
     pd::ConfigParams,
 );
 
-/// Applies [`Bounds`] at validation: a value written literally is reported at its place in the
+/// Applies [`Params::bounds`] at validation: a value written literally is reported at its place in the
 /// file; a rule broken by a key holding a template is left to run time, since the template's
 /// stand-in is not its value.
-fn literal_bounds(params: &impl Bounds, with: &Node) -> Result<(), CheckError> {
+fn literal_bounds(params: &impl Params, with: &Node) -> Result<(), CheckError> {
     for e in params.bounds() {
         match with.get(e.field) {
             Some(value) if value.has_template() => continue,
@@ -140,13 +185,31 @@ macro_rules! registry {
                 }
             }
 
-            /// Checks a `with` table against this kind's parameters and their [`Bounds`],
+            /// Checks a `with` table against this kind's parameters and their bounds,
             /// templates standing in for any value.
             pub fn check(self, with: &Node) -> Result<(), CheckError> {
                 match self {
                     $(StepKind::$variant => {
                         check::<$params>(with).and_then(|p| literal_bounds(&p, with))
                     })*
+                }
+            }
+
+            /// Whether steps of this kind act on containers chosen by a selector.
+            pub fn selects(self) -> bool {
+                match self {
+                    $(StepKind::$variant => <$params as Params>::SELECTS,)*
+                }
+            }
+
+            /// The containers selector of a step that acts on containers, from its rendered
+            /// parameters; `None` for other steps. `chaosplay plan` shows what it would hit.
+            pub fn selector(self, params: serde_json::Value) -> Option<Result<Selector, StepError>> {
+                match self {
+                    $(StepKind::$variant if self.selects() => {
+                        parse_params::<$params>(params).map(|p| p.targets()).transpose()
+                    })*
+                    _ => None,
                 }
             }
 
@@ -198,45 +261,17 @@ registry! {
     DockerExec => "docker.exec", docker::ExecParams, docker::EXEC_DOC, docker::exec;
     DockerWait => "docker.wait", docker::WaitParams, docker::WAIT_DOC, docker::wait;
     DockerLogs => "docker.logs", docker::LogsParams, docker::LOGS_DOC, docker::logs;
+    DockerLimit => "docker.limit", docker::limit::LimitParams, docker::limit::DOC, docker::limit::run;
     NetworkPartition => "network.partition", network::PartitionParams, network::PARTITION_DOC, network::partition;
     NetworkHeal => "network.heal", network::HealParams, network::HEAL_DOC, network::heal;
     NetworkLoss => "network.loss", network::LossParams, network::LOSS_DOC, network::loss;
     NetworkBandwidth => "network.bandwidth", network::BandwidthParams, network::BANDWIDTH_DOC, network::bandwidth;
     NetworkDelay => "network.delay", network::DelayParams, network::DELAY_DOC, network::delay;
+    FaultExec => "fault.exec", fault::ExecParams, fault::EXEC_DOC, fault::exec;
+    FaultDockerExec => "fault.docker_exec", fault::DockerExecParams, fault::DOCKER_EXEC_DOC, fault::docker_exec;
 }
 
 impl StepKind {
-    /// The containers selector of a step that acts on containers, from its rendered
-    /// parameters; `None` for other steps. `chaosplay plan` shows what it would hit.
-    pub fn selector(
-        self,
-        params: serde_json::Value,
-    ) -> Option<Result<docker::select::Selector, StepError>> {
-        fn of<T: DeserializeOwned + Bounds>(
-            params: serde_json::Value,
-            selector: fn(&T) -> docker::select::Selector,
-        ) -> Option<Result<docker::select::Selector, StepError>> {
-            Some(parse_params::<T>(params).map(|p| selector(&p)))
-        }
-        match self {
-            StepKind::DockerKill => of(params, docker::KillParams::selector),
-            StepKind::DockerStop => of(params, docker::StopParams::selector),
-            StepKind::DockerStart => of(params, docker::StartParams::selector),
-            StepKind::DockerRestart => of(params, docker::RestartParams::selector),
-            StepKind::DockerPause => of(params, docker::PauseParams::selector),
-            StepKind::DockerUnpause => of(params, docker::UnpauseParams::selector),
-            StepKind::DockerExec => of(params, docker::ExecParams::selector),
-            StepKind::DockerWait => of(params, docker::WaitParams::selector),
-            StepKind::DockerLogs => of(params, docker::LogsParams::selector),
-            StepKind::NetworkPartition => of(params, network::PartitionParams::selector),
-            StepKind::NetworkHeal => of(params, network::HealParams::selector),
-            StepKind::NetworkLoss => of(params, network::LossParams::selector),
-            StepKind::NetworkBandwidth => of(params, network::BandwidthParams::selector),
-            StepKind::NetworkDelay => of(params, network::DelayParams::selector),
-            _ => None,
-        }
-    }
-
     /// Whether a background step of this kind, stopped by `await` with `cancel = true`, is
     /// asked to end (through [`StepContext::stopped`]) and keeps the output it returns, instead
     /// of being dropped: a load generator's figures are what the scenario asserts on.
@@ -255,8 +290,8 @@ impl std::fmt::Display for StepKind {
     }
 }
 
-/// Rendered parameters, typed and within their [`Bounds`].
-fn parse_params<T: DeserializeOwned + Bounds>(params: serde_json::Value) -> Result<T, StepError> {
+/// Rendered parameters, typed and within their bounds.
+fn parse_params<T: DeserializeOwned + Params>(params: serde_json::Value) -> Result<T, StepError> {
     let params: T = convert(params).map_err(|e| StepError::Params(e.to_string()))?;
     match params.bounds().into_iter().next() {
         Some(e) => Err(StepError::Params(e.message)),

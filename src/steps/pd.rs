@@ -10,9 +10,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::StepDoc;
 use super::undo::Undo;
-use crate::clients::pd::{PdClient, PdError, RegionCheck, StoreState};
+use super::{Effect, StepDoc};
+use crate::clients::pd::{PdClient, PdError, RegionCheck, StoreState, find_config};
 use crate::duration::Duration;
 use crate::engine::{StepContext, StepError};
 
@@ -113,7 +113,7 @@ pub const WAIT_STORES_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: true,
     needs_docker: false,
-    undo: "",
+    effect: Effect::None,
     example: "id = \"down\"\nuses = \"pd.wait_stores\"\nwith = { pd = \"{{ vars.pd }}\", state = \"Disconnected\", count = 1 }\ntimeout = \"60s\"",
 };
 
@@ -200,7 +200,7 @@ pub const CAPTURE_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: true,
     needs_docker: false,
-    undo: "",
+    effect: Effect::None,
     example: "id = \"before\"\nuses = \"pd.capture\"\nwith = { pd = \"{{ vars.pd }}\" }",
 };
 
@@ -251,7 +251,7 @@ pub const WAIT_HEALTHY_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: true,
     needs_docker: false,
-    undo: "",
+    effect: Effect::None,
     example: "uses = \"pd.wait_healthy\"\nwith = { pd = \"{{ vars.pd }}\" }\ntimeout = \"2m\"",
 };
 
@@ -310,7 +310,7 @@ pub const REGIONS_CHECK_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: true,
     needs_docker: false,
-    undo: "",
+    effect: Effect::None,
     example: "id = \"regions\"\nuses = \"pd.regions_check\"\nwith = { pd = \"{{ vars.pd }}\" }",
 };
 
@@ -343,7 +343,9 @@ pub const CONFIG_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: false,
-    undo: "restore the previous values",
+    effect: Effect::Setting {
+        undo: "restore the previous values",
+    },
     example: "uses = \"pd.config\"\nwith = { pd = \"{{ vars.pd }}\", set = { max-store-down-time = \"1m\" } }",
 };
 
@@ -372,18 +374,6 @@ pub async fn config(p: ConfigParams, cx: &StepContext) -> Result<Value, StepErro
     Ok(json!({"previous": previous, "set": set}))
 }
 
-/// PD's config is nested by section (`schedule.max-store-down-time`); settings are set by
-/// their bare name.
-pub(crate) fn find_config(config: &Map<String, Value>, key: &str) -> Option<Value> {
-    if let Some(v) = config.get(key) {
-        return Some(v.clone());
-    }
-    config
-        .values()
-        .filter_map(Value::as_object)
-        .find_map(|section| find_config(section, key))
-}
-
 pub const LEADER_DOC: StepDoc = StepDoc {
     summary: "Name the PD leader, e.g. to kill it: `docker.kill` with `service = \"{{ steps.leader.name }}\"` when PD member names match compose services.",
     outputs: &[
@@ -394,7 +384,7 @@ pub const LEADER_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: true,
     needs_docker: false,
-    undo: "",
+    effect: Effect::None,
     example: "id = \"leader\"\nuses = \"pd.leader\"\nwith = { pd = \"{{ vars.pd }}\" }",
 };
 
@@ -403,23 +393,4 @@ pub async fn leader(p: PdParams, _cx: &StepContext) -> Result<Value, StepError> 
     Ok(
         json!({"name": leader.name, "member_id": leader.member_id, "client_urls": leader.client_urls}),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_nested_settings() {
-        let config: Map<String, Value> = serde_json::from_str(
-            r#"{"schedule": {"max-store-down-time": "30m0s", "leader-schedule-limit": 4}, "replication": {"max-replicas": 3}}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            find_config(&config, "max-store-down-time"),
-            Some(json!("30m0s"))
-        );
-        assert_eq!(find_config(&config, "max-replicas"), Some(json!(3)));
-        assert_eq!(find_config(&config, "nope"), None);
-    }
 }

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::StepDoc;
+use super::{Effect, StepDoc};
 use crate::duration::Duration;
 use crate::engine::{StepContext, StepError};
 
@@ -23,7 +23,7 @@ pub const DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: true,
     needs_docker: false,
-    undo: "",
+    effect: Effect::None,
     example: "uses = \"sleep\"\nwith = { duration = \"5s\" }",
 };
 

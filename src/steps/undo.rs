@@ -15,13 +15,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::network;
+use crate::clients::command::{self, Place};
 use crate::clients::docker::{DockerClient, DockerError, Liveness};
-use crate::clients::pd::PdClient;
+use crate::clients::limits::{Kinds, Limits};
+use crate::clients::netns::by_name as netns;
+use crate::clients::pd::{PdClient, find_config};
 use crate::engine::StepError;
 
 /// How long an undo may take to show its effect before it counts as failed.
 pub const VERIFY_WITHIN: Duration = Duration::from_secs(10);
+
+/// How long a user-defined fault's undo command may run (see `fault.exec`).
+const COMMAND_WITHIN: Duration = Duration::from_secs(60);
 
 /// How long a started container must stay up to count as restored: one that crashes at once
 /// (a member refusing its stale data, say) is not restored.
@@ -66,6 +71,19 @@ pub enum Undo {
     /// Remove the root qdisc (tbf or netem) a network fault set on one of the container's
     /// interfaces.
     ClearQdisc { container: String, device: String },
+    /// Put back the resource limits `docker.limit` changed (`kinds`), as read `before` it.
+    Limits {
+        container: String,
+        before: Limits,
+        kinds: Kinds,
+    },
+    /// Run the undo command of a user-defined fault (`fault.exec`, `fault.docker_exec`), then
+    /// its check, if any, until it succeeds.
+    Command {
+        place: Place,
+        undo: Vec<String>,
+        check: Option<Vec<String>>,
+    },
     /// Restore PD settings changed by `pd.config`.
     PdConfig {
         pd: String,
@@ -112,6 +130,15 @@ impl Undo {
             Undo::ClearQdisc { container, device } => {
                 format!("remove the qdisc on {device} in {container}")
             }
+            Undo::Limits {
+                container, kinds, ..
+            } => format!("restore the {} limits of {container}", kind_names(*kinds)),
+            Undo::Command { place, undo, .. } => match place {
+                Place::Local { dir } => format!("run `{}` in {}", undo.join(" "), dir.display()),
+                Place::Container { container } => {
+                    format!("run `{}` in {container}", undo.join(" "))
+                }
+            },
             Undo::PdConfig { pd, values } => format!(
                 "restore PD settings {} at {pd}",
                 values.keys().cloned().collect::<Vec<_>>().join(", ")
@@ -120,7 +147,14 @@ impl Undo {
     }
 
     pub fn needs_docker(&self) -> bool {
-        !matches!(self, Undo::PdConfig { .. })
+        !matches!(
+            self,
+            Undo::PdConfig { .. }
+                | Undo::Command {
+                    place: Place::Local { .. },
+                    ..
+                }
+        )
     }
 
     /// Whether this undo is made unnecessary by an explicit step doing the same: starting a
@@ -140,8 +174,17 @@ impl Undo {
             | Undo::Unpause { container }
             | Undo::Reconnect { container, .. }
             | Undo::FlushIptables { container, .. }
-            | Undo::ClearQdisc { container, .. } => Some(container),
-            Undo::PdConfig { .. } => None,
+            | Undo::ClearQdisc { container, .. }
+            | Undo::Limits { container, .. }
+            | Undo::Command {
+                place: Place::Container { container },
+                ..
+            } => Some(container),
+            Undo::Command {
+                place: Place::Local { .. },
+                ..
+            }
+            | Undo::PdConfig { .. } => None,
         }
     }
 
@@ -217,12 +260,28 @@ impl Undo {
                 network,
                 aliases,
                 ipv4,
-            } => network::reconnect(docker()?, container, network, aliases, ipv4.as_deref()).await,
+            } => reconnect(docker()?, container, network, aliases, ipv4.as_deref()).await,
             Undo::FlushIptables { container, chain } => {
-                network::remove_chain(docker()?, container, chain).await
+                Ok(netns::remove_chain(docker()?, container, chain).await?)
             }
             Undo::ClearQdisc { container, device } => {
-                network::clear_qdisc(docker()?, container, device).await
+                Ok(netns::clear_qdisc(docker()?, container, device).await?)
+            }
+            Undo::Limits {
+                container,
+                before,
+                kinds,
+            } => {
+                let docker = docker()?;
+                let update = before.restore(*kinds, docker.cgroup().await?);
+                Ok(docker.update_limits(container, update).await?)
+            }
+            Undo::Command { place, undo, .. } => {
+                let ran = command::run(docker().ok(), place, undo, COMMAND_WITHIN).await?;
+                match ran.ok() {
+                    true => Ok(()),
+                    false => Err(StepError::Failed(ran.failure(undo))),
+                }
             }
             Undo::PdConfig { pd, values } => Ok(PdClient::new(pd)?.set_config(values).await?),
         }
@@ -260,29 +319,60 @@ impl Undo {
             }
             Undo::Reconnect {
                 container, network, ..
-            } => (!network::is_attached(docker()?, container, network).await?)
+            } => (!is_attached(docker()?, container, network).await?)
                 .then(|| format!("{container} is not on {network}")),
             Undo::FlushIptables { container, chain } => {
-                network::has_chain(docker()?, container, chain)
+                netns::has_chain(docker()?, container, chain)
                     .await?
                     .then(|| format!("chain {chain} is still in {container}"))
             }
             Undo::ClearQdisc { container, device } => {
-                network::has_our_qdisc(docker()?, container, device)
+                netns::has_our_qdisc(docker()?, container, device)
                     .await?
                     .then(|| format!("the qdisc on {device} is still in {container}"))
             }
+            Undo::Limits {
+                container,
+                before,
+                kinds,
+            } => match docker()?.limits(container).await {
+                Ok(now) => before
+                    .differs(&now, *kinds)
+                    .map(|left| format!("{container}: {left}")),
+                Err(DockerError::NoSuchContainer(_)) => None,
+                Err(e) => return Err(e.into()),
+            },
+            Undo::Command { place, check, .. } => match check {
+                Some(check) => {
+                    let ran = command::run(docker().ok(), place, check, VERIFY_WITHIN).await?;
+                    (!ran.ok()).then(|| ran.failure(check))
+                }
+                None => None,
+            },
             Undo::PdConfig { pd, values } => {
                 let config = PdClient::new(pd)?.config().await?;
                 values
                     .iter()
-                    .find(|(key, value)| {
-                        super::pd::find_config(&config, key).as_ref() != Some(value)
-                    })
+                    .find(|(key, value)| find_config(&config, key).as_ref() != Some(value))
                     .map(|(key, value)| format!("PD at {pd} does not have {key} = {value}"))
             }
         })
     }
+}
+
+/// The kinds of limits, as words: "cpu, memory".
+fn kind_names(kinds: Kinds) -> String {
+    let names = [
+        (kinds.cpu, "cpu"),
+        (kinds.memory, "memory"),
+        (kinds.pids, "pids"),
+    ];
+    let on: Vec<&str> = names
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| *n)
+        .collect();
+    on.join(", ")
 }
 
 /// Why `container` is not restored yet, if it is not: it must be up, and still up a moment
@@ -297,6 +387,40 @@ async fn still_down(docker: &DockerClient, container: &str) -> Result<Option<Str
     }
     tokio::time::sleep(STAYS_UP).await;
     Ok(down(liveness(docker, container).await?))
+}
+
+/// Undo of a disconnect: attach the container again unless it is gone or already attached.
+async fn reconnect(
+    docker: &DockerClient,
+    container: &str,
+    network: &str,
+    aliases: &[String],
+    ipv4: Option<&str>,
+) -> Result<(), StepError> {
+    let state = match docker.network_state(container).await {
+        Ok(state) => state,
+        Err(DockerError::NoSuchContainer(_)) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    if state.attachments.iter().any(|a| a.network == network) {
+        return Ok(());
+    }
+    Ok(docker
+        .connect_network(container, network, aliases, ipv4)
+        .await?)
+}
+
+/// Whether the container is on `network` (a container that is gone needs nothing).
+async fn is_attached(
+    docker: &DockerClient,
+    container: &str,
+    network: &str,
+) -> Result<bool, StepError> {
+    match docker.network_state(container).await {
+        Ok(state) => Ok(state.attachments.iter().any(|a| a.network == network)),
+        Err(DockerError::NoSuchContainer(_)) => Ok(true),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The container's liveness, `None` if it no longer exists.

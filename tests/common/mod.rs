@@ -5,7 +5,8 @@ pub mod docker;
 pub mod http;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_chaosplay"))
@@ -41,6 +42,14 @@ pub fn run(dir: &Path, playbook: &str, args: &[&str]) -> (Output, serde_json::Va
 /// parsed report.
 pub fn run_file(dir: &Path, path: &Path, args: &[&str]) -> (Output, serde_json::Value) {
     run_file_env(dir, path, args, &[])
+}
+
+/// Runs `playbook` with its ledgers in `dir` (so a kept undo is this test's alone), and
+/// returns its output and JSON report.
+pub fn run_here(dir: &Path, playbook: &str) -> (Output, serde_json::Value) {
+    let path = write(dir, "p.toml", playbook);
+    let state_dir = dir.to_str().unwrap();
+    run_file_env(dir, &path, &[], &[("CHAOSPLAY_STATE_DIR", state_dir)])
 }
 
 /// [`run_file`] with extra environment variables.
@@ -112,4 +121,29 @@ pub fn assert_nothing_to_recover(state_dir: &Path, project: &str) {
     let out = recover(state_dir, project);
     assert_eq!(code(&out), 0);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "nothing to recover\n");
+}
+
+/// Waits (30 s at most) until `done`.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Kills a runner the way a crash or an OOM killer would: no cleanup runs.
+pub fn sigkill(child: &mut Child) {
+    signal(child, "KILL");
+    let _ = child.wait();
+}
+
+pub fn signal(child: &Child, name: &str) {
+    assert!(
+        Command::new("kill")
+            .args([&format!("-{name}"), &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
 }

@@ -267,6 +267,18 @@ fn normalize_base_url(input: &str) -> Result<String, PdError> {
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
+/// PD's config is nested by section (`schedule.max-store-down-time`); settings are set by
+/// their bare name.
+pub fn find_config(config: &Map<String, Value>, key: &str) -> Option<Value> {
+    if let Some(v) = config.get(key) {
+        return Some(v.clone());
+    }
+    config
+        .values()
+        .filter_map(Value::as_object)
+        .find_map(|section| find_config(section, key))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,5 +315,22 @@ mod tests {
             normalize_base_url("ftp://pd:2379").unwrap_err().to_string(),
             "invalid pd url \"ftp://pd:2379\": unsupported scheme `ftp` (expected http or https)"
         );
+    }
+
+    #[test]
+    fn finds_nested_settings() {
+        let config: Map<String, Value> = serde_json::from_str(
+            r#"{"schedule": {"max-store-down-time": "30m0s", "leader-schedule-limit": 4}, "replication": {"max-replicas": 3}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            find_config(&config, "max-store-down-time"),
+            Some(serde_json::json!("30m0s"))
+        );
+        assert_eq!(
+            find_config(&config, "max-replicas"),
+            Some(serde_json::json!(3))
+        );
+        assert_eq!(find_config(&config, "nope"), None);
     }
 }

@@ -17,7 +17,7 @@ mod summary;
 mod fixture_tests;
 
 pub use byte_size::{ByteSize, ParseByteSizeError};
-pub use client::{PdClient, PdClientOptions};
+pub use client::{PdClient, PdClientOptions, find_config};
 pub use error::PdError;
 pub use models::{
     Cluster, ClusterStatus, DownPeer, HealthMember, Member, MembersResponse, ParseRegionCheckError,

@@ -7,45 +7,16 @@ use std::time::Duration as StdDuration;
 
 use serde_json::{Value, json};
 
+use super::select::{self, hit_output, hit_outputs, select, selector_params};
 use super::undo::Undo;
-use super::{OutOfBounds, StepDoc};
-use crate::clients::docker::Container;
+use super::{Effect, OutOfBounds, StepDoc};
 use crate::duration::Duration;
 use crate::engine::{StepContext, StepError};
 
-pub mod select;
+pub mod limit;
 pub mod signal;
 
-use select::{select, selector_params};
-
-/// The documented outputs of a fault step: what [`hit_output`] gives, then the step's own.
-macro_rules! hit_outputs {
-    ($(($name:literal, $what:literal)),* $(,)?) => {
-        &[
-            ("container", "name of the (first) container hit"),
-            ("service", "its compose service"),
-            ("id", "its container id"),
-            ("at", "when the action was taken (RFC 3339)"),
-            ("containers", "every container hit: name, service, id"),
-            $(($name, $what),)*
-        ]
-    };
-}
-pub(crate) use hit_outputs;
-
 const HIT_OUTPUTS: &[(&str, &str)] = hit_outputs!();
-
-/// The output of a step that acted on `hit` (a JSON object: steps add their own fields).
-pub(crate) fn hit_output(hit: &[Container]) -> Value {
-    let first = &hit[0];
-    json!({
-        "container": first.name,
-        "service": first.service,
-        "id": first.id,
-        "at": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-        "containers": hit.iter().map(|c| json!({"name": c.name, "service": c.service, "id": c.id})).collect::<Vec<_>>(),
-    })
-}
 
 selector_params! {
     pick = "select::pick_random";
@@ -80,7 +51,9 @@ pub const KILL_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
-    undo: "start the containers it hit once the signal has had 10s to act (SIGCONT after a stopping signal), and check they run",
+    effect: Effect::Fault {
+        undo: "start the containers it hit once the signal has had 10s to act (SIGCONT after a stopping signal), and check they run",
+    },
     example: "id = \"kill\"\nuses = \"docker.kill\"\nwith = { service = \"tikv*\", pick = \"random\" }",
 };
 
@@ -116,7 +89,9 @@ pub const STOP_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
-    undo: "start the containers it hit once the stop is over (`grace` + 10s at most), and check they run",
+    effect: Effect::Fault {
+        undo: "start the containers it hit once the stop is over (`grace` + 10s at most), and check they run",
+    },
     example: "uses = \"docker.stop\"\nwith = { service = \"etcd1\", grace = \"5s\" }",
 };
 
@@ -144,7 +119,7 @@ pub const START_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
-    undo: "",
+    effect: Effect::None,
     example: "uses = \"docker.start\"\nwith = { container = \"{{ steps.kill.container }}\" }",
 };
 
@@ -175,7 +150,9 @@ pub const RESTART_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
-    undo: "start the containers if the restart did not finish",
+    effect: Effect::Fault {
+        undo: "start the containers if the restart did not finish",
+    },
     example: "uses = \"docker.restart\"\nwith = { service = \"pd0\", grace = \"0s\" }",
 };
 
@@ -206,7 +183,9 @@ pub const PAUSE_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
-    undo: "unpause the containers it hit, and check they run",
+    effect: Effect::Fault {
+        undo: "unpause the containers it hit, and check they run",
+    },
     example: "id = \"pause\"\nuses = \"docker.pause\"\nwith = { service = \"etcd*\" }",
 };
 
@@ -236,7 +215,7 @@ pub const UNPAUSE_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
-    undo: "",
+    effect: Effect::None,
     example: "uses = \"docker.unpause\"\nwith = { container = \"{{ steps.pause.container }}\" }",
 };
 
@@ -289,7 +268,7 @@ pub const EXEC_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
-    undo: "",
+    effect: Effect::None,
     example: "id = \"put\"\nuses = \"docker.exec\"\nwith = { service = \"etcd0\", argv = [\"etcdctl\", \"put\", \"k\", \"v\"] }",
 };
 
@@ -369,7 +348,7 @@ pub const WAIT_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: true,
     needs_docker: true,
-    undo: "",
+    effect: Effect::None,
     example: "uses = \"docker.wait\"\nwith = { service = \"etcd*\", health = \"healthy\" }\ntimeout = \"60s\"",
 };
 
@@ -429,7 +408,7 @@ pub const LOGS_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: true,
     needs_docker: true,
-    undo: "",
+    effect: Effect::None,
     example: "id = \"logs\"\nuses = \"docker.logs\"\nwith = { container = \"{{ steps.kill.container }}\", tail = 50 }",
 };
 

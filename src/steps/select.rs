@@ -1,12 +1,18 @@
-//! Which containers a fault hits. One selector model for every container step: by service
-//! glob, container name or labels, scoped to the subject's compose project unless the step says
-//! `scope = "any"`, and picked at random from the run's seed so a failing run replays exactly.
+//! Which containers a fault hits, and how a step says which it hit. One selector model for
+//! every container step (`docker.*`, `network.*`, `fault.*`): by service glob, container name or
+//! labels, scoped to the subject's compose project unless the step says `scope = "any"`, and
+//! picked at random from the run's seed so a failing run replays exactly.
+//!
+//! It lives beside the step families rather than in one of them, so that each family (and
+//! `chaosplay plan`, through [`crate::steps::StepKind::selector`]) depends on it and not on
+//! another family.
 
 use std::collections::BTreeMap;
 
 use rand::SeedableRng;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use crate::clients::docker::{Container, DockerClient, labels};
 use crate::engine::{StepContext, StepError};
@@ -57,7 +63,7 @@ macro_rules! selector_params {
             pub labels: std::collections::BTreeMap<String, String>,
             /// Which of the matches to act on: random, all or first.
             #[serde(default = $pick)]
-            pub pick: $crate::steps::docker::select::Pick,
+            pub pick: $crate::steps::select::Pick,
             /// How many to pick (default: 1 for random and first, every match for all).
             #[serde(default)]
             pub count: Option<u32>,
@@ -66,13 +72,13 @@ macro_rules! selector_params {
             pub percent: Option<u32>,
             /// `project` (default) or `any`.
             #[serde(default)]
-            pub scope: $crate::steps::docker::select::Scope,
+            pub scope: $crate::steps::select::Scope,
             $($(#[$fmeta])* pub $field: $ty,)*
         }
 
         impl $name {
-            pub fn selector(&self) -> $crate::steps::docker::select::Selector {
-                $crate::steps::docker::select::Selector {
+            pub fn selector(&self) -> $crate::steps::select::Selector {
+                $crate::steps::select::Selector {
                     service: self.service.clone(),
                     container: self.container.clone(),
                     exclude: self.exclude.clone(),
@@ -85,17 +91,51 @@ macro_rules! selector_params {
             }
         }
 
-        impl $crate::steps::Bounds for $name {
+        impl $crate::steps::Params for $name {
+            const SELECTS: bool = true;
+
             fn bounds(&self) -> Vec<$crate::steps::OutOfBounds> {
                 #[allow(unused_mut)]
                 let mut broken = self.selector().bounds();
                 $(broken.extend($bounds(self));)?
                 broken
             }
+
+            fn targets(&self) -> Option<$crate::steps::select::Selector> {
+                Some(self.selector())
+            }
         }
     };
 }
 pub(crate) use selector_params;
+
+/// The documented outputs of a step that acts on containers: what [`hit_output`] gives, then
+/// the step's own.
+macro_rules! hit_outputs {
+    ($(($name:literal, $what:literal)),* $(,)?) => {
+        &[
+            ("container", "name of the (first) container hit"),
+            ("service", "its compose service"),
+            ("id", "its container id"),
+            ("at", "when the action was taken (RFC 3339)"),
+            ("containers", "every container hit: name, service, id"),
+            $(($name, $what),)*
+        ]
+    };
+}
+pub(crate) use hit_outputs;
+
+/// The output of a step that acted on `hit` (a JSON object: steps add their own fields).
+pub(crate) fn hit_output(hit: &[Container]) -> Value {
+    let first = &hit[0];
+    json!({
+        "container": first.name,
+        "service": first.service,
+        "id": first.id,
+        "at": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        "containers": hit.iter().map(|c| json!({"name": c.name, "service": c.service, "id": c.id})).collect::<Vec<_>>(),
+    })
+}
 
 pub fn pick_random() -> Pick {
     Pick::Random
@@ -172,7 +212,7 @@ impl Selector {
         Ok(self.labels.iter().all(|(k, v)| c.labels.get(k) == Some(v)))
     }
 
-    /// The selector's own rules, shared by every container step's [`Bounds`].
+    /// The selector's own rules, shared by every container step's bounds.
     pub fn bounds(&self) -> Vec<OutOfBounds> {
         let mut broken = Vec::new();
         if self.count.is_some() && self.percent.is_some() {

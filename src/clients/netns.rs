@@ -2,14 +2,28 @@
 //! `iptables`, `tc`, `ip`), so the subject's images need neither those tools nor extra
 //! capabilities. Entering a namespace by its process id only works where the engine's processes
 //! are this machine's processes, and only for root: a local engine and root.
+//!
+//! A client of its own, not part of the network steps, because undo (at cleanup and in
+//! `recover`) removes what the network steps install without depending on those steps.
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use super::Direction;
 use crate::clients::docker::{DockerClient, DockerError};
-use crate::engine::StepError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetnsError {
+    /// This machine cannot act in the container's namespace: a remote engine, not root, a
+    /// host tool missing. Nothing the playbook can change.
+    #[error("{0}")]
+    Environment(String),
+    /// A command failed or did not finish, or the container must not be faulted this way.
+    #[error("{0}")]
+    Failed(String),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+}
 
 /// Our commands change a few kernel tables; one that hangs (a stuck xtables lock) must not
 /// hang the run or its cleanup.
@@ -35,14 +49,14 @@ fn package(tool: &str) -> &'static str {
 }
 
 /// The path of a host tool, or an error saying what to install.
-pub fn tool(name: &str) -> Result<PathBuf, StepError> {
+pub fn tool(name: &str) -> Result<PathBuf, NetnsError> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(SBIN.iter().map(PathBuf::from))
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
         .ok_or_else(|| {
-            StepError::Environment(format!(
+            NetnsError::Environment(format!(
                 "network faults need `{name}` on the host (package {}); it is neither on PATH nor in {}",
                 package(name),
                 SBIN.join(" or ")
@@ -52,7 +66,7 @@ pub fn tool(name: &str) -> Result<PathBuf, StepError> {
 
 /// Checks the tools a fault needs before it registers its undo, so a missing one fails the
 /// step (exit 3) instead of failing the cleanup as well.
-pub fn require(tools: &[&str]) -> Result<(), StepError> {
+pub fn require(tools: &[&str]) -> Result<(), NetnsError> {
     tools.iter().try_for_each(|t| tool(t).map(drop))
 }
 
@@ -88,18 +102,18 @@ fn effective_uid() -> Option<u32> {
         .ok()
 }
 
-fn require_local_root(docker_host: &str) -> Result<(), StepError> {
+fn require_local_root(docker_host: &str) -> Result<(), NetnsError> {
     if is_remote(docker_host) {
-        return Err(StepError::Environment(format!(
+        return Err(NetnsError::Environment(format!(
             "{REQUIREMENT}: DOCKER_HOST is {docker_host}, a remote engine whose containers this machine cannot enter"
         )));
     }
     match effective_uid() {
         Some(0) => Ok(()),
-        Some(uid) => Err(StepError::Environment(format!(
+        Some(uid) => Err(NetnsError::Environment(format!(
             "{REQUIREMENT}: chaosplay runs as uid {uid}, and entering a container's network namespace takes root"
         ))),
-        None => Err(StepError::Environment(format!(
+        None => Err(NetnsError::Environment(format!(
             "{REQUIREMENT}: cannot read /proc/self/status to tell whether this is root"
         ))),
     }
@@ -109,10 +123,10 @@ fn require_local_root(docker_host: &str) -> Result<(), StepError> {
 /// not the host's: a socket that looks local may lead to an engine in a VM (where the pid is
 /// some unrelated process here), and a `network_mode: host` container would have us drop the
 /// host's own traffic.
-fn verify_process(container: &str, id: &str, pid: i64) -> Result<(), StepError> {
+fn verify_process(container: &str, id: &str, pid: i64) -> Result<(), NetnsError> {
     let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
     if id.is_empty() || !cgroup.contains(id) {
-        return Err(StepError::Environment(format!(
+        return Err(NetnsError::Environment(format!(
             "{REQUIREMENT}: process {pid} of {container} is not on this machine (is the engine remote, or in a VM?)"
         )));
     }
@@ -121,7 +135,7 @@ fn verify_process(container: &str, id: &str, pid: i64) -> Result<(), StepError> 
     if let (Ok(theirs), Ok(ours)) = (theirs, ours)
         && theirs == ours
     {
-        return Err(StepError::Failed(format!(
+        return Err(NetnsError::Failed(format!(
             "{container} uses the host's network (network_mode: host); chaosplay will not fault the host's own network"
         )));
     }
@@ -146,7 +160,7 @@ pub struct Netns {
 impl Netns {
     /// The namespace of a container, or `None` if it is gone or not running (its namespace,
     /// and every rule or qdisc in it, went with its process).
-    pub async fn of(docker: &DockerClient, container: &str) -> Result<Option<Netns>, StepError> {
+    pub async fn of(docker: &DockerClient, container: &str) -> Result<Option<Netns>, NetnsError> {
         require_local_root(docker.host())?;
         tool("nsenter")?;
         let state = match docker.network_state(container).await {
@@ -165,16 +179,16 @@ impl Netns {
     }
 
     /// The namespace of a container a fault is about to act on: it must be running.
-    pub async fn running(docker: &DockerClient, container: &str) -> Result<Netns, StepError> {
+    pub async fn running(docker: &DockerClient, container: &str) -> Result<Netns, NetnsError> {
         Netns::of(docker, container).await?.ok_or_else(|| {
-            StepError::Failed(format!(
+            NetnsError::Failed(format!(
                 "{container} is not running, so it has no network to fault"
             ))
         })
     }
 
     /// Runs a host tool inside the namespace, bounded by [`COMMAND_TIMEOUT`].
-    pub async fn run(&self, program: &str, args: &[&str]) -> Result<Ran, StepError> {
+    pub async fn run(&self, program: &str, args: &[&str]) -> Result<Ran, NetnsError> {
         let line = format!("{program} {}", args.join(" "));
         let output = tokio::process::Command::new(tool("nsenter")?)
             .arg("-t")
@@ -188,14 +202,14 @@ impl Netns {
         let output = tokio::time::timeout(COMMAND_TIMEOUT, output)
             .await
             .map_err(|_| {
-                StepError::Failed(format!(
+                NetnsError::Failed(format!(
                     "`{line}` in {} did not finish within {}",
                     self.container,
                     crate::duration::human(COMMAND_TIMEOUT)
                 ))
             })?
             .map_err(|e| {
-                StepError::Failed(format!("cannot run nsenter for {}: {e}", self.container))
+                NetnsError::Failed(format!("cannot run nsenter for {}: {e}", self.container))
             })?;
         Ok(Ran {
             ok: output.status.success(),
@@ -205,12 +219,12 @@ impl Netns {
     }
 
     /// Runs a host tool inside the namespace; failing is an error.
-    async fn run_ok(&self, program: &str, args: &[&str]) -> Result<String, StepError> {
+    async fn run_ok(&self, program: &str, args: &[&str]) -> Result<String, NetnsError> {
         let ran = self.run(program, args).await?;
         if ran.ok {
             Ok(ran.stdout)
         } else {
-            Err(StepError::Failed(format!(
+            Err(NetnsError::Failed(format!(
                 "`{program} {}` in {} failed: {}",
                 args.join(" "),
                 self.container,
@@ -221,31 +235,26 @@ impl Netns {
 
     /// `iptables`, waiting for the xtables lock (which is shared by every namespace) rather
     /// than failing when another tool holds it.
-    async fn iptables(&self, args: &[&str]) -> Result<Ran, StepError> {
+    async fn iptables(&self, args: &[&str]) -> Result<Ran, NetnsError> {
         let mut all = vec!["-w", "5"];
         all.extend_from_slice(args);
         self.run("iptables", &all).await
     }
 
-    async fn iptables_ok(&self, args: &[&str]) -> Result<String, StepError> {
+    async fn iptables_ok(&self, args: &[&str]) -> Result<String, NetnsError> {
         let mut all = vec!["-w", "5"];
         all.extend_from_slice(args);
         self.run_ok("iptables", &all).await
     }
 
-    /// Creates `chain` (if missing) and makes the built-in chains of `direction` jump to it
+    /// Creates `chain` (if missing) and makes the built-in chains of `hooks` jump to it
     /// first. The jumps skip `lo`, so no fault cuts a container off from itself or from
     /// Docker's DNS server (127.0.0.11).
-    pub async fn ensure_chain(&self, chain: &str, direction: Direction) -> Result<(), StepError> {
+    pub async fn ensure_chain(&self, chain: &str, hooks: &[Hook]) -> Result<(), NetnsError> {
         if !self.iptables(&["-S", chain]).await?.ok {
             self.iptables_ok(&["-N", chain]).await?;
         }
-        let hooks: &[[&str; 3]] = match direction {
-            Direction::Both => &[INPUT_HOOK, OUTPUT_HOOK],
-            Direction::Incoming => &[INPUT_HOOK],
-            Direction::Outgoing => &[OUTPUT_HOOK],
-        };
-        for [builtin, flag, device] in hooks {
+        for [builtin, flag, device] in hooks.iter().map(|h| h.rule()) {
             let jump = ["!", flag, device, "-j", chain];
             let mut check = vec!["-C", builtin];
             check.extend_from_slice(&jump);
@@ -258,14 +267,14 @@ impl Netns {
         Ok(())
     }
 
-    pub async fn append_rule(&self, chain: &str, rule: &[&str]) -> Result<(), StepError> {
+    pub async fn append_rule(&self, chain: &str, rule: &[&str]) -> Result<(), NetnsError> {
         let mut args = vec!["-A", chain];
         args.extend_from_slice(rule);
         self.iptables_ok(&args).await.map(drop)
     }
 
     /// Whether `chain`, or a jump to it from a built-in chain, is in the namespace.
-    pub async fn has_chain(&self, chain: &str) -> Result<bool, StepError> {
+    pub async fn has_chain(&self, chain: &str) -> Result<bool, NetnsError> {
         for builtin in [INPUT_HOOK[0], OUTPUT_HOOK[0]] {
             let listing = self.iptables_ok(&["-S", builtin]).await?;
             if !jumps_to(&listing, chain).is_empty() {
@@ -276,7 +285,7 @@ impl Netns {
     }
 
     /// Removes `chain`, its rules and every jump to it; nothing to remove is fine.
-    pub async fn remove_chain(&self, chain: &str) -> Result<(), StepError> {
+    pub async fn remove_chain(&self, chain: &str) -> Result<(), NetnsError> {
         for builtin in [INPUT_HOOK[0], OUTPUT_HOOK[0]] {
             let listing = self.iptables_ok(&["-S", builtin]).await?;
             for rule in jumps_to(&listing, chain) {
@@ -293,13 +302,13 @@ impl Netns {
     }
 
     /// The interfaces to shape: `device`, or every interface that is up except `lo`.
-    pub async fn devices(&self, device: Option<&str>) -> Result<Vec<String>, StepError> {
+    pub async fn devices(&self, device: Option<&str>) -> Result<Vec<String>, NetnsError> {
         if let Some(device) = device {
             return Ok(vec![device.to_string()]);
         }
         let listing = self.run_ok("ip", &["-j", "link", "show", "up"]).await?;
         let links: Vec<serde_json::Value> = serde_json::from_str(&listing).map_err(|e| {
-            StepError::Failed(format!(
+            NetnsError::Failed(format!(
                 "cannot read `ip -j link` in {}: {e}",
                 self.container
             ))
@@ -311,7 +320,7 @@ impl Netns {
             .map(str::to_string)
             .collect();
         if devices.is_empty() {
-            return Err(StepError::Failed(format!(
+            return Err(NetnsError::Failed(format!(
                 "{} has no network interface besides lo",
                 self.container
             )));
@@ -325,7 +334,7 @@ impl Netns {
         &self,
         device: &str,
         qdisc: &[String],
-    ) -> Result<Ran, StepError> {
+    ) -> Result<Ran, NetnsError> {
         let mut args = vec!["qdisc", "replace", "dev", device, "root"];
         args.extend(qdisc.iter().map(String::as_str));
         self.run("tc", &args).await
@@ -333,7 +342,7 @@ impl Netns {
 
     /// Deletes the root qdisc of `device` if it is one chaosplay installs; an interface that
     /// is gone (its network was disconnected) has nothing left to remove.
-    pub async fn clear_root_qdisc(&self, device: &str) -> Result<(), StepError> {
+    pub async fn clear_root_qdisc(&self, device: &str) -> Result<(), NetnsError> {
         if self.has_our_root_qdisc(device).await? {
             self.run_ok("tc", &["qdisc", "del", "dev", device, "root"])
                 .await?;
@@ -343,7 +352,7 @@ impl Netns {
 
     /// Whether the root qdisc of `device` is one chaosplay installs (tbf or netem); an
     /// interface that is gone has none.
-    pub async fn has_our_root_qdisc(&self, device: &str) -> Result<bool, StepError> {
+    pub async fn has_our_root_qdisc(&self, device: &str) -> Result<bool, NetnsError> {
         let shown = self
             .run("tc", &["-j", "qdisc", "show", "dev", device, "root"])
             .await?;
@@ -351,14 +360,14 @@ impl Netns {
             return if shown.stderr.contains("Cannot find device") {
                 Ok(false)
             } else {
-                Err(StepError::Failed(format!(
+                Err(NetnsError::Failed(format!(
                     "`tc qdisc show dev {device}` in {} failed: {}",
                     self.container, shown.stderr
                 )))
             };
         }
         let qdiscs: Vec<serde_json::Value> = serde_json::from_str(&shown.stdout).map_err(|e| {
-            StepError::Failed(format!(
+            NetnsError::Failed(format!(
                 "cannot read `tc -j qdisc show dev {device}` in {}: {e}",
                 self.container
             ))
@@ -369,9 +378,79 @@ impl Netns {
     }
 }
 
+/// What undo needs, by container name: a container that is gone or not running took its
+/// namespace, and every rule and qdisc in it, along, so there is nothing left to see or remove.
+pub mod by_name {
+    use super::{DockerClient, Netns, NetnsError};
+
+    /// Whether `chain`, or a jump to it, is still in the container's namespace.
+    pub async fn has_chain(
+        docker: &DockerClient,
+        container: &str,
+        chain: &str,
+    ) -> Result<bool, NetnsError> {
+        match Netns::of(docker, container).await? {
+            Some(ns) => ns.has_chain(chain).await,
+            None => Ok(false),
+        }
+    }
+
+    /// Removes `chain`, its rules and the jumps to it.
+    pub async fn remove_chain(
+        docker: &DockerClient,
+        container: &str,
+        chain: &str,
+    ) -> Result<(), NetnsError> {
+        match Netns::of(docker, container).await? {
+            Some(ns) => ns.remove_chain(chain).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Whether a qdisc chaosplay installs is still the root qdisc of `device`.
+    pub async fn has_our_qdisc(
+        docker: &DockerClient,
+        container: &str,
+        device: &str,
+    ) -> Result<bool, NetnsError> {
+        match Netns::of(docker, container).await? {
+            Some(ns) => ns.has_our_root_qdisc(device).await,
+            None => Ok(false),
+        }
+    }
+
+    /// Removes the root qdisc of `device` if chaosplay installed it.
+    pub async fn clear_qdisc(
+        docker: &DockerClient,
+        container: &str,
+        device: &str,
+    ) -> Result<(), NetnsError> {
+        match Netns::of(docker, container).await? {
+            Some(ns) => ns.clear_root_qdisc(device).await,
+            None => Ok(()),
+        }
+    }
+}
+
 /// The built-in chain, and the interface match that leaves loopback traffic alone.
 const INPUT_HOOK: [&str; 3] = ["INPUT", "-i", "lo"];
 const OUTPUT_HOOK: [&str; 3] = ["OUTPUT", "-o", "lo"];
+
+/// Which packets a fault's chain sees: those the container receives, or those it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    Input,
+    Output,
+}
+
+impl Hook {
+    fn rule(self) -> [&'static str; 3] {
+        match self {
+            Hook::Input => INPUT_HOOK,
+            Hook::Output => OUTPUT_HOOK,
+        }
+    }
+}
 
 /// The rules of an `iptables -S <builtin>` listing that jump to `chain`, without their `-A`,
 /// ready to be deleted with `-D`.

@@ -3,7 +3,7 @@
 //!
 //! A partition without `peers` goes through the Engine API (disconnect now, reconnect on heal),
 //! which works with any engine. The other faults act inside the containers' network namespaces
-//! with the host's tools (see [`host`]), so they need a local engine and root, but nothing in
+//! with the host's tools (see [`crate::clients::netns`]), so they need a local engine and root, but nothing in
 //! the subject's images. Like every fault, each registers its undo before it acts.
 
 use std::collections::BTreeSet;
@@ -12,17 +12,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::docker::select::{self, select, selector_params};
-use super::docker::{hit_output, hit_outputs};
+use super::select::{self, hit_output, hit_outputs, select, selector_params};
 use super::undo::Undo;
-use super::{Bounds, OutOfBounds, StepDoc};
-use crate::clients::docker::{Container, DockerClient, DockerError};
+use super::{Effect, OutOfBounds, Params, StepDoc};
+use crate::clients::docker::{Container, DockerClient};
+use crate::clients::netns::{self, Hook, Netns};
 use crate::duration::Duration;
 use crate::engine::{StepContext, StepError};
-
-mod host;
-
-use host::Netns;
 
 /// The chain of `network.partition` rules (with `peers`).
 const PARTITION_CHAIN: &str = "CHAOSPLAY-PARTITION";
@@ -40,6 +36,16 @@ pub enum Direction {
     Incoming,
     /// Only what it sends.
     Outgoing,
+}
+
+impl Direction {
+    fn hooks(self) -> &'static [Hook] {
+        match self {
+            Direction::Both => &[Hook::Input, Hook::Output],
+            Direction::Incoming => &[Hook::Input],
+            Direction::Outgoing => &[Hook::Output],
+        }
+    }
 }
 
 selector_params! {
@@ -63,7 +69,7 @@ selector_params! {
 }
 
 fn peers_bounds(p: &PartitionParams) -> Vec<OutOfBounds> {
-    let peers = p.peers.iter().flat_map(Bounds::bounds);
+    let peers = p.peers.iter().flat_map(Params::bounds);
     peers
         .map(|e| OutOfBounds::new("peers", format!("in `peers`: {}", e.message)))
         .collect()
@@ -86,7 +92,9 @@ pub const PARTITION_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
-    undo: "reconnect the containers to their networks (same aliases and static address), or remove its traffic rules",
+    effect: Effect::Fault {
+        undo: "reconnect the containers to their networks (same aliases and static address), or remove its traffic rules",
+    },
     example: "id = \"cut\"\nuses = \"network.partition\"\nwith = { service = \"tikv0\", peers = { service = \"pd*\" } }",
 };
 
@@ -158,7 +166,7 @@ async fn drop_peers(
     for c in hit {
         targets.push(Netns::running(docker, &c.name).await?);
     }
-    host::require(&["iptables"])?;
+    netns::require(&["iptables"])?;
     let mut peer_addresses = Vec::new();
     for peer in peers {
         let state = docker.network_state(&peer.name).await?;
@@ -191,7 +199,8 @@ async fn drop_peers(
             addresses.len(),
             ns.container
         ));
-        ns.ensure_chain(PARTITION_CHAIN, Direction::Both).await?;
+        ns.ensure_chain(PARTITION_CHAIN, Direction::Both.hooks())
+            .await?;
         for address in addresses {
             ns.append_rule(PARTITION_CHAIN, &["-s", address, "-j", "DROP"])
                 .await?;
@@ -214,7 +223,7 @@ pub const HEAL_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
-    undo: "",
+    effect: Effect::None,
     example: "uses = \"network.heal\"\nwith = { service = \"tikv0\" }",
 };
 
@@ -279,7 +288,9 @@ pub const LOSS_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
-    undo: "remove its iptables rules",
+    effect: Effect::Fault {
+        undo: "remove its iptables rules",
+    },
     example: "uses = \"network.loss\"\nwith = { service = \"etcd*\", pick = \"all\", loss_percent = 30 }",
 };
 
@@ -290,7 +301,7 @@ pub async fn loss(p: LossParams, cx: &StepContext) -> Result<Value, StepError> {
     for c in &hit {
         targets.push(Netns::running(docker, &c.name).await?);
     }
-    host::require(&["iptables"])?;
+    netns::require(&["iptables"])?;
     let probability = (p.loss_percent / 100.0).to_string();
     for ns in &targets {
         cx.register_undo(Undo::FlushIptables {
@@ -299,7 +310,7 @@ pub async fn loss(p: LossParams, cx: &StepContext) -> Result<Value, StepError> {
         })?;
         cx.status(format!("dropping {}% in {}", p.loss_percent, ns.container));
         ns.remove_chain(LOSS_CHAIN).await?;
-        ns.ensure_chain(LOSS_CHAIN, p.direction).await?;
+        ns.ensure_chain(LOSS_CHAIN, p.direction.hooks()).await?;
         let rule = [
             "-m",
             "statistic",
@@ -405,7 +416,9 @@ pub const BANDWIDTH_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
-    undo: "remove its qdisc",
+    effect: Effect::Fault {
+        undo: "remove its qdisc",
+    },
     example: "uses = \"network.bandwidth\"\nwith = { service = \"tikv0\", rate = \"1mbit\" }",
 };
 
@@ -471,7 +484,9 @@ pub const DELAY_DOC: StepDoc = StepDoc {
     expressions: &[],
     read_only: false,
     needs_docker: true,
-    undo: "remove its qdisc",
+    effect: Effect::Fault {
+        undo: "remove its qdisc",
+    },
     example: "uses = \"network.delay\"\nwith = { service = \"pd0\", delay = \"100ms\", jitter = \"20ms\" }",
 };
 
@@ -515,7 +530,7 @@ async fn set_root_qdisc(
     for c in hit {
         targets.push(Netns::running(docker, &c.name).await?);
     }
-    host::require(&["tc", "ip"])?;
+    netns::require(&["tc", "ip"])?;
     let mut done = Vec::new();
     for ns in &targets {
         for device in ns.devices(device).await? {
@@ -527,7 +542,7 @@ async fn set_root_qdisc(
             let ran = ns.replace_root_qdisc(&device, qdisc).await?;
             if !ran.ok {
                 return Err(StepError::Failed(
-                    if host::qdisc_kind_unknown(&ran.stderr) {
+                    if netns::qdisc_kind_unknown(&ran.stderr) {
                         format!(
                             "{}, which this kernel does not have (tc: {}); {}",
                             missing.0, ran.stderr, missing.1
@@ -594,88 +609,6 @@ fn parse_rate(rate: &str) -> Result<u64, String> {
         ));
     }
     Ok(bits as u64)
-}
-
-/// Undo of a disconnect: attach the container again unless it is gone or already attached.
-pub(crate) async fn reconnect(
-    docker: &DockerClient,
-    container: &str,
-    network: &str,
-    aliases: &[String],
-    ipv4: Option<&str>,
-) -> Result<(), StepError> {
-    let state = match docker.network_state(container).await {
-        Ok(state) => state,
-        Err(DockerError::NoSuchContainer(_)) => return Ok(()),
-        Err(e) => return Err(e.into()),
-    };
-    if state.attachments.iter().any(|a| a.network == network) {
-        return Ok(());
-    }
-    Ok(docker
-        .connect_network(container, network, aliases, ipv4)
-        .await?)
-}
-
-/// Whether the container is on `network` (a container that is gone needs nothing).
-pub(crate) async fn is_attached(
-    docker: &DockerClient,
-    container: &str,
-    network: &str,
-) -> Result<bool, StepError> {
-    match docker.network_state(container).await {
-        Ok(state) => Ok(state.attachments.iter().any(|a| a.network == network)),
-        Err(DockerError::NoSuchContainer(_)) => Ok(true),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Whether a network fault's chain, or a jump to it, is still in the container's namespace.
-pub(crate) async fn has_chain(
-    docker: &DockerClient,
-    container: &str,
-    chain: &str,
-) -> Result<bool, StepError> {
-    match Netns::of(docker, container).await? {
-        Some(ns) => ns.has_chain(chain).await,
-        None => Ok(false),
-    }
-}
-
-/// Whether a qdisc chaosplay installs is still the root qdisc of `device` in the container.
-pub(crate) async fn has_our_qdisc(
-    docker: &DockerClient,
-    container: &str,
-    device: &str,
-) -> Result<bool, StepError> {
-    match Netns::of(docker, container).await? {
-        Some(ns) => ns.has_our_root_qdisc(device).await,
-        None => Ok(false),
-    }
-}
-
-/// Undo of loss and peer partitions.
-pub(crate) async fn remove_chain(
-    docker: &DockerClient,
-    container: &str,
-    chain: &str,
-) -> Result<(), StepError> {
-    match Netns::of(docker, container).await? {
-        Some(ns) => ns.remove_chain(chain).await,
-        None => Ok(()),
-    }
-}
-
-/// Undo of bandwidth limits and delays.
-pub(crate) async fn clear_qdisc(
-    docker: &DockerClient,
-    container: &str,
-    device: &str,
-) -> Result<(), StepError> {
-    match Netns::of(docker, container).await? {
-        Some(ns) => ns.clear_root_qdisc(device).await,
-        None => Ok(()),
-    }
 }
 
 #[cfg(test)]
