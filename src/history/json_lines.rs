@@ -90,8 +90,14 @@ pub(super) fn parse(text: &str) -> Result<(History, Lines), ParseError> {
         if text.trim().is_empty() {
             continue;
         }
-        let line: Line = serde_json::from_str(text)
-            .map_err(|e| ParseError::new(number, e.column(), e.to_string()))?;
+        let line: Line = serde_json::from_str(text).map_err(|e| {
+            // serde_json's message ends with its own "at line 1 column N": ours says where.
+            let message = e.to_string();
+            let message = message
+                .rsplit_once(" at line ")
+                .map_or(&*message, |(m, _)| m);
+            ParseError::new(number, e.column(), message)
+        })?;
         let op = operation(line).map_err(|message| ParseError::new(number, 1, message))?;
         history.push(op);
         lines.push(number);
