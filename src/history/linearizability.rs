@@ -135,12 +135,13 @@ fn partitions(history: &History) -> BTreeMap<Option<&String>, Vec<KeyOp<'_>>> {
 
 const NIL: u32 = u32::MAX;
 
-/// The deepest the search got: what a failure is explained with.
+/// The deepest the search got: what a failure is explained with. States are described only
+/// once the search is over: it notes them at every dead end.
 #[derive(Default)]
-struct Deepest {
+struct Deepest<S = u32> {
     prefix: Vec<u32>,
     blocked: Vec<u32>,
-    states: Vec<String>,
+    states: Vec<S>,
 }
 
 /// Most blocked operations and states an explanation lists.
@@ -246,7 +247,7 @@ impl<M: Machine> Search<M> {
     }
 
     /// `Ok(None)`: linearizable; `Ok(Some(deepest))`: not; `Err`: the budget ran out.
-    fn run(mut self, budget: Budget) -> Result<Option<Deepest>, Exhausted> {
+    fn run(mut self, budget: Budget) -> Result<Option<Deepest<String>>, Exhausted> {
         let remaining_ok = self.ok.iter().filter(|&&ok| ok).count();
         let (mut remaining_ok, mut state, mut hash) = (remaining_ok, self.machine.init(), 0u64);
         // The calls linearized, in order, with the state before each.
@@ -284,7 +285,12 @@ impl<M: Machine> Search<M> {
             } else {
                 self.note_blocked(&stack, op, state);
                 let Some((call, before)) = stack.pop() else {
-                    return Ok(Some(self.deepest));
+                    let states = self.deepest.states.iter();
+                    return Ok(Some(Deepest {
+                        states: states.map(|&s| self.machine.describe(s)).collect(),
+                        prefix: self.deepest.prefix,
+                        blocked: self.deepest.blocked,
+                    }));
                 };
                 let op = self.events[call as usize].0;
                 self.unlift(call);
@@ -324,9 +330,8 @@ impl<M: Machine> Search<M> {
         if deepest.blocked.len() < EXPLAIN_MAX && !deepest.blocked.contains(&op) {
             deepest.blocked.push(op);
         }
-        let described = self.machine.describe(state);
-        if deepest.states.len() < EXPLAIN_MAX && !deepest.states.contains(&described) {
-            deepest.states.push(described);
+        if deepest.states.len() < EXPLAIN_MAX && !deepest.states.contains(&state) {
+            deepest.states.push(state);
         }
     }
 }
