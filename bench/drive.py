@@ -459,6 +459,19 @@ def cmd_table(out):
             b = med(rk["sides"][other]["wall_ms"])
             rows.append((f"kill + start of one container, one process, vs {other}", fmt_ms(a), fmt_ms(b), f"{ratio(a, b):.2f}× ({a - b:+.1f} ms)", "—", None))
 
+    c = get("check")
+    if c:
+        for name, label in (("jepsen", "check the 61 Jepsen etcd histories"), ("kv", "check the 4 kv histories, per key")):
+            s = c["sections"][name]
+            a = med(s["chaosplay"]["wall_s"]) * 1000
+            p = s.get("porcupine")
+            if p:
+                b = med(p["wall_s"]) * 1000
+                rows.append((f"{label}, vs Porcupine's tests (process wall time)", fmt_ms(a), fmt_ms(b), f"{ratio(a, b):.2f}×", "≤ 0.5×", a / b <= 0.5))
+                rows.append((f"peak RSS, {label}", f"{s['chaosplay']['rss_kb'] / 1024:.1f} MiB", f"{p['rss_kb'] / 1024:.1f} MiB", f"{ratio(s['chaosplay']['rss_kb'], p['rss_kb']):.2f}×", "—", None))
+            else:
+                rows.append((f"{label} (Porcupine absent)", fmt_ms(a), "—", "—", "≤ 0.5×", None))
+
     print("| what | chaosplay | other tool | ratio (chaosplay ÷ other) | goal | met? |")
     print("|---|---|---|---|---|---|")
     for what, a, b, rat, goal, met in rows:

@@ -69,6 +69,9 @@ enum Command {
         #[arg(long)]
         project: Option<String>,
     },
+    /// Check recorded operation histories for linearizability: chaosplay's JSON lines,
+    /// Jepsen etcd logs or EDN key-value histories (told apart by their content).
+    Check(CheckArgs),
     /// Print the playbook JSON Schema (for `#:schema` in TOML editors).
     Schema,
     /// Print a shell completion script.
@@ -96,6 +99,37 @@ struct VarArgs {
     /// Read variables from a TOML file (applied before --var).
     #[arg(long, value_name = "FILE")]
     vars_file: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    #[arg(required = true, value_name = "HISTORY")]
+    histories: Vec<PathBuf>,
+    /// The model to check against (default: Jepsen logs `register`, EDN `kv`, JSON lines
+    /// whichever its operations belong to).
+    #[arg(long, value_enum)]
+    model: Option<CheckModel>,
+    /// Time budget per file: past it the verdict is `unknown`.
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    timeout: crate::duration::Duration,
+    /// Memory budget per key of a file, in MiB: past it the verdict is `unknown`.
+    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    max_memory: usize,
+    /// `json`: one JSON object per file, with the operations that explain a failure.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    format: CheckFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CheckModel {
+    Register,
+    Kv,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CheckFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -165,6 +199,7 @@ pub fn main() -> ExitCode {
         } => list(&paths, format, &vars),
         Command::Steps { name, format } => steps(name.as_deref(), format),
         Command::Recover { project } => recover(project.as_deref()),
+        Command::Check(args) => check(&args),
         Command::Schema => {
             let schema = playbook::schema::playbook_schema();
             stdout(
@@ -206,6 +241,37 @@ fn steps(name: Option<&str>, format: CatalogueFormat) -> i32 {
         },
     }
     exit::PASSED
+}
+
+/// `chaosplay check`: exit 0 when every history is linearizable, 1 when one is not or its
+/// check ran out of budget (a check that could not conclude must not pass), 2 when a file
+/// cannot be read.
+fn check(args: &CheckArgs) -> i32 {
+    use crate::history::{Model, Verdict, files};
+    let options = files::Options {
+        model: args.model.map(|m| match m {
+            CheckModel::Register => Model::Register,
+            CheckModel::Kv => Model::Kv,
+        }),
+        timeout: args.timeout.0,
+        max_bytes: args.max_memory.saturating_mul(1 << 20),
+    };
+    let mut code = exit::PASSED;
+    for checked in files::check_files(&args.histories, options) {
+        if let Some(diagnostic) = report::history::diagnostic(&checked) {
+            eprint!("{diagnostic}");
+        }
+        match args.format {
+            CheckFormat::Text => stdout(&report::history::text(&checked).unwrap_or_default()),
+            CheckFormat::Json => stdout(&report::history::json(&checked)),
+        }
+        code = code.max(match &checked.result {
+            Err(_) => exit::INVALID,
+            Ok((_, Verdict::Linearizable)) => exit::PASSED,
+            Ok(_) => exit::FAILED,
+        });
+    }
+    code
 }
 
 fn recover(project: Option<&str>) -> i32 {

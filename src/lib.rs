@@ -11,6 +11,7 @@ pub mod diagnostic;
 pub mod durable;
 pub mod duration;
 pub mod engine;
+pub mod history;
 pub mod playbook;
 pub mod report;
 pub mod steps;

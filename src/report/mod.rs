@@ -1,6 +1,7 @@
 //! Reports written after a run from its plain result data.
 
 pub mod github;
+pub mod history;
 pub mod html;
 pub mod json;
 pub mod junit;
