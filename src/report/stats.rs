@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::engine::timing::millis;
+use crate::engine::timing::{micros, rfc3339};
 use crate::engine::{RunResult, RunStatus, StepRecord, StepStatus};
 use crate::playbook::Phase;
 
@@ -54,10 +54,78 @@ pub fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
 /// A step's name in reports: `"03 name"` (`"finally 01 name"` for cleanup), position first so
 /// keys sort in playbook order and two steps with one name stay apart.
 pub fn step_key(step: &StepRecord) -> String {
-    match step.phase {
-        Phase::Steps => format!("{:02} {}", step.index + 1, step.name),
-        Phase::Finally => format!("finally {:02} {}", step.index + 1, step.name),
-        Phase::Monitors => format!("monitor {:02} {}", step.index + 1, step.name),
+    key(step.phase, step.index, &step.name)
+}
+
+fn key(phase: Phase, index: usize, name: &str) -> String {
+    match phase {
+        Phase::Steps => format!("{:02} {name}", index + 1),
+        Phase::Finally => format!("finally {:02} {name}", index + 1),
+        Phase::Monitors => format!("monitor {:02} {name}", index + 1),
+    }
+}
+
+/// What summaries and comparisons read of one trial, from a run just made or read back from a
+/// JSON report (its fields are the report's): trials run in pieces, in several CI jobs, are
+/// summarised and compared as one.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Trial {
+    pub name: String,
+    pub file: String,
+    pub matrix: crate::playbook::Cell,
+    pub seed: u64,
+    pub trial: u32,
+    pub started_at: String,
+    pub status: RunStatus,
+    pub metrics: BTreeMap<String, f64>,
+    /// Absent from reports written before resolutions were recorded.
+    #[serde(default)]
+    pub resolutions: BTreeMap<String, f64>,
+    pub steps: Vec<TrialStep>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TrialStep {
+    pub phase: Phase,
+    pub index: usize,
+    pub name: String,
+    pub status: StepStatus,
+    pub duration_us: u64,
+    #[serde(default)]
+    pub resolution_us: Option<u64>,
+}
+
+impl TrialStep {
+    pub fn key(&self) -> String {
+        key(self.phase, self.index, &self.name)
+    }
+}
+
+impl From<&RunResult> for Trial {
+    fn from(run: &RunResult) -> Self {
+        Trial {
+            name: run.name.clone(),
+            file: run.file.clone(),
+            matrix: run.matrix.clone(),
+            seed: run.seed,
+            trial: run.trial,
+            started_at: rfc3339(run.started_at),
+            status: run.status,
+            metrics: run.metrics.clone(),
+            resolutions: run.resolutions.clone(),
+            steps: run
+                .steps
+                .iter()
+                .map(|s| TrialStep {
+                    phase: s.phase,
+                    index: s.index,
+                    name: s.name.clone(),
+                    status: s.status,
+                    duration_us: micros(s.timing.duration),
+                    resolution_us: s.resolution_us,
+                })
+                .collect(),
+        }
     }
 }
 
@@ -85,24 +153,28 @@ pub struct TrialSummary {
 }
 
 impl TrialSummary {
-    pub fn of(runs: &[&RunResult]) -> Option<Self> {
-        let first = runs.first()?;
-        let passed = runs
+    pub fn of(trials: &[&Trial]) -> Option<Self> {
+        let first = trials.first()?;
+        let passed = trials
             .iter()
             .filter(|r| r.status == RunStatus::Passed)
             .count();
         let mut metric_values: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
         let mut step_values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-        for run in runs {
-            for (name, value) in &run.metrics {
+        for trial in trials {
+            for (name, value) in &trial.metrics {
                 metric_values.entry(name).or_default().push(*value);
             }
-            for step in run.steps.iter().filter(|s| s.status == StepStatus::Passed) {
+            for step in trial
+                .steps
+                .iter()
+                .filter(|s| s.status == StepStatus::Passed)
+            {
                 step_values
-                    .entry(step_key(step))
+                    .entry(step.key())
                     .or_default()
                     // Whole milliseconds, as summaries always were: they stay comparable.
-                    .push(millis(step.timing.duration) as f64);
+                    .push((step.duration_us / 1000) as f64);
             }
         }
         fn distributions<K: ToString>(
@@ -117,11 +189,11 @@ impl TrialSummary {
             scenario: first.name.clone(),
             file: first.file.clone(),
             matrix: first.matrix.clone(),
-            trials: runs.len(),
+            trials: trials.len(),
             passed,
-            failed: runs.len() - passed,
-            pass_rate: passed as f64 / runs.len() as f64,
-            seeds: runs.iter().map(|r| r.seed).collect(),
+            failed: trials.len() - passed,
+            pass_rate: passed as f64 / trials.len() as f64,
+            seeds: trials.iter().map(|r| r.seed).collect(),
             metrics: distributions(metric_values),
             steps: distributions(step_values),
         })
@@ -132,7 +204,12 @@ impl TrialSummary {
 /// stay apart: merging `fault=kill` with `fault=pause` would blur the very difference the
 /// matrix is there to show.
 pub fn summaries(runs: &[RunResult]) -> Vec<TrialSummary> {
-    by_playbook(runs)
+    trial_summaries(&runs.iter().map(Trial::from).collect::<Vec<_>>())
+}
+
+/// [`summaries`] of trials however they were obtained: a merged report's are recomputed so.
+pub fn trial_summaries(trials: &[Trial]) -> Vec<TrialSummary> {
+    group_by_playbook(trials, |t| (&t.file, &t.matrix))
         .into_iter()
         .filter(|trials| trials.len() > 1)
         .filter_map(|trials| TrialSummary::of(&trials))
@@ -142,25 +219,23 @@ pub fn summaries(runs: &[RunResult]) -> Vec<TrialSummary> {
 /// The runs grouped by playbook file and matrix cell, in the order they first ran: every
 /// report groups a cell's trials together (a summary, a JUnit suite, an HTML section).
 pub fn by_playbook(runs: &[RunResult]) -> Vec<Vec<&RunResult>> {
-    let mut groups: Vec<Vec<&RunResult>> = Vec::new();
-    for run in runs {
-        match groups
-            .iter_mut()
-            .find(|g| g[0].file == run.file && g[0].matrix == run.matrix)
-        {
-            Some(group) => group.push(run),
-            None => groups.push(vec![run]),
+    group_by_playbook(runs, |r| (&r.file, &r.matrix))
+}
+
+fn group_by_playbook<T>(
+    items: &[T],
+    playbook: impl Fn(&T) -> (&String, &crate::playbook::Cell),
+) -> Vec<Vec<&T>> {
+    let mut groups: Vec<Vec<&T>> = Vec::new();
+    for item in items {
+        match groups.iter_mut().find(|g| playbook(g[0]) == playbook(item)) {
+            Some(group) => group.push(item),
+            None => groups.push(vec![item]),
         }
     }
     groups
 }
 
-/// The shift from `base` to `new` (how much larger `new` is) with a confidence interval, by
-/// Hodges-Lehmann and the Mann-Whitney U distribution: the estimate is the median of every
-/// difference `new − base`, the interval lies between two of those differences chosen by
-/// the U distribution. Distribution-free (recovery times are skewed, with the odd trial that
-/// hit a leader election), exact for the few trials chaos runs afford, and without random
-/// resampling, so the same reports always give the same figures.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Shift {
     /// The Hodges-Lehmann estimate: `new − base`, typically.
