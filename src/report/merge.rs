@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use super::json::Stored;
-use super::stats::{TrialSummary, trial_summaries};
+use super::stats::{TrialSummary, group_by, trial_summaries};
 use crate::engine::exit;
 
 /// One report made of several.
@@ -15,7 +15,8 @@ pub struct Merged {
     /// Every run, as written, in the order of the reports given.
     pub runs: Vec<serde_json::Value>,
     /// Recomputed over all the runs: a cell run 5 times in each of 2 reports gets one summary
-    /// of 10 trials.
+    /// of 10 trials. Grouped by run name (scenario and cell), as `compare` matches them, not
+    /// by playbook path, which differs between machines and checkouts.
     pub summaries: Vec<TrialSummary>,
     /// The most serious of the reports' exit codes, ranked as one run's outcomes are.
     pub exit_code: i32,
@@ -50,7 +51,7 @@ pub fn merge(reports: Vec<(PathBuf, Stored)>) -> Result<Merged, String> {
         .flat_map(|(_, r)| r.runs.into_iter().zip(r.trials))
         .unzip();
     Ok(Merged {
-        summaries: trial_summaries(&trials),
+        summaries: trial_summaries(group_by(&trials, |t| &t.name)),
         runs,
         exit_code,
     })

@@ -204,12 +204,13 @@ impl TrialSummary {
 /// stay apart: merging `fault=kill` with `fault=pause` would blur the very difference the
 /// matrix is there to show.
 pub fn summaries(runs: &[RunResult]) -> Vec<TrialSummary> {
-    trial_summaries(&runs.iter().map(Trial::from).collect::<Vec<_>>())
+    let trials: Vec<Trial> = runs.iter().map(Trial::from).collect();
+    trial_summaries(group_by(&trials, |t| (&t.file, &t.matrix)))
 }
 
-/// [`summaries`] of trials however they were obtained: a merged report's are recomputed so.
-pub fn trial_summaries(trials: &[Trial]) -> Vec<TrialSummary> {
-    group_by_playbook(trials, |t| (&t.file, &t.matrix))
+/// [`summaries`] of trials however obtained and grouped: a merged report's are recomputed so.
+pub fn trial_summaries(groups: Vec<Vec<&Trial>>) -> Vec<TrialSummary> {
+    groups
         .into_iter()
         .filter(|trials| trials.len() > 1)
         .filter_map(|trials| TrialSummary::of(&trials))
@@ -219,16 +220,14 @@ pub fn trial_summaries(trials: &[Trial]) -> Vec<TrialSummary> {
 /// The runs grouped by playbook file and matrix cell, in the order they first ran: every
 /// report groups a cell's trials together (a summary, a JUnit suite, an HTML section).
 pub fn by_playbook(runs: &[RunResult]) -> Vec<Vec<&RunResult>> {
-    group_by_playbook(runs, |r| (&r.file, &r.matrix))
+    group_by(runs, |r| (&r.file, &r.matrix))
 }
 
-fn group_by_playbook<T>(
-    items: &[T],
-    playbook: impl Fn(&T) -> (&String, &crate::playbook::Cell),
-) -> Vec<Vec<&T>> {
+/// Items with equal keys together, groups in the order their first item came.
+pub fn group_by<'a, T, K: PartialEq>(items: &'a [T], key: impl Fn(&'a T) -> K) -> Vec<Vec<&'a T>> {
     let mut groups: Vec<Vec<&T>> = Vec::new();
     for item in items {
-        match groups.iter_mut().find(|g| playbook(g[0]) == playbook(item)) {
+        match groups.iter_mut().find(|g| key(g[0]) == key(item)) {
             Some(group) => group.push(item),
             None => groups.push(vec![item]),
         }
@@ -236,6 +235,12 @@ fn group_by_playbook<T>(
     groups
 }
 
+/// The shift from `base` to `new` (how much larger `new` is) with a confidence interval, by
+/// Hodges-Lehmann and the Mann-Whitney U distribution: the estimate is the median of every
+/// difference `new − base`, the interval lies between two of those differences chosen by
+/// the U distribution. Distribution-free (recovery times are skewed, with the odd trial that
+/// hit a leader election), exact for the few trials chaos runs afford, and without random
+/// resampling, so the same reports always give the same figures.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Shift {
     /// The Hodges-Lehmann estimate: `new − base`, typically.

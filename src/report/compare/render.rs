@@ -13,7 +13,11 @@ pub struct Labels<'a> {
 pub fn text(comparison: &Comparison, labels: &Labels) -> String {
     let mut out = String::new();
     for scenario in &comparison.scenarios {
-        out += &format!("{}\n", heading(scenario, comparison, labels));
+        out += &format!(
+            "{}: {}\n",
+            scenario.scenario,
+            sides(scenario, comparison, labels)
+        );
         out += &format!("  pass rate: {}\n", pass_rate(&scenario.pass_rate));
         let rows = rows(scenario);
         if !rows.is_empty() {
@@ -29,7 +33,11 @@ pub fn markdown(comparison: &Comparison, labels: &Labels) -> String {
     let mut out = String::new();
     for scenario in &comparison.scenarios {
         out += &format!("### chaosplay compare: `{}`\n\n", scenario.scenario);
-        out += &format!("{}\n\n", heading(scenario, comparison, labels));
+        let labels = Labels {
+            base: &format!("`{}`", labels.base),
+            new: &format!("`{}`", labels.new),
+        };
+        out += &format!("{}.\n\n", sides(scenario, comparison, &labels));
         out += &format!("Pass rate: {}\n\n", pass_rate(&scenario.pass_rate));
         let rows = rows(scenario);
         if !rows.is_empty() {
@@ -57,11 +65,11 @@ pub fn json(comparison: &Comparison) -> String {
     serde_json::to_string_pretty(comparison).expect("a comparison serializes") + "\n"
 }
 
-fn heading(scenario: &ScenarioComparison, comparison: &Comparison, labels: &Labels) -> String {
+/// Which report is which, how many trials each has, and what the verdicts are held to.
+fn sides(scenario: &ScenarioComparison, comparison: &Comparison, labels: &Labels) -> String {
     let o = comparison.options;
     format!(
-        "{}: BASE {} ({} trials), NEW {} ({} trials); {}% confidence, threshold {}%",
-        scenario.scenario,
+        "BASE {} ({} trials), NEW {} ({} trials); {}% confidence, threshold {}%",
         labels.base,
         scenario.pass_rate.base.trials,
         labels.new,
@@ -145,7 +153,9 @@ fn side(side: &Side) -> String {
 }
 
 fn signed(v: f64) -> String {
-    if v > 0.0 {
+    if v == 0.0 {
+        "0".into()
+    } else if v > 0.0 {
         format!("+{}", number(v))
     } else {
         number(v)
