@@ -233,3 +233,47 @@ fn different_scenarios_or_unreadable_reports_are_usage_errors() {
     let out = compare(&base, &base, &["--confidence", "100%"]);
     assert_eq!(code(&out), 2, "clap refuses it");
 }
+
+#[test]
+fn polled_durations_carry_their_resolution() {
+    let dir = scratch("compare-resolutions");
+    let (out, report) = common::run(
+        &dir,
+        r#"
+[scenario]
+name = "polls"
+[[steps]]
+name = "poll"
+uses = "exec"
+with = { argv = ["true"] }
+until = "output.exit_code == 0"
+interval = "250ms"
+record = "poll_ms"
+[[steps]]
+name = "retried"
+uses = "exec"
+with = { argv = ["sh", "-c", "test -e marker || { touch marker; exit 1; }"] }
+retry = { attempts = 2, delay = "30ms" }
+record = "retried_ms"
+[[steps]]
+name = "count"
+uses = "exec"
+with = { argv = ["echo", "3"] }
+record = { name = "three", value = "output.stdout | trim | int" }
+"#,
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    let run = &report["runs"][0];
+    assert_eq!(run["steps"][0]["resolution_us"], 250_000);
+    assert_eq!(
+        run["steps"][1]["resolution_us"], 30_000,
+        "the retry's delay"
+    );
+    assert!(run["steps"][2]["resolution_us"].is_null());
+    assert_eq!(
+        run["resolutions"],
+        serde_json::json!({"poll_ms": 250.0, "retried_ms": 30.0}),
+        "a value from an expression has no known resolution"
+    );
+}

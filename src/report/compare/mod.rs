@@ -348,3 +348,78 @@ fn pass_rates(base: &[&Trial], new: &[&Trial], options: Options) -> PassRates {
         verdict,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPTIONS: Options = Options {
+        threshold: 0.1,
+        confidence: 0.95,
+    };
+
+    fn judge(base: &[f64], new: &[f64], resolution: f64) -> (Verdict, Option<String>) {
+        let sample = |values: &[f64]| Sample {
+            values: values.to_vec(),
+            resolution,
+        };
+        let q = quantity("q", &sample(base), &sample(new), OPTIONS);
+        (q.verdict, q.note)
+    }
+
+    const BASE: [f64; 6] = [100.0, 101.0, 102.0, 103.0, 104.0, 105.0];
+
+    #[test]
+    fn a_clear_shift_is_slower_or_faster() {
+        let doubled = BASE.map(|v| v * 2.0);
+        assert_eq!(judge(&BASE, &doubled, 0.0), (Verdict::Slower, None));
+        assert_eq!(judge(&doubled, &BASE, 0.0), (Verdict::Faster, None));
+    }
+
+    #[test]
+    fn a_real_but_small_shift_is_within_the_threshold() {
+        let (verdict, note) = judge(&BASE, &BASE.map(|v| v + 8.0), 0.0);
+        assert_eq!(verdict, Verdict::NoSignificantChange);
+        assert_eq!(note.as_deref(), Some("within ±10%"));
+    }
+
+    #[test]
+    fn a_shift_under_the_resolution_is_not_significant() {
+        let (verdict, note) = judge(&BASE, &BASE.map(|v| v * 2.0), 1000.0);
+        assert_eq!(verdict, Verdict::NoSignificantChange);
+        assert_eq!(note.as_deref(), Some("within the resolution, 1000"));
+    }
+
+    #[test]
+    fn few_trials_give_no_verdict() {
+        let (verdict, note) = judge(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0], 0.0);
+        assert_eq!(verdict, Verdict::NoSignificantChange);
+        assert_eq!(note.as_deref(), Some("too few trials for a 95% interval"));
+    }
+
+    #[test]
+    fn anything_from_a_zero_median_passes_the_threshold() {
+        let q = quantity(
+            "lost",
+            &Sample {
+                values: vec![0.0; 5],
+                resolution: 0.0,
+            },
+            &Sample {
+                values: vec![3.0; 5],
+                resolution: 0.0,
+            },
+            OPTIONS,
+        );
+        assert_eq!((q.ratio, q.verdict), (None, Verdict::Slower));
+    }
+
+    #[test]
+    fn parsing_percentages() {
+        assert_eq!(threshold("10%"), Ok(0.1));
+        assert_eq!(threshold("0"), Ok(0.0));
+        assert!(threshold("-5%").is_err());
+        assert_eq!(confidence("95%"), Ok(0.95));
+        assert!(confidence("100%").is_err() && confidence("ninety").is_err());
+    }
+}
