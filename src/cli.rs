@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+mod compare;
+
 use crate::engine::{self, Cancel, RunOptions, RunResult, RunStatus, exit};
 use crate::playbook::{self, Playbook};
 use crate::report;
@@ -72,6 +74,12 @@ enum Command {
     /// Check recorded operation histories for linearizability: chaosplay's JSON lines,
     /// Jepsen etcd logs or EDN key-value histories (told apart by their content).
     Check(CheckArgs),
+    /// Compare two JSON reports of the same scenarios, BASE then NEW: per metric and step, the
+    /// medians, their ratio, a confidence interval for the difference and a verdict. Exits 1
+    /// when NEW is significantly slower or fails significantly more often.
+    Compare(compare::CompareArgs),
+    /// Merge the JSON reports of a campaign run in pieces (e.g. CI jobs) into one trial set.
+    Merge(compare::MergeArgs),
     /// Print the playbook JSON Schema (for `#:schema` in TOML editors).
     Schema,
     /// Print a shell completion script.
@@ -200,6 +208,8 @@ pub fn main() -> ExitCode {
         Command::Steps { name, format } => steps(name.as_deref(), format),
         Command::Recover { project } => recover(project.as_deref()),
         Command::Check(args) => check(&args),
+        Command::Compare(args) => compare::compare(args),
+        Command::Merge(args) => compare::merge(args),
         Command::Schema => {
             let schema = playbook::schema::playbook_schema();
             stdout(

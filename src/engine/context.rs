@@ -92,6 +92,8 @@ pub(crate) struct RunShared {
     metrics: Arc<NamedValues>,
     /// The metrics as numbers, for reports.
     pub recorded: Mutex<BTreeMap<String, f64>>,
+    /// How finely each recorded metric is known, where that is known.
+    pub resolutions: Mutex<BTreeMap<String, f64>>,
     background: Mutex<HashMap<String, Background>>,
     docker: tokio::sync::OnceCell<DockerClient>,
     /// The compose project the run owns: selectors only see its containers.
@@ -139,6 +141,7 @@ impl RunShared {
             outputs: Arc::default(),
             metrics: Arc::default(),
             recorded: Mutex::default(),
+            resolutions: Mutex::default(),
             background: Mutex::default(),
             joined: Mutex::default(),
             in_flight: tokio_util::task::TaskTracker::new(),
@@ -335,10 +338,17 @@ impl RunShared {
         self.outputs.insert(id, Value::from(Serde(output)));
     }
 
-    pub fn set_metric(&self, name: &str, value: f64) {
+    /// Records a metric; `resolution` replaces (or, when unknown, forgets) the one a metric
+    /// of that name recorded earlier had.
+    pub fn set_metric(&self, name: &str, value: f64, resolution: Option<f64>) {
         self.metrics.insert(name, Value::from(value));
         let mut recorded = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
         recorded.insert(name.to_string(), value);
+        let mut resolutions = self.resolutions.lock().unwrap_or_else(|e| e.into_inner());
+        match resolution {
+            Some(r) => resolutions.insert(name.to_string(), r),
+            None => resolutions.remove(name),
+        };
     }
 
     pub fn add_background(&self, id: String, background: Background) {

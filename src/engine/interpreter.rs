@@ -258,6 +258,11 @@ pub async fn run(
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone(),
+        resolutions: shared
+            .resolutions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone(),
         steps: records,
         undo: undo_records,
         monitors: series,
@@ -343,6 +348,7 @@ fn refuse(
         exit_code: RunStatus::EnvironmentError.exit_code(None),
         error: Some(message.clone()),
         metrics: Default::default(),
+        resolutions: Default::default(),
         steps: Vec::new(),
         undo: Vec::new(),
         monitors: Vec::new(),
@@ -464,6 +470,7 @@ fn base_record(shared: &RunShared, step: &Step, start: Instant) -> StepRecord {
         output: None,
         attempts: 0,
         polls: 0,
+        resolution_us: None,
         error: None,
         timing: Timing {
             start: start.duration_since(shared.started),
@@ -518,7 +525,11 @@ async fn execute(
             }
             if let Some(metric) = &step.record {
                 match metric_value(shared, metric, &output, start) {
-                    Ok(value) => shared.set_metric(&metric.name, value),
+                    Ok(value) => {
+                        let resolution =
+                            metric.value.is_none().then(|| duration_resolution(&record));
+                        shared.set_metric(&metric.name, value, resolution)
+                    }
                     Err(e) => {
                         record.status = StepStatus::Failed;
                         record.error = Some(ErrorRecord::from(&e));
@@ -576,6 +587,12 @@ fn metric_value(
     })
 }
 
+/// How finely a duration the step records is known, in milliseconds: its polling resolution,
+/// or the microsecond the reports count in when it did not poll.
+fn duration_resolution(record: &StepRecord) -> f64 {
+    record.resolution_us.unwrap_or(1) as f64 / 1000.0
+}
+
 /// `Ok(None)` when the step's `if` is false.
 async fn attempt_all(
     shared: &Arc<RunShared>,
@@ -599,6 +616,14 @@ async fn attempt_all(
         stop,
     };
     let timings = timings(shared, step)?;
+    record.resolution_us = step
+        .until
+        .as_ref()
+        .map(|_| timings.interval.0)
+        .into_iter()
+        .chain(step.kind.poll_interval(&params))
+        .max()
+        .map(timing::micros);
     let mut delay = step.retry.delay.0;
     loop {
         record.attempts += 1;
@@ -630,6 +655,8 @@ async fn attempt_all(
                     _ = cancel.cancelled() => return Err(StepError::Cancelled),
                     _ = tokio::time::sleep(delay) => {}
                 }
+                // A retry is a poll too: what it waits for may have come just after a failure.
+                record.resolution_us = record.resolution_us.max(Some(timing::micros(delay)));
                 // Saturating: `delay × backoff^n` leaves Duration's range after enough attempts.
                 delay = std::time::Duration::try_from_secs_f64(
                     delay.as_secs_f64() * step.retry.backoff,

@@ -2,13 +2,13 @@
 
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::timing::{self, Timing};
 use super::{CancelReason, StepError};
 use crate::playbook::{Phase, Scenario};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Passed,
@@ -87,6 +87,10 @@ pub struct StepRecord {
     pub attempts: u32,
     /// Executions of the step by `until`, over all attempts.
     pub polls: u32,
+    /// How finely the step's end is known, in microseconds: the step looked every so often
+    /// (`until`'s interval, a waiting kind's own `interval`, a retry's delay), so what it waited
+    /// for happened up to this long before it noticed. `None` when it did not poll.
+    pub resolution_us: Option<u64>,
     pub error: Option<ErrorRecord>,
     #[serde(flatten)]
     pub timing: Timing,
@@ -120,7 +124,7 @@ pub struct UndoRecord {
     pub timing: Timing,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Passed,
@@ -157,6 +161,10 @@ pub struct RunResult {
     pub error: Option<String>,
     /// Metrics recorded by steps (`record`), by name.
     pub metrics: std::collections::BTreeMap<String, f64>,
+    /// How finely each metric is known, in its own unit, where chaosplay knows it: a recorded
+    /// duration (ms) is known to its step's `resolution_us`, or to the microsecond the clock
+    /// is read to. A value from an expression is absent: its unit is the playbook's.
+    pub resolutions: std::collections::BTreeMap<String, f64>,
     pub steps: Vec<StepRecord>,
     /// Faults reversed automatically, before `[[finally]]`.
     pub undo: Vec<UndoRecord>,
@@ -265,6 +273,7 @@ mod tests {
             output: None,
             attempts: 1,
             polls: 0,
+            resolution_us: None,
             error: None,
             timing: timing(),
         }
@@ -300,6 +309,7 @@ mod tests {
             exit_code: 0,
             error: None,
             metrics: Default::default(),
+            resolutions: Default::default(),
             steps: vec![step()],
             undo: Vec::new(),
             monitors: Vec::new(),

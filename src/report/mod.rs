@@ -1,11 +1,13 @@
 //! Reports written after a run from its plain result data.
 
+pub mod compare;
 pub mod github;
 pub mod history;
 pub mod html;
 pub mod json;
 pub mod junit;
 pub mod listing;
+pub mod merge;
 pub mod plan;
 pub mod stats;
 

@@ -272,6 +272,23 @@ registry! {
 }
 
 impl StepKind {
+    /// How often a kind that waits by polling looks, from its rendered parameters: what it
+    /// waits for may have happened up to this long before it saw it. `None` for other kinds.
+    pub fn poll_interval(self, params: &serde_json::Value) -> Option<std::time::Duration> {
+        fn of<T: DeserializeOwned + Params>(
+            params: &serde_json::Value,
+            interval: fn(&T) -> std::time::Duration,
+        ) -> Option<std::time::Duration> {
+            parse_params::<T>(params.clone()).ok().map(|p| interval(&p))
+        }
+        match self {
+            StepKind::PdWaitStores => of(params, |p: &pd::WaitStoresParams| p.interval.0),
+            StepKind::PdWaitHealthy => of(params, |p: &pd::WaitHealthyParams| p.interval.0),
+            StepKind::DockerWait => of(params, docker::WaitParams::pause),
+            _ => None,
+        }
+    }
+
     /// Whether a background step of this kind, stopped by `await` with `cancel = true`, is
     /// asked to end (through [`StepContext::stopped`]) and keeps the output it returns, instead
     /// of being dropped: a load generator's figures are what the scenario asserts on.

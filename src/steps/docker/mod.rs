@@ -336,6 +336,14 @@ fn half_second() -> Duration {
     Duration::from_millis(500)
 }
 
+impl WaitParams {
+    /// The pause between checks: `interval`, but never under 10 ms, so a tiny one cannot
+    /// flood the daemon.
+    pub fn pause(&self) -> StdDuration {
+        StdDuration::max(self.interval.0, StdDuration::from_millis(10))
+    }
+}
+
 pub const WAIT_DOC: StepDoc = StepDoc {
     summary: "Wait until the selected containers (all matches by default) reach a state and/or health; bounded by the step's timeout.",
     outputs: &[
@@ -381,7 +389,7 @@ pub async fn wait(p: WaitParams, cx: &StepContext) -> Result<Value, StepError> {
             );
         }
         // The step's timeout bounds this loop.
-        tokio::time::sleep(StdDuration::max(p.interval.0, StdDuration::from_millis(10))).await;
+        tokio::time::sleep(p.pause()).await;
     }
 }
 
