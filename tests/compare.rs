@@ -230,6 +230,9 @@ fn different_scenarios_or_unreadable_reports_are_usage_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not JSON"));
     let out = compare(&base, &dir.join("missing.json"), &[]);
     assert_eq!(code(&out), 2);
+    let out = compare(&base, std::path::Path::new("/dev/zero"), &[]);
+    assert_eq!(code(&out), 2, "read forever before");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("it is not a file"));
     let out = compare(&base, &base, &["--confidence", "100%"]);
     assert_eq!(code(&out), 2, "clap refuses it");
 }

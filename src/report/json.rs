@@ -63,7 +63,14 @@ pub struct Stored {
 pub fn read(path: &Path) -> Result<Stored, String> {
     let at = path.display();
     // Not `text_file::read`: its 16 MiB cap suits playbooks, and a campaign's report with
-    // monitors over thousands of trials outgrows it.
+    // monitors over thousands of trials outgrows it. A device (a typo for `/dev/zero`) would
+    // be read forever, so only files and pipes (`<(…)` in a shell) are read.
+    let kind = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read {at}: {e}"))?
+        .file_type();
+    if !(kind.is_file() || std::os::unix::fs::FileTypeExt::is_fifo(&kind)) {
+        return Err(format!("cannot read {at}: it is not a file"));
+    }
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {at}: {e}"))?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{at} is not JSON: {e}"))?;
