@@ -165,6 +165,26 @@ pub struct Attachment {
     pub static_ipv4: Option<String>,
 }
 
+/// One process of a container, as `ps` on the engine's host lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Process {
+    /// Its id on the engine's host (not inside the container).
+    pub pid: i64,
+    /// `ps`'s STAT: `T` is stopped by a signal.
+    pub stat: String,
+    /// The executable's name (`comm`).
+    pub name: String,
+    /// The whole command line (`args`).
+    pub command: String,
+}
+
+impl Process {
+    /// Stopped by a signal or traced: alive, but not running.
+    pub fn is_stopped(&self) -> bool {
+        self.stat.starts_with(['T', 't'])
+    }
+}
+
 /// Whether a container is really running, as an undo that restores it must check: Docker's
 /// state says `running` for a container whose main process was stopped by SIGSTOP, and
 /// `docker ps` cannot tell a container that is about to exit from one that will stay up.
@@ -359,6 +379,21 @@ impl DockerClient {
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 409, ..
             }) => Ok(None),
+            Err(e) => Err(self.not_found_or(container, "list the processes of", e)),
+        }
+    }
+
+    /// The container's processes, read with `ps` through the Engine API's `top`; none when it
+    /// is not running.
+    pub async fn processes(&self, container: &str) -> Result<Vec<Process>, DockerError> {
+        let options = TopOptionsBuilder::new()
+            .ps_args("-o pid,stat,comm,args")
+            .build();
+        match self.api.top_processes(container, Some(options)).await {
+            Ok(top) => Ok(processes(&top)),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(Vec::new()),
             Err(e) => Err(self.not_found_or(container, "list the processes of", e)),
         }
     }
@@ -684,6 +719,23 @@ fn process_stat(top: &bollard::models::ContainerTopResponse, pid: i64) -> Option
         .map(String::as_str)
 }
 
+/// The rows of a `top` listing made with `-o pid,stat,comm,args`, by position: `comm` and
+/// `args` are both titled COMMAND.
+fn processes(top: &bollard::models::ContainerTopResponse) -> Vec<Process> {
+    let rows = top.processes.as_deref().unwrap_or_default();
+    rows.iter()
+        .filter_map(|row| match row.as_slice() {
+            [pid, stat, name, command, ..] => Some(Process {
+                pid: pid.parse().ok()?,
+                stat: stat.clone(),
+                name: name.clone(),
+                command: command.clone(),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A client speaking the daemon's API version where it is older than bollard's. On a local
 /// socket the version is read from the `Api-Version` header of `GET /_ping`, as the docker CLI
 /// reads it: bollard's negotiation asks `GET /version`, which the daemon answers only after
@@ -947,6 +999,28 @@ mod tests {
             processes: None,
         };
         assert_eq!(process_stat(&untitled, 10958), None);
+    }
+
+    #[test]
+    fn processes_are_read_by_position_since_two_columns_are_command() {
+        let row = |r: &[&str]| r.iter().map(|c| c.to_string()).collect();
+        let top = bollard::models::ContainerTopResponse {
+            titles: Some(
+                ["PID", "STAT", "COMMAND", "COMMAND"]
+                    .map(String::from)
+                    .to_vec(),
+            ),
+            processes: Some(vec![
+                row(&["13270", "Ss", "sh", "sh -c sleep 1000 & wait"]),
+                row(&["13297", "T", "sleep", "sleep 1000"]),
+                row(&["not-a-pid", "S", "x", "x"]),
+            ]),
+        };
+        let seen = processes(&top);
+        assert_eq!(seen.len(), 2);
+        assert_eq!((seen[1].pid, seen[1].name.as_str()), (13297, "sleep"));
+        assert_eq!(seen[0].command, "sh -c sleep 1000 & wait");
+        assert!(seen[1].is_stopped() && !seen[0].is_stopped());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Acting inside a container's network namespace with the host's own tools (`nsenter`,
-//! `iptables`, `tc`, `ip`), so the subject's images need neither those tools nor extra
-//! capabilities. Entering a namespace by its process id only works where the engine's processes
+//! `iptables`, `tc`, `ip`), and signalling its processes with the host's `kill`, so the
+//! subject's images need neither those tools nor extra capabilities. Entering a namespace by its process id only works where the engine's processes
 //! are this machine's processes, and only for root: a local engine and root.
 //!
 //! A client of its own, not part of the network steps, because undo (at cleanup and in
@@ -29,7 +29,7 @@ pub enum NetnsError {
 /// hang the run or its cleanup.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
-const REQUIREMENT: &str = "network faults need a local Docker engine and root";
+const REQUIREMENT: &str = "network and process faults need a local Docker engine and root";
 
 /// Root qdiscs that chaosplay installs: only these are ever removed, so a qdisc the subject
 /// set up itself survives a cleanup.
@@ -44,6 +44,7 @@ fn package(tool: &str) -> &'static str {
     match tool {
         "nsenter" => "util-linux",
         "iptables" => "iptables",
+        "kill" => "procps",
         _ => "iproute2",
     }
 }
@@ -57,7 +58,7 @@ pub fn tool(name: &str) -> Result<PathBuf, NetnsError> {
         .find(|p| p.is_file())
         .ok_or_else(|| {
             NetnsError::Environment(format!(
-                "network faults need `{name}` on the host (package {}); it is neither on PATH nor in {}",
+                "faults inside containers need `{name}` on the host (package {}); it is neither on PATH nor in {}",
                 package(name),
                 SBIN.join(" or ")
             ))
@@ -102,7 +103,9 @@ fn effective_uid() -> Option<u32> {
         .ok()
 }
 
-fn require_local_root(docker_host: &str) -> Result<(), NetnsError> {
+/// Refuses a remote engine, or a user other than root: what acting on a container from the host
+/// needs, checked before a fault registers its undo so it fails the step, not the cleanup.
+pub fn require_local_root(docker_host: &str) -> Result<(), NetnsError> {
     if is_remote(docker_host) {
         return Err(NetnsError::Environment(format!(
             "{REQUIREMENT}: DOCKER_HOST is {docker_host}, a remote engine whose containers this machine cannot enter"
@@ -111,7 +114,7 @@ fn require_local_root(docker_host: &str) -> Result<(), NetnsError> {
     match effective_uid() {
         Some(0) => Ok(()),
         Some(uid) => Err(NetnsError::Environment(format!(
-            "{REQUIREMENT}: chaosplay runs as uid {uid}, and entering a container's network namespace takes root"
+            "{REQUIREMENT}: chaosplay runs as uid {uid}, and entering a container's namespace or signalling its processes takes root"
         ))),
         None => Err(NetnsError::Environment(format!(
             "{REQUIREMENT}: cannot read /proc/self/status to tell whether this is root"
@@ -124,11 +127,8 @@ fn require_local_root(docker_host: &str) -> Result<(), NetnsError> {
 /// some unrelated process here), and a `network_mode: host` container would have us drop the
 /// host's own traffic.
 fn verify_process(container: &str, id: &str, pid: i64) -> Result<(), NetnsError> {
-    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-    if id.is_empty() || !cgroup.contains(id) {
-        return Err(NetnsError::Environment(format!(
-            "{REQUIREMENT}: process {pid} of {container} is not on this machine (is the engine remote, or in a VM?)"
-        )));
+    if in_container(id, pid) != Some(true) {
+        return Err(not_here(container, pid));
     }
     let theirs = std::fs::read_link(format!("/proc/{pid}/ns/net"));
     let ours = std::fs::read_link("/proc/self/ns/net");
@@ -140,6 +140,82 @@ fn verify_process(container: &str, id: &str, pid: i64) -> Result<(), NetnsError>
         )));
     }
     Ok(())
+}
+
+/// Whether this machine's process `pid` is one of container `id`'s (by its cgroup, which names
+/// the container), `None` if there is no such process: a pid from the engine is only
+/// meaningful here if the engine runs here, and is reused once its process ends.
+fn in_container(id: &str, pid: i64) -> Option<bool> {
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    Some(!id.is_empty() && cgroup.contains(id))
+}
+
+fn not_here(container: &str, pid: i64) -> NetnsError {
+    NetnsError::Environment(format!(
+        "{REQUIREMENT}: process {pid} of {container} is not on this machine (is the engine remote, or in a VM?)"
+    ))
+}
+
+/// Sends `signal` (a name without `SIG`) to process `pid` of `container`, as the engine's
+/// host knows it, from the host: the container's image needs no `kill`. The pid is checked to
+/// still be the container's right before, and its main process is refused (that is
+/// `docker.kill`, which Docker tracks). Returns whether the process was there to signal.
+pub async fn signal_process(
+    docker: &DockerClient,
+    container: &str,
+    pid: i64,
+    signal: &str,
+) -> Result<bool, NetnsError> {
+    require_local_root(docker.host())?;
+    let kill = tool("kill")?;
+    let state = docker.network_state(container).await?;
+    if pid == state.pid {
+        return Err(NetnsError::Failed(format!(
+            "process {pid} is the main process (PID 1) of {container}; signal it with docker.kill"
+        )));
+    }
+    match in_container(&state.id, pid) {
+        None => return Ok(false),
+        Some(false) => return Err(not_here(container, pid)),
+        Some(true) => {}
+    }
+    let (pid, what) = (
+        pid.to_string(),
+        format!("kill -s {signal} {pid} ({container})"),
+    );
+    let ran = host(&what, kill, &["-s", signal, &pid]).await?;
+    match ran.ok {
+        true => Ok(true),
+        // It ended between the check and the signal.
+        false if ran.stderr.contains("No such process") => Ok(false),
+        false => Err(NetnsError::Failed(format!(
+            "`{what}` failed: {}",
+            ran.stderr
+        ))),
+    }
+}
+
+/// Runs a host program, bounded by [`COMMAND_TIMEOUT`]; `what` names it in errors.
+async fn host(what: &str, program: PathBuf, args: &[&str]) -> Result<Ran, NetnsError> {
+    let output = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(COMMAND_TIMEOUT, output)
+        .await
+        .map_err(|_| {
+            NetnsError::Failed(format!(
+                "`{what}` did not finish within {}",
+                crate::duration::human(COMMAND_TIMEOUT)
+            ))
+        })?
+        .map_err(|e| NetnsError::Failed(format!("cannot run `{what}`: {e}")))?;
+    Ok(Ran {
+        ok: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+    })
 }
 
 /// What a host command did.
@@ -189,33 +265,11 @@ impl Netns {
 
     /// Runs a host tool inside the namespace, bounded by [`COMMAND_TIMEOUT`].
     pub async fn run(&self, program: &str, args: &[&str]) -> Result<Ran, NetnsError> {
-        let line = format!("{program} {}", args.join(" "));
-        let output = tokio::process::Command::new(tool("nsenter")?)
-            .arg("-t")
-            .arg(self.pid.to_string())
-            .arg("-n")
-            .arg(tool(program)?)
-            .args(args)
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output();
-        let output = tokio::time::timeout(COMMAND_TIMEOUT, output)
-            .await
-            .map_err(|_| {
-                NetnsError::Failed(format!(
-                    "`{line}` in {} did not finish within {}",
-                    self.container,
-                    crate::duration::human(COMMAND_TIMEOUT)
-                ))
-            })?
-            .map_err(|e| {
-                NetnsError::Failed(format!("cannot run nsenter for {}: {e}", self.container))
-            })?;
-        Ok(Ran {
-            ok: output.status.success(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        })
+        let what = format!("{program} {}` in `{}", args.join(" "), self.container);
+        let (pid, program) = (self.pid.to_string(), tool(program)?);
+        let mut all = vec!["-t", &pid, "-n", program.to_str().unwrap_or_default()];
+        all.extend_from_slice(args);
+        host(&what, tool("nsenter")?, &all).await
     }
 
     /// Runs a host tool inside the namespace; failing is an error.
@@ -248,14 +302,15 @@ impl Netns {
     }
 
     /// Creates `chain` (if missing) and makes the built-in chains of `hooks` jump to it
-    /// first. The jumps skip `lo`, so no fault cuts a container off from itself or from
-    /// Docker's DNS server (127.0.0.11).
+    /// first. Only [`Hook::Resolver`] sees `lo`, so no other fault cuts a container off from
+    /// itself or from Docker's DNS server (127.0.0.11).
     pub async fn ensure_chain(&self, chain: &str, hooks: &[Hook]) -> Result<(), NetnsError> {
         if !self.iptables(&["-S", chain]).await?.ok {
             self.iptables_ok(&["-N", chain]).await?;
         }
-        for [builtin, flag, device] in hooks.iter().map(|h| h.rule()) {
-            let jump = ["!", flag, device, "-j", chain];
+        for (builtin, matches) in hooks.iter().map(|h| h.rule()) {
+            let mut jump = matches.to_vec();
+            jump.extend_from_slice(&["-j", chain]);
             let mut check = vec!["-C", builtin];
             check.extend_from_slice(&jump);
             if !self.iptables(&check).await?.ok {
@@ -275,7 +330,7 @@ impl Netns {
 
     /// Whether `chain`, or a jump to it from a built-in chain, is in the namespace.
     pub async fn has_chain(&self, chain: &str) -> Result<bool, NetnsError> {
-        for builtin in [INPUT_HOOK[0], OUTPUT_HOOK[0]] {
+        for builtin in BUILTINS {
             let listing = self.iptables_ok(&["-S", builtin]).await?;
             if !jumps_to(&listing, chain).is_empty() {
                 return Ok(true);
@@ -286,7 +341,7 @@ impl Netns {
 
     /// Removes `chain`, its rules and every jump to it; nothing to remove is fine.
     pub async fn remove_chain(&self, chain: &str) -> Result<(), NetnsError> {
-        for builtin in [INPUT_HOOK[0], OUTPUT_HOOK[0]] {
+        for builtin in BUILTINS {
             let listing = self.iptables_ok(&["-S", builtin]).await?;
             for rule in jumps_to(&listing, chain) {
                 let mut delete = vec!["-D"];
@@ -432,22 +487,30 @@ pub mod by_name {
     }
 }
 
-/// The built-in chain, and the interface match that leaves loopback traffic alone.
-const INPUT_HOOK: [&str; 3] = ["INPUT", "-i", "lo"];
-const OUTPUT_HOOK: [&str; 3] = ["OUTPUT", "-o", "lo"];
+/// The built-in chains a fault's chain is jumped to from.
+const BUILTINS: [&str; 2] = ["INPUT", "OUTPUT"];
 
-/// Which packets a fault's chain sees: those the container receives, or those it sends.
+/// Docker's embedded DNS server inside every container on a user-defined network.
+pub const RESOLVER: &str = "127.0.0.11/32";
+
+/// Which packets a fault's chain sees: those the container receives, those it sends (neither
+/// on loopback), or those it sends to Docker's DNS server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hook {
     Input,
     Output,
+    /// The filter table sees these after Docker's NAT rules sent them on to the server's
+    /// real (random) port, so they are matched by address, not by port 53.
+    Resolver,
 }
 
 impl Hook {
-    fn rule(self) -> [&'static str; 3] {
+    /// The built-in chain, and the match of the jump from it.
+    fn rule(self) -> (&'static str, &'static [&'static str]) {
         match self {
-            Hook::Input => INPUT_HOOK,
-            Hook::Output => OUTPUT_HOOK,
+            Hook::Input => ("INPUT", &["!", "-i", "lo"]),
+            Hook::Output => ("OUTPUT", &["!", "-o", "lo"]),
+            Hook::Resolver => ("OUTPUT", &["-d", RESOLVER]),
         }
     }
 }
@@ -509,6 +572,8 @@ mod tests {
     fn tools_are_found_or_named() {
         assert!(tool("sh").unwrap().is_file());
         let missing = tool("no-such-chaosplay-tool").unwrap_err().to_string();
-        assert!(missing.contains("network faults need `no-such-chaosplay-tool` on the host"));
+        assert!(
+            missing.contains("faults inside containers need `no-such-chaosplay-tool` on the host")
+        );
     }
 }

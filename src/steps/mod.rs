@@ -27,6 +27,7 @@ mod load;
 mod log;
 mod network;
 mod pd;
+mod process;
 pub mod select;
 mod sleep;
 pub mod undo;
@@ -267,6 +268,7 @@ registry! {
     NetworkLoss => "network.loss", network::LossParams, network::LOSS_DOC, network::loss;
     NetworkBandwidth => "network.bandwidth", network::BandwidthParams, network::BANDWIDTH_DOC, network::bandwidth;
     NetworkDelay => "network.delay", network::DelayParams, network::DELAY_DOC, network::delay;
+    ProcessSignal => "process.signal", process::SignalParams, process::DOC, process::run;
     FaultExec => "fault.exec", fault::ExecParams, fault::EXEC_DOC, fault::exec;
     FaultDockerExec => "fault.docker_exec", fault::DockerExecParams, fault::DOCKER_EXEC_DOC, fault::docker_exec;
 }

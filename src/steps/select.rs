@@ -193,13 +193,18 @@ impl Selector {
         }
         let service = c.service.as_deref().unwrap_or_default();
         if let Some(pattern) = &self.service
-            && !(c.service.is_some() && glob(pattern).map_err(StepError::Params)?.is_match(service))
+            && !(c.service.is_some()
+                && glob("service", pattern)
+                    .map_err(StepError::Params)?
+                    .is_match(service))
         {
             return Ok(false);
         }
         if let Some(pattern) = &self.exclude
             && c.service.is_some()
-            && glob(pattern).map_err(StepError::Params)?.is_match(service)
+            && glob("service", pattern)
+                .map_err(StepError::Params)?
+                .is_match(service)
         {
             return Ok(false);
         }
@@ -233,7 +238,7 @@ impl Selector {
             broken.push(OutOfBounds::new("count", "`count` must be at least 1"));
         }
         for (field, pattern) in [("service", &self.service), ("exclude", &self.exclude)] {
-            if let Some(Err(e)) = pattern.as_deref().map(glob) {
+            if let Some(Err(e)) = pattern.as_deref().map(|p| glob("service", p)) {
                 broken.push(OutOfBounds::new(field, e));
             }
         }
@@ -251,9 +256,10 @@ impl Selector {
     }
 }
 
-fn glob(pattern: &str) -> Result<globset::GlobMatcher, String> {
+/// `pattern` compiled; `what` names it in the error (`service`, `process`).
+pub(crate) fn glob(what: &str, pattern: &str) -> Result<globset::GlobMatcher, String> {
     Ok(globset::Glob::new(pattern)
-        .map_err(|e| format!("invalid service glob `{pattern}`: {e}"))?
+        .map_err(|e| format!("invalid {what} glob `{pattern}`: {e}"))?
         .compile_matcher())
 }
 

@@ -16,9 +16,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::clients::command::{self, Place};
-use crate::clients::docker::{DockerClient, DockerError, Liveness};
+use crate::clients::docker::{DockerClient, DockerError, Liveness, Process};
 use crate::clients::limits::{Kinds, Limits};
-use crate::clients::netns::by_name as netns;
+use crate::clients::netns::{self, by_name};
 use crate::clients::pd::{PdClient, find_config};
 use crate::engine::StepError;
 
@@ -57,6 +57,9 @@ pub enum Undo {
     Continue { container: String },
     /// Unpause a paused container.
     Unpause { container: String },
+    /// Resume processes of a container (not its main one) that `process.signal` stopped, by
+    /// their pids on the engine's host; those gone, or no longer the container's, need nothing.
+    ContinueProcesses { container: String, pids: Vec<i64> },
     /// Attach a container that `network.partition` disconnected to its network again, with
     /// the same aliases and, when it was static, the same address.
     Reconnect {
@@ -121,6 +124,9 @@ impl Undo {
             Undo::Start { container, .. } => format!("start {container}"),
             Undo::Continue { container } => format!("resume {container} (SIGCONT)"),
             Undo::Unpause { container } => format!("unpause {container}"),
+            Undo::ContinueProcesses { container, pids } => {
+                format!("resume processes {pids:?} of {container} (SIGCONT)")
+            }
             Undo::Reconnect {
                 container, network, ..
             } => format!("reconnect {container} to {network}"),
@@ -172,6 +178,7 @@ impl Undo {
             Undo::Start { container, .. }
             | Undo::Continue { container }
             | Undo::Unpause { container }
+            | Undo::ContinueProcesses { container, .. }
             | Undo::Reconnect { container, .. }
             | Undo::FlushIptables { container, .. }
             | Undo::ClearQdisc { container, .. }
@@ -247,6 +254,13 @@ impl Undo {
                 }
                 Ok(())
             }
+            Undo::ContinueProcesses { container, pids } => {
+                let docker = docker()?;
+                for p in stopped(docker, container, pids).await? {
+                    netns::signal_process(docker, container, p.pid, "CONT").await?;
+                }
+                Ok(())
+            }
             Undo::Unpause { container } => {
                 let docker = docker()?;
                 let (state, _) = docker.state(container).await?;
@@ -262,10 +276,10 @@ impl Undo {
                 ipv4,
             } => reconnect(docker()?, container, network, aliases, ipv4.as_deref()).await,
             Undo::FlushIptables { container, chain } => {
-                Ok(netns::remove_chain(docker()?, container, chain).await?)
+                Ok(by_name::remove_chain(docker()?, container, chain).await?)
             }
             Undo::ClearQdisc { container, device } => {
-                Ok(netns::clear_qdisc(docker()?, container, device).await?)
+                Ok(by_name::clear_qdisc(docker()?, container, device).await?)
             }
             Undo::Limits {
                 container,
@@ -317,17 +331,21 @@ impl Undo {
                     .filter(|seen| seen.status == "paused" || seen.stopped)
                     .map(|seen| format!("{container} is {seen}"))
             }
+            Undo::ContinueProcesses { container, pids } => stopped(docker()?, container, pids)
+                .await?
+                .first()
+                .map(|p| format!("process {} ({}) of {container} is stopped", p.pid, p.name)),
             Undo::Reconnect {
                 container, network, ..
             } => (!is_attached(docker()?, container, network).await?)
                 .then(|| format!("{container} is not on {network}")),
             Undo::FlushIptables { container, chain } => {
-                netns::has_chain(docker()?, container, chain)
+                by_name::has_chain(docker()?, container, chain)
                     .await?
                     .then(|| format!("chain {chain} is still in {container}"))
             }
             Undo::ClearQdisc { container, device } => {
-                netns::has_our_qdisc(docker()?, container, device)
+                by_name::has_our_qdisc(docker()?, container, device)
                     .await?
                     .then(|| format!("the qdisc on {device} is still in {container}"))
             }
@@ -387,6 +405,23 @@ async fn still_down(docker: &DockerClient, container: &str) -> Result<Option<Str
     }
     tokio::time::sleep(STAYS_UP).await;
     Ok(down(liveness(docker, container).await?))
+}
+
+/// Those of `pids` that are processes of `container` stopped by a signal now.
+async fn stopped(
+    docker: &DockerClient,
+    container: &str,
+    pids: &[i64],
+) -> Result<Vec<Process>, StepError> {
+    let processes = match docker.processes(container).await {
+        Ok(processes) => processes,
+        Err(DockerError::NoSuchContainer(_)) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(processes
+        .into_iter()
+        .filter(|p| pids.contains(&p.pid) && p.is_stopped())
+        .collect())
 }
 
 /// Undo of a disconnect: attach the container again unless it is gone or already attached.

@@ -33,16 +33,7 @@ fn sigkill() -> String {
 }
 
 fn kill_bounds(p: &KillParams) -> Vec<OutOfBounds> {
-    match signal::name(&p.signal) {
-        Some(_) => Vec::new(),
-        None => vec![OutOfBounds::new(
-            "signal",
-            format!(
-                "`{}` is not a Linux signal (e.g. SIGKILL, SIGTERM, SIGSTOP, or a number 1-31)",
-                p.signal
-            ),
-        )],
-    }
+    signal::bounds(&p.signal)
 }
 
 pub const KILL_DOC: StepDoc = StepDoc {

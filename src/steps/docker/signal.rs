@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::steps::OutOfBounds;
 use crate::steps::undo::Undo;
 
 /// Linux's signals by number (x86_64 and aarch64 agree on these), without the `SIG` prefix.
@@ -61,12 +62,30 @@ pub fn name(signal: &str) -> Option<&'static str> {
         .map(|(_, name)| *name)
 }
 
+/// What is wrong with `signal`, as the `signal` parameter.
+pub fn bounds(signal: &str) -> Vec<OutOfBounds> {
+    match name(signal) {
+        Some(_) => Vec::new(),
+        None => vec![OutOfBounds::new(
+            "signal",
+            format!(
+                "`{signal}` is not a Linux signal (e.g. SIGKILL, SIGTERM, SIGSTOP, or a number 1-31)"
+            ),
+        )],
+    }
+}
+
+/// Whether the signal (a name from [`name`]) stops a process rather than ending it.
+pub fn is_stopping(name: &str) -> bool {
+    STOPPING.contains(&name)
+}
+
 /// The undo of sending `signal` to `container` (a known signal, see [`name`]): a stopping
 /// signal is reversed by SIGCONT; any other may end the container, which is then started again
 /// once the signal has had [`SETTLES_WITHIN`] to take effect.
 pub fn undo(signal: &str, container: &str) -> Undo {
     match name(signal) {
-        Some(name) if STOPPING.contains(&name) => Undo::Continue {
+        Some(name) if is_stopping(name) => Undo::Continue {
             container: container.to_string(),
         },
         _ => Undo::start(container, SETTLES_WITHIN),
