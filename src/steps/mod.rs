@@ -19,6 +19,7 @@ mod assert;
 mod await_;
 pub mod catalogue;
 mod compose;
+mod dns;
 pub mod docker;
 mod exec;
 mod fault;
@@ -268,6 +269,7 @@ registry! {
     NetworkLoss => "network.loss", network::LossParams, network::LOSS_DOC, network::loss;
     NetworkBandwidth => "network.bandwidth", network::BandwidthParams, network::BANDWIDTH_DOC, network::bandwidth;
     NetworkDelay => "network.delay", network::DelayParams, network::DELAY_DOC, network::delay;
+    NetworkDns => "network.dns", dns::DnsParams, dns::DOC, dns::run;
     ProcessSignal => "process.signal", process::SignalParams, process::DOC, process::run;
     FaultExec => "fault.exec", fault::ExecParams, fault::EXEC_DOC, fault::exec;
     FaultDockerExec => "fault.docker_exec", fault::DockerExecParams, fault::DOCKER_EXEC_DOC, fault::docker_exec;
