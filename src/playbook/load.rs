@@ -1086,6 +1086,12 @@ fn name_offsets(text: &str) -> HashMap<&str, usize> {
     let mut offsets = HashMap::new();
     let mut i = 0;
     while i < bytes.len() {
+        // Name bytes are ASCII, so a run starts and ends on a character boundary; any other
+        // byte, of a multi-byte character too, is stepped over on its own.
+        if !is_name(bytes[i]) {
+            i += 1;
+            continue;
+        }
         let start = i;
         while i < bytes.len() && is_name(bytes[i]) {
             i += 1;
@@ -1095,7 +1101,6 @@ fn name_offsets(text: &str) -> HashMap<&str, usize> {
         for end in ends.chain(std::iter::once(run.len())) {
             offsets.entry(&run[..end]).or_insert(start);
         }
-        i += 1;
     }
     offsets
 }
@@ -1226,6 +1231,28 @@ mod tests {
             }
             Err(e) => panic!("{e}"),
         }
+    }
+
+    #[test]
+    fn a_multibyte_character_after_a_name_is_stepped_over() {
+        // Found by the fuzzer (fuzz/corpus/playbook/crash-multibyte-after-template-name.toml,
+        // read lossily as the fuzz target does): the byte after a name was skipped alone, and
+        // the next slice began inside the three bytes of U+FFFD.
+        let offsets = name_offsets("{{ matrix.k0 }} }\u{fffd} mat}}");
+        assert_eq!(offsets["matrix.k0"], 3);
+        assert_eq!(offsets["mat"], 21);
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fuzz/corpus/playbook/crash-multibyte-after-template-name.toml"
+        ))
+        .unwrap();
+        assert_eq!(
+            messages(&String::from_utf8_lossy(&bytes)),
+            [
+                "`matrix.k5` lists a value twice",
+                "unknown matrix key `matrix.k0`"
+            ]
+        );
     }
 
     #[test]
