@@ -319,13 +319,7 @@ impl DockerClient {
 
     /// State and health (`starting`, `healthy`, `unhealthy`, or none) of one container.
     pub async fn state(&self, container: &str) -> Result<(String, Option<String>), DockerError> {
-        let inspect = self
-            .bounded(
-                Duration::ZERO,
-                self.api.inspect_container(container, None),
-                |e| self.not_found_or(container, "inspect", e),
-            )
-            .await?;
+        let inspect = self.inspect(container).await?;
         let state = inspect.state.unwrap_or_default();
         let status = state.status.map(|s| s.to_string()).unwrap_or_default();
         let health = state
@@ -336,17 +330,26 @@ impl DockerClient {
         Ok((status, health))
     }
 
+    /// `GET /containers/{name}/json`, under the per-call deadline.
+    async fn inspect(
+        &self,
+        container: &str,
+    ) -> Result<bollard::models::ContainerInspectResponse, DockerError> {
+        self.bounded(
+            Duration::ZERO,
+            self.api.inspect_container(container, None),
+            |e| self.not_found_or(container, "inspect", e),
+        )
+        .await
+    }
+
     /// Docker's state of the container and, when it runs, whether its main process is stopped
     /// (read with `ps` through the Engine API's `top`, so it works on a remote engine too).
     pub async fn liveness(&self, container: &str) -> Result<Liveness, DockerError> {
         // A container may go down between the inspection and `top`, which then refuses it;
         // looking again gives a consistent answer, since a stop is not undone by itself.
         loop {
-            let inspect = self
-                .api
-                .inspect_container(container, None)
-                .await
-                .map_err(|e| self.not_found_or(container, "inspect", e))?;
+            let inspect = self.inspect(container).await?;
             let state = inspect.state.unwrap_or_default();
             let status = state.status.map(|s| s.to_string()).unwrap_or_default();
             let pid = state.pid.unwrap_or(0);
@@ -364,18 +367,32 @@ impl DockerClient {
         }
     }
 
-    /// Whether process `pid` of the container is stopped (`T`) or traced (`t`); `None` if the
-    /// container is no longer running.
+    /// Whether process `pid` of the container is stopped by a signal; `None` if the container
+    /// is no longer running.
     async fn process_stopped(
         &self,
         container: &str,
         pid: i64,
     ) -> Result<Option<bool>, DockerError> {
-        let options = TopOptionsBuilder::new().ps_args("-o pid,stat").build();
+        Ok(self
+            .top(container)
+            .await?
+            .map(|all| all.iter().any(|p| p.pid == pid && p.is_stopped())))
+    }
+
+    /// The container's processes, read with `ps` through the Engine API's `top`; none when it
+    /// is not running.
+    pub async fn processes(&self, container: &str) -> Result<Vec<Process>, DockerError> {
+        Ok(self.top(container).await?.unwrap_or_default())
+    }
+
+    /// `top` of the container; `None` when it is not running (the daemon refuses with 409).
+    async fn top(&self, container: &str) -> Result<Option<Vec<Process>>, DockerError> {
+        let options = TopOptionsBuilder::new()
+            .ps_args("-o pid,stat,comm,args")
+            .build();
         match self.api.top_processes(container, Some(options)).await {
-            Ok(top) => Ok(Some(
-                process_stat(&top, pid).is_some_and(|stat| stat.starts_with(['T', 't'])),
-            )),
+            Ok(top) => Ok(Some(processes(&top))),
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 409, ..
             }) => Ok(None),
@@ -383,30 +400,9 @@ impl DockerClient {
         }
     }
 
-    /// The container's processes, read with `ps` through the Engine API's `top`; none when it
-    /// is not running.
-    pub async fn processes(&self, container: &str) -> Result<Vec<Process>, DockerError> {
-        let options = TopOptionsBuilder::new()
-            .ps_args("-o pid,stat,comm,args")
-            .build();
-        match self.api.top_processes(container, Some(options)).await {
-            Ok(top) => Ok(processes(&top)),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => Ok(Vec::new()),
-            Err(e) => Err(self.not_found_or(container, "list the processes of", e)),
-        }
-    }
-
     /// The container's id, process and network attachments.
     pub async fn network_state(&self, container: &str) -> Result<NetworkState, DockerError> {
-        let inspect = self
-            .bounded(
-                Duration::ZERO,
-                self.api.inspect_container(container, None),
-                |e| self.not_found_or(container, "inspect", e),
-            )
-            .await?;
+        let inspect = self.inspect(container).await?;
         let id = inspect.id.unwrap_or_default();
         let short_id = id.get(..12).unwrap_or(&id).to_string();
         let mut attachments: Vec<Attachment> = inspect
@@ -554,13 +550,7 @@ impl DockerClient {
 
     /// The container's resource limits, as its configuration holds them.
     pub async fn limits(&self, container: &str) -> Result<Limits, DockerError> {
-        let inspect = self
-            .bounded(
-                Duration::ZERO,
-                self.api.inspect_container(container, None),
-                |e| self.not_found_or(container, "inspect", e),
-            )
-            .await?;
+        let inspect = self.inspect(container).await?;
         let h = inspect.host_config.unwrap_or_default();
         Ok(Limits {
             nano_cpus: h.nano_cpus.unwrap_or(0),
@@ -703,20 +693,6 @@ impl DockerClient {
             _ => DockerError::api(action, e),
         }
     }
-}
-
-/// The `STAT` column of process `pid` in a `top` listing.
-fn process_stat(top: &bollard::models::ContainerTopResponse, pid: i64) -> Option<&str> {
-    let titles = top.titles.as_deref()?;
-    let column = |name: &str| titles.iter().position(|t| t == name);
-    let (pid_at, stat_at) = (column("PID")?, column("STAT")?);
-    let pid = pid.to_string();
-    top.processes
-        .as_deref()?
-        .iter()
-        .find(|row| row.get(pid_at) == Some(&pid))
-        .and_then(|row| row.get(stat_at))
-        .map(String::as_str)
 }
 
 /// The rows of a `top` listing made with `-o pid,stat,comm,args`, by position: `comm` and
@@ -978,27 +954,6 @@ mod tests {
         assert_eq!(whole_secs(Duration::from_secs(30)), 30);
         assert_eq!(whole_secs(Duration::from_millis(1500)), 2);
         assert_eq!(whole_secs(Duration::from_millis(1)), 1);
-    }
-
-    #[test]
-    fn a_stopped_main_process_is_read_from_its_stat_column() {
-        let top = |rows: &[[&str; 2]]| bollard::models::ContainerTopResponse {
-            titles: Some(vec!["PID".into(), "STAT".into()]),
-            processes: Some(
-                rows.iter()
-                    .map(|r| r.iter().map(|c| c.to_string()).collect())
-                    .collect(),
-            ),
-        };
-        let listing = top(&[["10958", "Ts"], ["11000", "S"]]);
-        assert_eq!(process_stat(&listing, 10958), Some("Ts"));
-        assert_eq!(process_stat(&listing, 11000), Some("S"));
-        assert_eq!(process_stat(&listing, 1), None);
-        let untitled = bollard::models::ContainerTopResponse {
-            titles: None,
-            processes: None,
-        };
-        assert_eq!(process_stat(&untitled, 10958), None);
     }
 
     #[test]
