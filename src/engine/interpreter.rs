@@ -93,44 +93,7 @@ pub async fn run(
     };
     let stop_monitors = CancellationToken::new();
     let monitors = monitor::start(&shared, &stop_monitors);
-    let mut records = Vec::new();
-    let mut main_failed = false;
-    for step in &playbook.steps {
-        if cancel.token().is_cancelled() {
-            break;
-        }
-        if step.background {
-            let abort = cancel.token().child_token();
-            let stop = abort.child_token();
-            let task = (Arc::clone(&shared), stop.clone(), abort.clone());
-            let index = step.index;
-            let handle = tokio::spawn(async move {
-                let (task_shared, task_stop, task_abort) = task;
-                let step = task_shared.step(Phase::Steps, index);
-                execute(&task_shared, step, &task_stop, Some(&task_abort)).await
-            });
-            let id = step
-                .id
-                .clone()
-                .expect("validation requires an id on background steps");
-            shared.add_background(
-                id,
-                Background {
-                    handle,
-                    stop,
-                    abort,
-                },
-            );
-            continue;
-        }
-        let record = execute(&shared, step, cancel.token(), None).await;
-        let ok = record.succeeded();
-        records.push(record);
-        if !ok {
-            main_failed = true;
-            break;
-        }
-    }
+    let (mut records, main_failed) = run_steps(&shared, cancel.token()).await;
     // Background steps still running are joined after a success and cancelled otherwise.
     let how = if main_failed || cancel.token().is_cancelled() {
         Join::Abort
@@ -142,56 +105,13 @@ pub async fn run(
         shared.emit(EventKind::Cancelling { reason });
     }
 
-    let mut cleanup_failed = false;
     let deadline = Deadline::now() + playbook.scenario.finally_timeout.0;
-    // A cancelled step's fault may still be landing in the daemon: undoing it first would be
-    // undone by it.
-    shared.settle_faults(deadline).await;
-    let undos: Vec<Undo> = shared.ledger.pending().into_iter().rev().collect();
-    if !undos.is_empty() || !playbook.finally.is_empty() {
+    if !shared.ledger.pending().is_empty() || !playbook.finally.is_empty() {
         shared.emit(EventKind::CleanupStarted);
     }
-    let mut undo_records = Vec::new();
-    let mut not_undone = Vec::new();
-    let docker_back = Deadline::now() + crate::clients::docker::patience();
-    for undo in undos {
-        let record = reverse(&shared, undo, deadline, docker_back).await;
-        if !record.ok {
-            cleanup_failed = true;
-            not_undone.insert(0, record.undo.clone());
-        }
-        shared.emit(EventKind::Undone { record: &record });
-        undo_records.push(record);
-    }
-    // What could not be undone stays on disk for `chaosplay recover`.
-    if let Err(e) = shared.ledger.settle(not_undone) {
-        cleanup_failed = true;
-        shared.emit(EventKind::Unavailable {
-            message: &e.to_string(),
-        });
-    }
-    if !playbook.finally.is_empty() {
-        // Cleanup is not cancelled by the first signal; a second one exits the process.
-        let cleanup = CancellationToken::new();
-        for step in &playbook.finally {
-            let record =
-                match tokio::time::timeout_at(deadline, execute(&shared, step, &cleanup, None))
-                    .await
-                {
-                    Ok(record) => record,
-                    Err(_) => cancelled_record(
-                        &shared,
-                        step,
-                        format!(
-                            "cleanup deadline reached (finally_timeout = {})",
-                            playbook.scenario.finally_timeout
-                        ),
-                    ),
-                };
-            cleanup_failed |= !record.succeeded();
-            records.push(record);
-        }
-    }
+    let (undo_records, undos_failed) = undo_faults(&shared, deadline).await;
+    let finally_failed = run_finally(&shared, deadline, &mut records).await;
+    let cleanup_failed = undos_failed || finally_failed;
 
     if let Some(lock) = project_lock
         && let Err(e) = lock.release().await
@@ -214,28 +134,12 @@ pub async fn run(
             .drain(..),
     );
     records.sort_by_key(|r| (r.phase == Phase::Finally, r.index));
-    let environment_error = records.iter().any(|r| {
-        r.phase == Phase::Steps
-            && r.error
-                .as_ref()
-                .is_some_and(|e| e.kind == super::ErrorKind::Environment)
-    });
-    let any_failed = records
-        .iter()
-        .any(|r| r.phase == Phase::Steps && !r.succeeded());
-    let environment_cleanup =
-        cleanup_failed && cleanup_failed_for_the_environment(&records, &undo_records);
-    let status = if cleanup_failed && !environment_cleanup {
-        RunStatus::CleanupFailed
-    } else if cancel.reason().is_some() {
-        RunStatus::Interrupted
-    } else if environment_error || environment_cleanup {
-        RunStatus::EnvironmentError
-    } else if any_failed {
-        RunStatus::Failed
-    } else {
-        RunStatus::Passed
-    };
+    let status = run_status(
+        &records,
+        &undo_records,
+        cleanup_failed,
+        cancel.reason().is_some(),
+    );
     if let Some(message) = kept_for_recover(&undo_records) {
         shared.emit(EventKind::Unavailable { message: &message });
     }
@@ -271,6 +175,111 @@ pub async fn run(
     result
 }
 
+/// Runs the main steps in order until one fails or the run is cancelled, starting background
+/// steps as tasks; returns the records of the steps that ran in the foreground and whether one
+/// failed.
+async fn run_steps(shared: &Arc<RunShared>, cancel: &CancellationToken) -> (Vec<StepRecord>, bool) {
+    let mut records = Vec::new();
+    for step in &shared.playbook.steps {
+        if cancel.is_cancelled() {
+            break;
+        }
+        if step.background {
+            start_background(shared, step, cancel);
+            continue;
+        }
+        let record = execute(shared, step, cancel, None).await;
+        let ok = record.succeeded();
+        records.push(record);
+        if !ok {
+            return (records, true);
+        }
+    }
+    (records, false)
+}
+
+/// Starts a background step as a task of its own, stopped or aborted through the tokens it is
+/// registered with.
+fn start_background(shared: &Arc<RunShared>, step: &Step, cancel: &CancellationToken) {
+    let abort = cancel.child_token();
+    let stop = abort.child_token();
+    let task = (Arc::clone(shared), stop.clone(), abort.clone());
+    let index = step.index;
+    let handle = tokio::spawn(async move {
+        let (task_shared, task_stop, task_abort) = task;
+        let step = task_shared.step(Phase::Steps, index);
+        execute(&task_shared, step, &task_stop, Some(&task_abort)).await
+    });
+    let id = step
+        .id
+        .clone()
+        .expect("validation requires an id on background steps");
+    shared.add_background(
+        id,
+        Background {
+            handle,
+            stop,
+            abort,
+        },
+    );
+}
+
+/// Reverses the faults still in the ledger, newest first, once every fault action in flight
+/// has landed (undoing one still landing would be undone by it). What could not be undone
+/// stays on disk for `chaosplay recover`. Returns the records and whether any failed.
+async fn undo_faults(shared: &RunShared, deadline: Deadline) -> (Vec<UndoRecord>, bool) {
+    shared.settle_faults(deadline).await;
+    let undos: Vec<Undo> = shared.ledger.pending().into_iter().rev().collect();
+    let mut records = Vec::new();
+    let mut not_undone = Vec::new();
+    let docker_back = Deadline::now() + crate::clients::docker::patience();
+    for undo in undos {
+        let record = reverse(shared, undo, deadline, docker_back).await;
+        if !record.ok {
+            not_undone.insert(0, record.undo.clone());
+        }
+        shared.emit(EventKind::Undone { record: &record });
+        records.push(record);
+    }
+    let mut failed = !not_undone.is_empty();
+    if let Err(e) = shared.ledger.settle(not_undone) {
+        failed = true;
+        shared.emit(EventKind::Unavailable {
+            message: &e.to_string(),
+        });
+    }
+    (records, failed)
+}
+
+/// Runs `[[finally]]` under the cleanup deadline, appending its records; returns whether a
+/// step of it failed. The first signal does not cancel it; a second one exits the process.
+async fn run_finally(
+    shared: &Arc<RunShared>,
+    deadline: Deadline,
+    records: &mut Vec<StepRecord>,
+) -> bool {
+    let playbook = &shared.playbook;
+    let cleanup = CancellationToken::new();
+    let mut failed = false;
+    for step in &playbook.finally {
+        let record =
+            match tokio::time::timeout_at(deadline, execute(shared, step, &cleanup, None)).await {
+                Ok(record) => record,
+                Err(_) => cancelled_record(
+                    shared,
+                    step,
+                    format!(
+                        "cleanup deadline reached (finally_timeout = {})",
+                        playbook.scenario.finally_timeout
+                    ),
+                ),
+            };
+        failed |= !record.succeeded();
+        records.push(record);
+    }
+    failed
+}
+
 /// Connects to the Docker daemon if the playbook needs it and, when it has a subject, takes
 /// the subject's lock on the engine, so that no other run anywhere faults the same project.
 async fn lock_project(shared: &RunShared) -> Result<Option<ProjectLock>, String> {
@@ -285,6 +294,36 @@ async fn lock_project(shared: &RunShared) -> Result<Option<ProjectLock>, String>
             .map(Some)
             .map_err(|e| e.to_string()),
         None => Ok(None),
+    }
+}
+
+/// The run's outcome, most serious first: a cleanup that failed for its own reasons (the
+/// subject may be left faulted), an interruption, an unusable environment (during the steps,
+/// or the only reason cleanup failed), a failed step, else passed.
+fn run_status(
+    records: &[StepRecord],
+    undos: &[UndoRecord],
+    cleanup_failed: bool,
+    interrupted: bool,
+) -> RunStatus {
+    let in_steps = |r: &&StepRecord| r.phase == Phase::Steps;
+    let environment_error = records.iter().filter(in_steps).any(|r| {
+        r.error
+            .as_ref()
+            .is_some_and(|e| e.kind == super::ErrorKind::Environment)
+    });
+    let any_failed = records.iter().filter(in_steps).any(|r| !r.succeeded());
+    let environment_cleanup = cleanup_failed && cleanup_failed_for_the_environment(records, undos);
+    if cleanup_failed && !environment_cleanup {
+        RunStatus::CleanupFailed
+    } else if interrupted {
+        RunStatus::Interrupted
+    } else if environment_error || environment_cleanup {
+        RunStatus::EnvironmentError
+    } else if any_failed {
+        RunStatus::Failed
+    } else {
+        RunStatus::Passed
     }
 }
 
