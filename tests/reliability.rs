@@ -140,6 +140,16 @@ fn ignore_ledger_adopts_outstanding_faults_and_reverses_them() {
         "the adopting run's cleanup unpaused it"
     );
     assert!(!dir.join(format!("{project}.json")).exists());
+    let locks = docker_ok(&[
+        "ps",
+        "-aq",
+        "--filter",
+        "label=dev.chaosplay.lock.project=cpt-ledger-adopt",
+    ]);
+    assert_eq!(
+        locks, "",
+        "the adopting run took the dead run's lock and released it"
+    );
     remove_project(project);
 }
 

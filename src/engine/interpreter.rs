@@ -280,11 +280,13 @@ async fn run_finally(
     failed
 }
 
-/// Connects to the Docker daemon if the playbook needs it and, when it has a subject, takes
-/// the subject's lock on the engine, so that no other run anywhere faults the same project.
+/// Connects to the Docker daemon if the playbook (or an undo it adopted) needs it and, when it
+/// has a subject, takes the subject's lock on the engine, so that no other run anywhere faults the same project.
 async fn lock_project(shared: &RunShared) -> Result<Option<ProjectLock>, String> {
     let playbook = &shared.playbook;
-    if !playbook.needs_docker() {
+    // Undos adopted with --ignore-ledger touch containers even when no step does.
+    let adopted = shared.ledger.pending().iter().any(Undo::needs_docker);
+    if !playbook.needs_docker() && !adopted {
         return Ok(None);
     }
     let docker = shared.docker().await.map_err(|e| e.to_string())?;
