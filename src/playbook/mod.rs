@@ -16,12 +16,12 @@ use crate::steps::StepKind;
 
 pub mod check;
 mod discover;
-mod load;
 pub mod node;
 pub mod schema;
+mod validate;
 
 pub use discover::discover;
-pub use load::{LoadError, load, parse};
+pub use validate::{LoadError, load, parse};
 
 /// A validated playbook.
 #[derive(Debug)]
@@ -105,7 +105,7 @@ impl Playbook {
         }
         self.cells()
             .into_iter()
-            .map(|cell| load::parse_cell(Arc::clone(&self.source), &self.vars, cell, None))
+            .map(|cell| validate::parse_cell(Arc::clone(&self.source), &self.vars, cell, None))
             .collect()
     }
 
@@ -114,7 +114,7 @@ impl Playbook {
     /// never touch each other's containers, networks, volumes, ledger or lock, and `run.trial`
     /// in `[subject]` can give each its own host ports.
     pub fn for_parallel_trial(&self, trial: u32) -> Result<Playbook, LoadError> {
-        load::parse_cell(
+        validate::parse_cell(
             Arc::clone(&self.source),
             &self.vars,
             self.cell.clone(),

@@ -1,0 +1,210 @@
+//! The names templates and expressions read: `vars.<name>`, `steps.<id>.<field>`,
+//! `metrics.<name>`, `matrix.<key>`, `run.<field>`, `output.<field>`, each checked against
+//! what is defined at that point of the playbook, with a caret under the name as written.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use super::Validator;
+use crate::diagnostic::did_you_mean;
+use crate::playbook::{CONTEXT_ROOTS, RUN_FIELDS};
+use crate::steps::StepKind;
+use crate::template;
+
+/// What templates of one step may read.
+#[derive(Clone, Copy)]
+pub(super) struct Scope<'a> {
+    pub vars: &'a serde_json::Map<String, serde_json::Value>,
+    /// Step ids defined before this step, with their kinds.
+    pub earlier: &'a HashMap<String, StepKind>,
+    /// All ids in the file, to tell "defined later" from "not defined".
+    pub all: &'a HashMap<String, StepKind>,
+    /// Ids of background steps defined before this step, which `await` may join.
+    pub background: &'a [String],
+    /// The kind whose output `output` names, inside `until` and `record` only.
+    pub output: Option<StepKind>,
+    /// Metrics recorded by steps before this one.
+    pub metrics: &'a [String],
+    /// Keys of `[matrix]`, read as `matrix.<key>`.
+    pub matrix: &'a [String],
+}
+
+impl Validator {
+    /// Checks a template's (or expression's) syntax and every name it reads.
+    pub(super) fn template(
+        &mut self,
+        text: &str,
+        span: Range<usize>,
+        expression: bool,
+        scope: &Scope<'_>,
+    ) {
+        let source = Arc::clone(&self.source);
+        let refs = match template::references(&self.env, text, expression) {
+            Ok(refs) => refs,
+            Err(e) => {
+                let what = if expression { "expression" } else { "template" };
+                self.error(
+                    format!("invalid {what}: {}", template::error_message(&e)),
+                    span,
+                );
+                return;
+            }
+        };
+        let written = source.text.get(span.clone()).map(name_offsets);
+        for path in refs {
+            if let Some((message, label)) = reference_problem(&path, scope) {
+                let at = written.as_ref().and_then(|w| w.get(path.as_str()));
+                let narrowed = at.map_or(span.clone(), |&at| {
+                    span.start + at..span.start + at + path.len()
+                });
+                self.error(message, narrowed).label = label;
+            }
+        }
+    }
+}
+
+/// Longest dotted name [`name_offsets`] records: names people write are far shorter, and a
+/// bound keeps a long run of `a.a.a…` in a template's text linear to index.
+const MAX_NAME: usize = 128;
+
+/// Where each dotted name in `text` (`steps.kill.container`, and its prefixes `steps` and
+/// `steps.kill`) is first written, so the carets of a bad reference sit under it. Found in one
+/// pass: searching the text once per reference is quadratic in a template of thousands.
+pub(super) fn name_offsets(text: &str) -> HashMap<&str, usize> {
+    let is_name = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'.';
+    let bytes = text.as_bytes();
+    let mut offsets = HashMap::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        // Name bytes are ASCII, so a run starts and ends on a character boundary; any other
+        // byte, of a multi-byte character too, is stepped over on its own.
+        if !is_name(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && is_name(bytes[i]) {
+            i += 1;
+        }
+        let run = &text[start..i.min(start + MAX_NAME)];
+        let ends = run.match_indices('.').map(|(end, _)| end);
+        for end in ends.chain(std::iter::once(run.len())) {
+            offsets.entry(&run[..end]).or_insert(start);
+        }
+    }
+    offsets
+}
+
+/// Why `path` (e.g. `steps.kill.container`) cannot be read here, if it cannot.
+fn reference_problem(path: &str, scope: &Scope<'_>) -> Option<(String, Option<String>)> {
+    let parts: Vec<&str> = path.split('.').collect();
+    let suggest = |word: &str, options: &mut dyn Iterator<Item = &str>| {
+        did_you_mean(word, options.collect::<Vec<_>>()).map(|s| format!("did you mean `{s}`?"))
+    };
+    match parts[0] {
+        "vars" => {
+            let name = parts.get(1)?;
+            if scope.vars.contains_key(*name) {
+                return None;
+            }
+            let label = suggest(name, &mut scope.vars.keys().map(String::as_str));
+            Some((format!("unknown variable `vars.{name}`"), label))
+        }
+        "steps" => {
+            let id = parts.get(1)?;
+            let Some(kind) = scope.earlier.get(*id) else {
+                if scope.all.contains_key(*id) {
+                    return Some((
+                        format!("step `{id}` is referenced before it runs"),
+                        Some("a step can only read the outputs of steps above it".into()),
+                    ));
+                }
+                let label = suggest(id, &mut scope.earlier.keys().map(String::as_str));
+                return Some((format!("no step with id `{id}`"), label));
+            };
+            output_problem(*kind, parts.get(2).copied(), &format!("steps.{id}"))
+        }
+        "output" => match scope.output {
+            Some(kind) => output_problem(kind, parts.get(1).copied(), "output"),
+            None => Some((
+                "`output` is only defined in `until` and `record`".into(),
+                Some("use `steps.<id>` to read a step's output".into()),
+            )),
+        },
+        "run" => {
+            let field = parts.get(1)?;
+            if RUN_FIELDS.contains(field) {
+                return None;
+            }
+            let label = suggest(field, &mut RUN_FIELDS.iter().copied());
+            Some((format!("unknown field `run.{field}`"), label))
+        }
+        "metrics" => {
+            let name = parts.get(1)?;
+            if scope.metrics.iter().any(|m| m == name) {
+                return None;
+            }
+            let label = suggest(name, &mut scope.metrics.iter().map(String::as_str))
+                .or_else(|| Some("a metric is readable after the step that records it".into()));
+            Some((
+                format!("no metric `{name}` is recorded before this point"),
+                label,
+            ))
+        }
+        "matrix" => {
+            let key = parts.get(1)?;
+            if scope.matrix.iter().any(|k| k == key) {
+                return None;
+            }
+            let label = suggest(key, &mut scope.matrix.iter().map(String::as_str)).or_else(|| {
+                Some(match scope.matrix.is_empty() {
+                    true => "the playbook has no [matrix]".into(),
+                    false => format!("matrix keys: {}", scope.matrix.join(", ")),
+                })
+            });
+            Some((format!("unknown matrix key `matrix.{key}`"), label))
+        }
+        "env" => None,
+        // minijinja's own global functions
+        "range" | "dict" | "namespace" | "debug" => None,
+        other => {
+            let roots = CONTEXT_ROOTS.iter().copied().filter(|r| *r != "output");
+            let label = suggest(other, &mut CONTEXT_ROOTS.iter().copied()).or_else(|| {
+                Some(format!(
+                    "expected one of: {}",
+                    roots.collect::<Vec<_>>().join(", ")
+                ))
+            });
+            Some((format!("unknown name `{other}`"), label))
+        }
+    }
+}
+
+fn output_problem(
+    kind: StepKind,
+    field: Option<&str>,
+    prefix: &str,
+) -> Option<(String, Option<String>)> {
+    let field = field?;
+    let outputs = kind.doc().outputs;
+    if outputs
+        .iter()
+        .any(|(name, _)| *name == field || name.starts_with('<'))
+    {
+        return None;
+    }
+    let label = did_you_mean(field, outputs.iter().map(|(n, _)| *n))
+        .map(|s| format!("did you mean `{s}`?"))
+        .or_else(|| {
+            Some(format!(
+                "`{kind}` outputs: {}",
+                outputs
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        });
+    Some((format!("`{prefix}` has no field `{field}`"), label))
+}

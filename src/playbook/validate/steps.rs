@@ -1,0 +1,185 @@
+//! The step lists: `[[steps]]` and `[[finally]]` in order, each step reading the ids, background
+//! steps and metrics defined above it, and `[[monitors]]`, which read only `vars`.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use super::Validator;
+use super::references::Scope;
+use crate::duration::Duration;
+use crate::playbook::node::{Node, Value};
+use crate::playbook::{Monitor, Phase, Step};
+use crate::steps::StepKind;
+
+/// What the steps validated so far define for the steps after them.
+#[derive(Default)]
+struct Defined {
+    /// Ids with their kinds.
+    ids: HashMap<String, StepKind>,
+    /// Where each id is written, to point a duplicate at the first.
+    id_spans: HashMap<String, Range<usize>>,
+    background: Vec<String>,
+    metrics: Vec<String>,
+}
+
+impl Validator {
+    /// The entries of `[[name]]`, none if the key is missing or is not an array of tables.
+    pub(super) fn step_nodes<'n>(&mut self, root: &'n Node, name: &str) -> &'n [Node] {
+        match root.get(name) {
+            None => &[],
+            Some(Node {
+                value: Value::Array(items),
+                ..
+            }) => items,
+            Some(other) => {
+                self.error(
+                    format!("`{name}` must be an array of tables: write [[{name}]]"),
+                    other.span.clone(),
+                );
+                &[]
+            }
+        }
+    }
+
+    /// `[[steps]]` then `[[finally]]`: a `[[finally]]` step may read any main step's output.
+    pub(super) fn steps_and_finally(
+        &mut self,
+        main_nodes: &[Node],
+        finally_nodes: &[Node],
+        vars: &serde_json::Map<String, serde_json::Value>,
+        matrix: &[String],
+    ) -> (Vec<Step>, Vec<Step>) {
+        // Ids first, so a reference to a step defined later gets a precise message.
+        let mut all_ids: HashMap<String, StepKind> = HashMap::new();
+        for node in main_nodes.iter().chain(finally_nodes) {
+            if let (Some(id), Some(kind)) = (
+                node.get("id").and_then(Node::as_str),
+                node.get("uses")
+                    .and_then(Node::as_str)
+                    .and_then(StepKind::from_name),
+            ) {
+                all_ids.entry(id.to_string()).or_insert(kind);
+            }
+        }
+        let mut defined = Defined::default();
+        let mut steps = Vec::new();
+        let mut finally = Vec::new();
+        for (phase, nodes, out) in [
+            (Phase::Steps, main_nodes, &mut steps),
+            (Phase::Finally, finally_nodes, &mut finally),
+        ] {
+            for (index, node) in nodes.iter().enumerate() {
+                let scope = Scope {
+                    vars,
+                    earlier: &defined.ids,
+                    all: &all_ids,
+                    background: &defined.background,
+                    output: None,
+                    metrics: &defined.metrics,
+                    matrix,
+                };
+                if let Some(step) = self.step(node, phase, index, &scope) {
+                    self.define(node, &step, &mut defined);
+                    out.push(step);
+                }
+            }
+        }
+        (steps, finally)
+    }
+
+    /// Adds what `step` defines (its metric, its id) to `defined`, refusing duplicates.
+    fn define(&mut self, node: &Node, step: &Step, defined: &mut Defined) {
+        if let Some(record) = &step.record {
+            if defined.metrics.contains(&record.name) {
+                let span = node
+                    .get("record")
+                    .map(|n| n.span.clone())
+                    .unwrap_or_default();
+                self.error(format!("metric `{}` is recorded twice", record.name), span);
+            } else {
+                defined.metrics.push(record.name.clone());
+            }
+        }
+        let Some(id) = &step.id else {
+            return;
+        };
+        let span = node.get("id").map(|n| n.span.clone()).unwrap_or_default();
+        if let Some(first) = defined.id_spans.get(id) {
+            let (line, _) = self.source.line_col(first.start);
+            self.error(format!("duplicate step id `{id}`"), span).label =
+                Some(format!("first defined on line {line}"));
+        } else {
+            defined.id_spans.insert(id.clone(), span);
+            defined.ids.insert(id.clone(), step.kind);
+            if step.background {
+                defined.background.push(id.clone());
+            }
+        }
+    }
+
+    /// `[[monitors]]`: read-only steps with an `interval` and a `show` template. Monitors run
+    /// from the start, so they can read `vars`, not step outputs.
+    pub(super) fn monitors(
+        &mut self,
+        nodes: &[Node],
+        vars: &serde_json::Map<String, serde_json::Value>,
+        matrix: &[String],
+    ) -> Vec<Monitor> {
+        let no_ids = HashMap::new();
+        let scope = Scope {
+            vars,
+            earlier: &no_ids,
+            all: &no_ids,
+            background: &[],
+            output: None,
+            metrics: &[],
+            matrix,
+        };
+        let mut monitors = Vec::new();
+        for (index, node) in nodes.iter().enumerate() {
+            let Some(step) = self.step(node, Phase::Monitors, index, &scope) else {
+                continue;
+            };
+            let monitor = self.monitor(node, step, &scope);
+            monitors.push(monitor);
+        }
+        monitors
+    }
+
+    fn monitor(&mut self, node: &Node, step: Step, scope: &Scope<'_>) -> Monitor {
+        if !step.kind.doc().read_only {
+            self.error(
+                format!("`{}` changes things, so it cannot be a monitor", step.kind),
+                step.span.clone(),
+            )
+            .help = Some(
+                "monitors sample read-only steps, e.g. pd.capture, http.request, compose.ps".into(),
+            );
+        }
+        let interval = node
+            .get("interval")
+            .and_then(|n| self.typed::<Duration>(n, "invalid `interval`"))
+            .unwrap_or(Duration::from_secs(1));
+        if interval.0 < std::time::Duration::from_millis(50) {
+            let span = node
+                .get("interval")
+                .map(|n| n.span.clone())
+                .unwrap_or_default();
+            self.error("a monitor's `interval` must be at least 50ms", span);
+        }
+        let show = node.get("show").and_then(|n| {
+            let text = self.typed::<String>(n, "invalid `show`")?;
+            let scope = Scope {
+                output: Some(step.kind),
+                ..*scope
+            };
+            self.template(&text, n.span.clone(), false, &scope);
+            Some(text)
+        });
+        Monitor {
+            step,
+            interval,
+            show,
+        }
+    }
+}
