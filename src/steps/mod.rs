@@ -30,6 +30,7 @@ mod network;
 mod pd;
 mod process;
 pub mod select;
+mod set;
 mod sleep;
 pub mod undo;
 
@@ -131,6 +132,7 @@ macro_rules! unbounded {
 unbounded!(
     sleep::SleepParams,
     log::LogParams,
+    set::SetParams,
     assert::AssertParams,
     exec::ExecParams,
     http::HttpRequestParams,
@@ -239,6 +241,7 @@ macro_rules! registry {
 registry! {
     Sleep => "sleep", sleep::SleepParams, sleep::DOC, sleep::run;
     Log => "log", log::LogParams, log::DOC, log::run;
+    Set => "set", set::SetParams, set::DOC, set::run;
     Assert => "assert", assert::AssertParams, assert::DOC, assert::run;
     Exec => "exec", exec::ExecParams, exec::DOC, exec::run;
     HttpRequest => "http.request", http::HttpRequestParams, http::DOC, http::run;

@@ -2,28 +2,54 @@
 //! `metrics.<name>`, `matrix.<key>`, `run.<field>`, `output.<field>`, each checked against
 //! what is defined at that point of the playbook, with a caret under the name as written.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::Arc;
 
 use super::Validator;
 use crate::diagnostic::did_you_mean;
+use crate::playbook::node::Node;
 use crate::playbook::{CONTEXT_ROOTS, RUN_FIELDS};
 use crate::steps::StepKind;
 use crate::template;
+
+/// What validation knows of a step's output, to check `steps.<id>.<field>` and `output.<field>`.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Output {
+    /// The fields its kind documents.
+    Kind(StepKind),
+    /// Fields the playbook names: a `set` step's keys.
+    Named(Vec<String>),
+}
+
+impl Output {
+    /// What a step of `kind` with parameters `with` outputs.
+    pub fn of(kind: StepKind, with: Option<&Node>) -> Output {
+        match kind {
+            StepKind::Set => Output::Named(
+                with.and_then(Node::as_table)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|(k, _)| k.name.clone())
+                    .collect(),
+            ),
+            kind => Output::Kind(kind),
+        }
+    }
+}
 
 /// What templates of one step may read.
 #[derive(Clone, Copy)]
 pub(super) struct Scope<'a> {
     pub vars: &'a serde_json::Map<String, serde_json::Value>,
     /// Step ids defined before this step, with their kinds.
-    pub earlier: &'a HashMap<String, StepKind>,
+    pub earlier: &'a HashMap<String, Output>,
     /// All ids in the file, to tell "defined later" from "not defined".
-    pub all: &'a HashMap<String, StepKind>,
+    pub all: &'a HashSet<String>,
     /// Ids of background steps defined before this step, which `await` may join.
     pub background: &'a [String],
-    /// The kind whose output `output` names, inside `until` and `record` only.
-    pub output: Option<StepKind>,
+    /// What `output` names, inside `until`, `record` and a monitor's `show` only.
+    pub output: Option<&'a Output>,
     /// Metrics recorded by steps before this one.
     pub metrics: &'a [String],
     /// Keys of `[matrix]`, read as `matrix.<key>`.
@@ -113,8 +139,8 @@ fn reference_problem(path: &str, scope: &Scope<'_>) -> Option<(String, Option<St
         }
         "steps" => {
             let id = parts.get(1)?;
-            let Some(kind) = scope.earlier.get(*id) else {
-                if scope.all.contains_key(*id) {
+            let Some(output) = scope.earlier.get(*id) else {
+                if scope.all.contains(*id) {
                     return Some((
                         format!("step `{id}` is referenced before it runs"),
                         Some("a step can only read the outputs of steps above it".into()),
@@ -123,10 +149,10 @@ fn reference_problem(path: &str, scope: &Scope<'_>) -> Option<(String, Option<St
                 let label = suggest(id, &mut scope.earlier.keys().map(String::as_str));
                 return Some((format!("no step with id `{id}`"), label));
             };
-            output_problem(*kind, parts.get(2).copied(), &format!("steps.{id}"))
+            output_problem(output, parts.get(2).copied(), &format!("steps.{id}"))
         }
         "output" => match scope.output {
-            Some(kind) => output_problem(kind, parts.get(1).copied(), "output"),
+            Some(output) => output_problem(output, parts.get(1).copied(), "output"),
             None => Some((
                 "`output` is only defined in `until` and `record`".into(),
                 Some("use `steps.<id>` to read a step's output".into()),
@@ -182,29 +208,32 @@ fn reference_problem(path: &str, scope: &Scope<'_>) -> Option<(String, Option<St
 }
 
 fn output_problem(
-    kind: StepKind,
+    output: &Output,
     field: Option<&str>,
     prefix: &str,
 ) -> Option<(String, Option<String>)> {
     let field = field?;
-    let outputs = kind.doc().outputs;
-    if outputs
-        .iter()
-        .any(|(name, _)| *name == field || name.starts_with('<'))
-    {
+    let (fields, whose): (Vec<&str>, String) = match output {
+        Output::Kind(kind) => {
+            let outputs = kind.doc().outputs;
+            if outputs.iter().any(|(name, _)| name.starts_with('<')) {
+                return None;
+            }
+            (
+                outputs.iter().map(|(n, _)| *n).collect(),
+                format!("`{kind}`"),
+            )
+        }
+        Output::Named(names) => (
+            names.iter().map(String::as_str).collect(),
+            format!("`{prefix}`"),
+        ),
+    };
+    if fields.contains(&field) {
         return None;
     }
-    let label = did_you_mean(field, outputs.iter().map(|(n, _)| *n))
+    let label = did_you_mean(field, fields.iter().copied())
         .map(|s| format!("did you mean `{s}`?"))
-        .or_else(|| {
-            Some(format!(
-                "`{kind}` outputs: {}",
-                outputs
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        });
+        .or_else(|| Some(format!("{whose} outputs: {}", fields.join(", "))));
     Some((format!("`{prefix}` has no field `{field}`"), label))
 }

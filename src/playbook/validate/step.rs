@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use super::references::Scope;
+use super::references::{Output, Scope};
 use super::{Validator, is_identifier, unknown_field_suggestion};
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::duration::Duration;
@@ -44,8 +44,9 @@ impl Validator {
             self.template(&text, n.span.clone(), true, scope);
             Some(text)
         });
+        let output = kind.as_ref().map(|(k, _)| Output::of(*k, node.get("with")));
         let output_scope = Scope {
-            output: kind.as_ref().map(|(k, _)| *k),
+            output: output.as_ref(),
             ..*scope
         };
         let until = self.until(node, phase, &output_scope);
@@ -55,6 +56,9 @@ impl Validator {
         let with_node = node.get("with").cloned();
         let (kind, uses_span) = kind?;
         let with = self.with(kind, with_node, &uses_span, scope)?;
+        if kind == StepKind::Set {
+            self.set_names(&with, &uses_span, id.is_some());
+        }
         Some(Step {
             phase,
             index,
@@ -262,6 +266,30 @@ impl Validator {
             self.await_targets(&with, scope);
         }
         Some(with)
+    }
+
+    /// `set`'s keys are the names later steps read, as `steps.<id>.<key>`: it needs an id, and
+    /// keys that can be read that way.
+    fn set_names(&mut self, with: &Node, uses_span: &Range<usize>, has_id: bool) {
+        let entries = with.as_table().unwrap_or_default();
+        if entries.is_empty() {
+            self.error(
+                "`set` needs at least one value in `with`",
+                uses_span.clone(),
+            )
+            .help = Some("e.g. with = { leader = \"{{ steps.status.leader }}\" }".into());
+        } else if !has_id {
+            self.error("a `set` step needs an `id`", uses_span.clone())
+                .help = Some("its values are read as `steps.<id>.<key>`".into());
+        }
+        for (key, _) in entries {
+            if !is_identifier(&key.name) {
+                self.error(format!("invalid name `{}`", key.name), key.span.clone())
+                    .help = Some(
+                    "values are read as `steps.<id>.<key>`: use letters, digits and `_`".into(),
+                );
+            }
+        }
     }
 
     /// `await`'s `steps` name background steps defined earlier.

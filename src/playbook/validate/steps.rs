@@ -1,11 +1,11 @@
 //! The step lists: `[[steps]]` and `[[finally]]` in order, each step reading the ids, background
 //! steps and metrics defined above it, and `[[monitors]]`, which read only `vars`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use super::Validator;
-use super::references::Scope;
+use super::references::{Output, Scope};
 use crate::duration::Duration;
 use crate::playbook::node::{Node, Value};
 use crate::playbook::{Monitor, Phase, Step};
@@ -14,8 +14,8 @@ use crate::steps::StepKind;
 /// What the steps validated so far define for the steps after them.
 #[derive(Default)]
 struct Defined {
-    /// Ids with their kinds.
-    ids: HashMap<String, StepKind>,
+    /// Ids with what their steps output.
+    ids: HashMap<String, Output>,
     /// Where each id is written, to point a duplicate at the first.
     id_spans: HashMap<String, Range<usize>>,
     background: Vec<String>,
@@ -50,15 +50,15 @@ impl Validator {
         matrix: &[String],
     ) -> (Vec<Step>, Vec<Step>) {
         // Ids first, so a reference to a step defined later gets a precise message.
-        let mut all_ids: HashMap<String, StepKind> = HashMap::new();
+        let mut all_ids: HashSet<String> = HashSet::new();
         for node in main_nodes.iter().chain(finally_nodes) {
-            if let (Some(id), Some(kind)) = (
+            if let (Some(id), Some(_)) = (
                 node.get("id").and_then(Node::as_str),
                 node.get("uses")
                     .and_then(Node::as_str)
                     .and_then(StepKind::from_name),
             ) {
-                all_ids.entry(id.to_string()).or_insert(kind);
+                all_ids.insert(id.to_string());
             }
         }
         let mut defined = Defined::default();
@@ -110,7 +110,9 @@ impl Validator {
                 Some(format!("first defined on line {line}"));
         } else {
             defined.id_spans.insert(id.clone(), span);
-            defined.ids.insert(id.clone(), step.kind);
+            defined
+                .ids
+                .insert(id.clone(), Output::of(step.kind, Some(&step.with)));
             if step.background {
                 defined.background.push(id.clone());
             }
@@ -125,10 +127,10 @@ impl Validator {
         vars: &serde_json::Map<String, serde_json::Value>,
         matrix: &[String],
     ) -> Vec<Monitor> {
-        let no_ids = HashMap::new();
+        let (no_ids, no_outputs) = (HashSet::new(), HashMap::new());
         let scope = Scope {
             vars,
-            earlier: &no_ids,
+            earlier: &no_outputs,
             all: &no_ids,
             background: &[],
             output: None,
@@ -169,8 +171,9 @@ impl Validator {
         }
         let show = node.get("show").and_then(|n| {
             let text = self.typed::<String>(n, "invalid `show`")?;
+            let output = Output::of(step.kind, Some(&step.with));
             let scope = Scope {
-                output: Some(step.kind),
+                output: Some(&output),
                 ..*scope
             };
             self.template(&text, n.span.clone(), false, &scope);
