@@ -16,8 +16,8 @@ use super::check::{CheckError, check_key};
 use super::node::{Key, Node, Value};
 use super::{
     CONTEXT_ROOTS, Cell, MAX_ATTEMPTS, MAX_BACKOFF, MAX_CELLS, MIN_INTERVAL, MIN_TIMEOUT,
-    MONITOR_KEYS, Monitor, Phase, Playbook, RUN_FIELDS, Record, RecordSpec, Retry, STEP_KEYS,
-    Scenario, Step, StepDuration, Subject, TOP_KEYS, Until,
+    MONITOR_KEYS, Monitor, Phase, Playbook, RUN_FIELDS, Retry, STEP_KEYS, Scenario, Step,
+    StepDuration, Subject, TOP_KEYS, Until,
 };
 use crate::compose::ComposeProject;
 use crate::diagnostic::{Diagnostic, Source, did_you_mean};
@@ -25,6 +25,8 @@ use crate::duration::Duration;
 use crate::steps::StepKind;
 use crate::template;
 use crate::text_file::NotUtf8;
+
+mod record;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -415,7 +417,7 @@ impl Validator {
                     &matrix_keys,
                 );
                 if let Some(step) = step {
-                    if let Some(record) = &step.record {
+                    for record in &step.record {
                         if metrics.contains(&record.name) {
                             let span = node
                                 .get("record")
@@ -881,37 +883,12 @@ impl Validator {
             }
         };
 
-        let record = node.get("record").and_then(|n| {
-            let spec = match &n.value {
-                Value::String(name) => RecordSpec {
-                    name: name.clone(),
-                    value: None,
-                },
-                _ => self.typed::<RecordSpec>(n, "invalid `record`")?,
-            };
-            if !is_identifier(&spec.name) {
-                self.error(
-                    format!("invalid metric name `{}`", spec.name),
-                    n.span.clone(),
-                )
-                .help = Some(
-                    "metrics are read as `metrics.<name>`: use letters, digits and `_`".into(),
-                );
-                return None;
-            }
-            if let Some(expr) = &spec.value {
-                let scope = Scope {
-                    output: kind.as_ref().map(|(k, _)| *k),
-                    ..scope
-                };
-                self.template(expr, n.span.clone(), true, &scope);
-            }
-            Some(Record {
-                name: spec.name,
-                value: spec.value,
-            })
-        });
-        if record.is_some() && phase == Phase::Finally {
+        let record = node
+            .get("record")
+            .map(|n| self.record(n, kind.as_ref().map(|(k, _)| *k), &scope))
+            .unwrap_or_default();
+        let continue_on_error = self.continue_on_error(node, phase);
+        if !record.is_empty() && phase == Phase::Finally {
             let span = node
                 .get("record")
                 .map(|n| n.span.clone())
@@ -969,6 +946,7 @@ impl Validator {
             condition,
             until,
             background,
+            continue_on_error,
             record,
             span: uses_span,
         })

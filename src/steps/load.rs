@@ -102,8 +102,20 @@ pub const DOC: StepDoc = StepDoc {
             "one entry per second of the schedule: `{t, ok, errors, dropped}`, each request counted in the second it was due",
         ),
         (
+            "unavailable_s",
+            "seconds of the timeline with at least one error or drop",
+        ),
+        (
+            "longest_unavailable_s",
+            "the longest run of consecutive such seconds: how long the service was out",
+        ),
+        (
             "elapsed_ms",
             "from the first request to the last response, in milliseconds",
+        ),
+        (
+            "partial",
+            "true when the load ended before its `duration`: stopped by `await`, or cancelled because the run failed or was interrupted (figures up to then)",
         ),
     ],
     expressions: &[],
@@ -185,7 +197,9 @@ pub async fn run(p: LoadHttpParams, cx: &StepContext) -> Result<Value, StepError
     while let Some(joined) = tasks.join_next().await {
         tally.record(joined);
     }
-    Ok(tally.output(start.elapsed()))
+    let mut output = tally.output(start.elapsed());
+    output["partial"] = Value::Bool(due < due_total);
+    Ok(output)
 }
 
 impl Params for LoadHttpParams {
@@ -357,6 +371,22 @@ impl Tally {
         }
     }
 
+    /// Seconds of the schedule with an error or a drop: how many in all, and the longest run
+    /// of them in a row — the outage a client saw, to the second.
+    fn unavailable(&self) -> (u64, u64) {
+        let (mut total, mut run, mut longest) = (0, 0, 0);
+        for s in &self.timeline {
+            if s.errors + s.dropped > 0 {
+                total += 1;
+                run += 1;
+                longest = longest.max(run);
+            } else {
+                run = 0;
+            }
+        }
+        (total, longest)
+    }
+
     fn output(mut self, elapsed: std::time::Duration) -> Value {
         if self.dropped > 0 {
             self.errors_by_kind.insert("dropped".into(), self.dropped);
@@ -382,6 +412,8 @@ impl Tally {
                 "mean": ms(self.latency.mean()),
             },
             "errors_by_kind": self.errors_by_kind,
+            "unavailable_s": self.unavailable().0,
+            "longest_unavailable_s": self.unavailable().1,
             "timeline": timeline,
             "elapsed_ms": u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         })
@@ -500,5 +532,29 @@ mod tests {
             out["timeline"],
             json!([{"t": 0, "ok": 1, "errors": 2, "dropped": 2}])
         );
+    }
+
+    #[test]
+    fn unavailability_counts_seconds_with_errors_and_the_longest_run() {
+        let mut t = Tally::new(Vec::new());
+        let ok = |t: &mut Tally, s| t.record(Ok((s, Ok(200), std::time::Duration::ZERO)));
+        let bad = |t: &mut Tally, s| t.record(Ok((s, Err("connect"), std::time::Duration::ZERO)));
+        // ok, bad, bad, ok+bad, ok, dropped, ok: 4 seconds with errors, 3 of them in a row.
+        for (second, good, failed) in [(0, 1, 0), (1, 0, 2), (2, 0, 1), (3, 1, 1), (4, 1, 0)] {
+            (0..good).for_each(|_| ok(&mut t, second));
+            (0..failed).for_each(|_| bad(&mut t, second));
+        }
+        t.dropped(5);
+        ok(&mut t, 6);
+        assert_eq!(t.unavailable(), (4, 3));
+        let out = t.output(std::time::Duration::from_secs(7));
+        assert_eq!(
+            (
+                out["unavailable_s"].clone(),
+                out["longest_unavailable_s"].clone()
+            ),
+            (json!(4), json!(3))
+        );
+        assert_eq!(Tally::new(Vec::new()).unavailable(), (0, 0));
     }
 }
