@@ -27,6 +27,7 @@ use crate::template;
 use crate::text_file::NotUtf8;
 
 mod record;
+mod services;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -502,6 +503,10 @@ impl Validator {
                 interval,
                 show,
             });
+        }
+        if let Some(compose) = &compose {
+            let all = steps.iter().chain(&finally);
+            self.services(all.chain(monitors.iter().map(|m| &m.step)), compose);
         }
         Some(Playbook {
             source: Arc::clone(&self.source),
@@ -1043,12 +1048,21 @@ fn is_identifier(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// "did you mean …?" for serde's "unknown field `cwdd`, expected one of `cwd`, …".
+/// "did you mean …?" for serde's "unknown field `cwdd`, expected one of `cwd`, …", and for
+/// its "unknown variant `Disconected`, expected one of `Up`, `Disconnected`, …": a value of
+/// an enum-like parameter.
 fn unknown_field_suggestion(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `")?;
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))?;
     let (field, expected) = rest.split_once('`')?;
-    let candidates = expected.split('`').skip(1).step_by(2);
-    did_you_mean(field, candidates).map(|s| format!("did you mean `{s}`?"))
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    // `up` for `Up`: the right word in the wrong case is the likeliest mistake of all.
+    let same_word = candidates.iter().find(|c| c.eq_ignore_ascii_case(field));
+    same_word
+        .copied()
+        .or_else(|| did_you_mean(field, candidates))
+        .map(|s| format!("did you mean `{s}`?"))
 }
 
 /// Longest dotted name [`name_offsets`] records: names people write are far shorter, and a
