@@ -74,6 +74,8 @@ with.that = ["steps.load.errors == 0", "steps.load.error_rate < 0.05", "steps.lo
     let ok: u64 = timeline.iter().map(|s| s["ok"].as_u64().unwrap()).sum();
     assert_eq!(ok, sent);
     assert_eq!(timeline[1]["t"], 1);
+    assert_eq!(load["partial"], false);
+    assert_eq!(u64_at(load, "/longest_unavailable_s"), 0);
 }
 
 #[test]
@@ -152,6 +154,9 @@ with.that = ["steps.load.error_rate == 1", "steps.load.latency_ms.p50 is none"]
         u64_at(load, "/errors_by_kind/connect"),
         u64_at(load, "/errors")
     );
+    // Down for the whole second of the schedule.
+    assert_eq!(u64_at(load, "/unavailable_s"), 1, "{load:#}");
+    assert_eq!(u64_at(load, "/longest_unavailable_s"), 1, "{load:#}");
 }
 
 #[test]
@@ -245,6 +250,7 @@ with.that = ["steps.stop.load == 'stopped'", "steps.load.sent > 0", "steps.load.
     let sent = u64_at(output, "/sent");
     assert!((10..=500).contains(&sent), "{output:#}");
     assert_eq!(u64_at(output, "/ok"), sent);
+    assert_eq!(output["partial"], true);
     assert!(u64_at(load, "/duration_ms") < 30_000, "{load:#}");
     assert!(output["timeline"].as_array().unwrap().len() < 30);
     // Any other kind is dropped when stopped, without output.
@@ -254,7 +260,7 @@ with.that = ["steps.stop.load == 'stopped'", "steps.load.sent > 0", "steps.load.
 }
 
 #[test]
-fn a_failed_run_aborts_the_load_without_figures() {
+fn a_failed_run_cancels_the_load_and_keeps_its_figures_as_partial() {
     let server = LoadServer::start(|_| answer(200));
     let dir = scratch("load-abort");
     let (out, report) = run(
@@ -280,7 +286,12 @@ with = { argv = ["sh", "-c", "sleep 0.3; false"] }
     assert_eq!(code(&out), 1, "{}", stdout(&out));
     let load = step(&report, "load");
     assert_eq!(load["status"], "cancelled");
-    assert!(load["output"].is_null());
+    assert_eq!(load["error"]["kind"], "cancelled");
+    // What it measured until the run failed is the evidence: kept, and marked partial.
+    let output = &load["output"];
+    assert_eq!(output["partial"], true, "{output:#}");
+    assert!(u64_at(output, "/sent") > 0, "{output:#}");
+    assert_eq!(u64_at(output, "/unavailable_s"), 0, "{output:#}");
     assert!(u64_at(load, "/duration_ms") < 30_000, "{load:#}");
 }
 

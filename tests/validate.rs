@@ -45,6 +45,8 @@ golden!(
     absurd_values,
     compose_syntax,
     compose_shape,
+    enum_values,
+    services,
 );
 
 #[test]

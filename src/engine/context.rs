@@ -379,7 +379,12 @@ impl RunShared {
             }
             // A background task only ends early by panicking, which is a bug worth surfacing.
             let record = bg.handle.await.expect("background step task panicked");
-            statuses.push((id, record.status));
+            // A tolerated failure (`continue_on_error`) does not fail the `await` either.
+            let status = match record.tolerated {
+                true => StepStatus::Passed,
+                false => record.status,
+            };
+            statuses.push((id, status));
             self.joined
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -425,9 +430,23 @@ pub struct StepContext {
     /// Cancelled when `await` with `cancel = true` stops this step, if it is a background step
     /// whose kind [stops gracefully](StepKind::stops_gracefully); never cancelled otherwise.
     pub(crate) stop: CancellationToken,
+    /// What the step noticed without failing (a soft assertion), moved into its record.
+    pub(crate) warnings: Mutex<Vec<String>>,
 }
 
 impl StepContext {
+    /// Notes something the report shows as a warning, without failing the step.
+    pub fn warn(&self, message: impl Into<String>) {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(message.into());
+    }
+
+    pub(crate) fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     fn step(&self) -> &Step {
         self.shared.step(self.phase, self.index)
     }

@@ -189,7 +189,7 @@ async fn run_steps(shared: &Arc<RunShared>, cancel: &CancellationToken) -> (Vec<
             continue;
         }
         let record = execute(shared, step, cancel, None).await;
-        let ok = record.succeeded();
+        let ok = record.succeeded() || record.tolerated;
         records.push(record);
         if !ok {
             return (records, true);
@@ -314,7 +314,10 @@ fn run_status(
             .as_ref()
             .is_some_and(|e| e.kind == super::ErrorKind::Environment)
     });
-    let any_failed = records.iter().filter(in_steps).any(|r| !r.succeeded());
+    let any_failed = records
+        .iter()
+        .filter(in_steps)
+        .any(|r| !r.succeeded() && !r.tolerated);
     let environment_cleanup = cleanup_failed && cleanup_failed_for_the_environment(records, undos);
     if cleanup_failed && !environment_cleanup {
         RunStatus::CleanupFailed
@@ -513,6 +516,8 @@ fn base_record(shared: &RunShared, step: &Step, start: Instant) -> StepRecord {
         polls: 0,
         resolution_us: None,
         error: None,
+        tolerated: false,
+        warnings: Vec::new(),
         timing: Timing {
             start: start.duration_since(shared.started),
             duration: std::time::Duration::ZERO,
@@ -546,17 +551,26 @@ async fn execute(
     let start = Instant::now();
     let mut record = base_record(shared, step, start);
     shared.emit(EventKind::StepStarted { step });
-    // A kind that stops gracefully hears a deliberate stop through its context and returns its
-    // output so far; only an abort cancels it outright. With `until` there is no single run to
-    // end early, so such a step is dropped like any other.
+    // A kind that stops gracefully hears a stop through its context and returns its output so
+    // far: a deliberate stop (`await` with `cancel = true`) and an abort alike (its stop token
+    // is the abort's child), so a failed or interrupted run keeps the figures it measured. With
+    // `until` there is no single run to end early, so such a step is dropped like any other.
+    let graceful = abort.is_some() && step.kind.stops_gracefully() && step.until.is_none();
     let (cancel, stop) = match abort {
-        Some(abort) if step.kind.stops_gracefully() && step.until.is_none() => {
-            (abort, cancel.clone())
-        }
+        Some(abort) if graceful => (abort, cancel.clone()),
         _ => (cancel, CancellationToken::new()),
     };
-    let outcome = attempt_all(shared, step, cancel, stop.clone(), &mut record).await;
+    let outcome = attempt_all(shared, step, cancel, stop.clone(), graceful, &mut record).await;
     match outcome {
+        Ok(Some(output)) if graceful && cancel.is_cancelled() => {
+            // Aborted: cancelled like every background step, its figures kept as evidence.
+            record.status = StepStatus::Cancelled;
+            record.error = Some(ErrorRecord::from(&StepError::Cancelled));
+            if let Some(id) = &step.id {
+                shared.set_output(id, &output);
+            }
+            record.output = Some(output);
+        }
         Ok(Some(output)) => {
             if stop.is_cancelled() {
                 record.status = StepStatus::Stopped;
@@ -564,7 +578,7 @@ async fn execute(
             if let Some(id) = &step.id {
                 shared.set_output(id, &output);
             }
-            if let Some(metric) = &step.record {
+            for metric in &step.record {
                 match metric_value(shared, metric, &output, start) {
                     Ok(value) => {
                         let resolution =
@@ -574,6 +588,7 @@ async fn execute(
                     Err(e) => {
                         record.status = StepStatus::Failed;
                         record.error = Some(ErrorRecord::from(&e));
+                        break;
                     }
                 }
             }
@@ -593,6 +608,7 @@ async fn execute(
         }
     }
     record.timing.duration = start.elapsed();
+    tolerate(step, &mut record);
     for value in [&mut record.params, &mut record.output]
         .into_iter()
         .flatten()
@@ -602,11 +618,36 @@ async fn execute(
     if let Some(error) = &mut record.error {
         error.message = shared.redact(&error.message);
     }
+    for warning in &mut record.warnings {
+        *warning = shared.redact(warning);
+    }
     shared.emit(EventKind::StepFinished {
         step,
         record: &record,
     });
     record
+}
+
+/// `continue_on_error`: a step that failed or timed out is tolerated — still shown as it
+/// ended, with its error as a warning — so the steps go on and the run's verdict ignores it.
+/// Not a cancellation (the run is ending anyway) nor an environment error (the environment is
+/// unusable, so what follows could not say anything either).
+fn tolerate(step: &Step, record: &mut StepRecord) {
+    let environment = record
+        .error
+        .as_ref()
+        .is_some_and(|e| e.kind == super::ErrorKind::Environment);
+    if step.continue_on_error
+        && matches!(record.status, StepStatus::Failed | StepStatus::TimedOut)
+        && !environment
+    {
+        record.tolerated = true;
+        let why = record.error.as_ref().map_or("", |e| e.message.as_str());
+        record.warnings.push(format!(
+            "{} (continue_on_error): {why}",
+            record.status.word()
+        ));
+    }
 }
 
 /// The value a step's `record` asks for: its duration so far, or an expression over its output.
@@ -640,6 +681,7 @@ async fn attempt_all(
     step: &Step,
     cancel: &CancellationToken,
     stop: CancellationToken,
+    graceful: bool,
     record: &mut StepRecord,
 ) -> Result<Option<serde_json::Value>, StepError> {
     if let Some(condition) = &step.condition
@@ -654,6 +696,7 @@ async fn attempt_all(
         phase: step.phase,
         index: step.index,
         last_status: Default::default(),
+        warnings: Default::default(),
         stop,
     };
     let timings = timings(shared, step)?;
@@ -669,11 +712,18 @@ async fn attempt_all(
     loop {
         record.attempts += 1;
         let attempt = once(&cx, step, params.clone(), &timings, record);
-        let result = tokio::select! {
-            _ = cancel.cancelled() => Err(StepError::Cancelled),
-            r = attempt => r,
+        // A step that stops gracefully hears `cancel` through `cx.stop` and ends with its
+        // output so far, within its request timeout: it is not dropped.
+        let result = match graceful {
+            true => attempt.await,
+            false => tokio::select! {
+                _ = cancel.cancelled() => Err(StepError::Cancelled),
+                r = attempt => r,
+            },
         };
+        record.warnings.extend(cx.take_warnings());
         match result {
+            Ok(output) if graceful => return Ok(Some(output)),
             // An abort also stops a step that stops gracefully, which then returns its output
             // at once — possibly between the select's two polls, on another thread. That output
             // must not count as a pass. (A token is cancelled before its children are seen to

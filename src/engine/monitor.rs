@@ -59,6 +59,7 @@ async fn sample_until_stopped(
         phase: Phase::Monitors,
         index,
         last_status: Default::default(),
+        warnings: Default::default(),
         // A monitor is stopped with the run, by dropping its sample: nothing to hear.
         stop: CancellationToken::new(),
     };

@@ -92,6 +92,12 @@ pub struct StepRecord {
     /// for happened up to this long before it noticed. `None` when it did not poll.
     pub resolution_us: Option<u64>,
     pub error: Option<ErrorRecord>,
+    /// It failed with `continue_on_error = true`: shown as a failure, but the steps went on
+    /// and the run's verdict ignores it.
+    pub tolerated: bool,
+    /// What the step noticed without failing: a soft assertion that did not hold, or a
+    /// tolerated failure.
+    pub warnings: Vec<String>,
     #[serde(flatten)]
     pub timing: Timing,
 }
@@ -173,8 +179,16 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// Steps that failed, tolerated ones (`continue_on_error`) excepted: those are warnings.
     pub fn failures(&self) -> impl Iterator<Item = &StepRecord> {
-        self.steps.iter().filter(|s| !s.succeeded())
+        self.steps.iter().filter(|s| !s.succeeded() && !s.tolerated)
+    }
+
+    /// Every warning of the run, with the step that gave it.
+    pub fn warnings(&self) -> impl Iterator<Item = (&StepRecord, &str)> {
+        self.steps
+            .iter()
+            .flat_map(|s| s.warnings.iter().map(move |w| (s, w.as_str())))
     }
 
     /// The step that made the run fail: the first failure that was not merely cancelled
@@ -275,6 +289,8 @@ mod tests {
             polls: 0,
             resolution_us: None,
             error: None,
+            tolerated: false,
+            warnings: Vec::new(),
             timing: timing(),
         }
     }

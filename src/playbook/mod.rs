@@ -274,7 +274,11 @@ pub struct Step {
     pub condition: Option<String>,
     pub until: Option<Until>,
     pub background: bool,
-    pub record: Option<Record>,
+    /// `continue_on_error`: a failure of this step is reported but does not stop the steps,
+    /// nor fail the run.
+    pub continue_on_error: bool,
+    /// Metrics recorded when the step passes, in the order written.
+    pub record: Vec<Record>,
     /// Where `uses` is written: what annotations and runtime errors point at.
     pub span: Range<usize>,
 }
@@ -348,7 +352,8 @@ pub struct Record {
     pub value: Option<String>,
 }
 
-/// `record = { name = "regions", value = "output.region_count" }`
+/// `record = { name = "regions", value = "output.region_count" }`; several metrics are a table
+/// of name → expression instead (`record = { regions = "output.region_count", … }`).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordSpec {
@@ -390,6 +395,7 @@ pub const STEP_KEYS: &[&str] = &[
     "stable_for",
     "background",
     "record",
+    "continue_on_error",
 ];
 
 /// Top-level tables of a playbook.

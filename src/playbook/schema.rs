@@ -51,9 +51,14 @@ pub fn playbook_schema() -> Value {
             "stable_for": step_duration,
             "background": { "type": "boolean", "description": "Run concurrently; join with `await`." },
             "record": {
-                "description": "Record a metric: the step's duration (a name), or `{ name, value }` with an expression over `output`.",
-                "anyOf": [{ "type": "string" }, record]
-            }
+                "description": "Record metrics: the step's duration (a name), `{ name, value }` with an expression over `output`, or a table of name = expression.",
+                "anyOf": [
+                    { "type": "string" },
+                    record,
+                    { "type": "object", "additionalProperties": { "type": "string" } }
+                ]
+            },
+            "continue_on_error": { "type": "boolean", "description": "A failure of this step is reported, but the steps go on and the run's verdict ignores it." }
         },
         "allOf": variants
     });

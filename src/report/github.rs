@@ -9,7 +9,7 @@ use super::stats::TrialSummary;
 use crate::duration::human;
 use crate::engine::RunResult;
 
-/// One `::error` line per failed step of every run. Without a failed step (nothing ran: no
+/// One `::error` line per failed step of every run, one `::warning` per warning. Without a failed step (nothing ran: no
 /// Docker daemon), the run's own error is annotated on the playbook.
 pub fn annotations(results: &[RunResult]) -> String {
     let mut out = String::new();
@@ -29,6 +29,17 @@ pub fn annotations(results: &[RunResult]) -> String {
                 step.line,
                 property(&title),
                 data(&message)
+            );
+        }
+        for (step, warning) in result.warnings() {
+            let title = format!("{}: {}", result.name, step.name);
+            let _ = writeln!(
+                out,
+                "::warning file={},line={},title={}::{}",
+                property(&result.file),
+                step.line,
+                property(&title),
+                data(warning)
             );
         }
         if let (false, Some(error)) = (failed, &result.error) {

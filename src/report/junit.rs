@@ -129,10 +129,15 @@ fn summary(run: &RunResult) -> String {
             step.status.word(),
             millis(step.timing.duration)
         );
-        if let Some(error) = &step.error {
+        if let Some(error) = &step.error
+            && !step.tolerated
+        {
             let _ = write!(out, "  {}", error.message);
         }
         out.push('\n');
+        for warning in &step.warnings {
+            let _ = writeln!(out, "  warning: {warning}");
+        }
     }
     for undo in &run.undo {
         let outcome = match &undo.error {

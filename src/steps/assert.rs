@@ -15,11 +15,21 @@ pub struct AssertParams {
     /// Replaces the generated failure message.
     #[serde(default)]
     pub message: Option<String>,
+    /// Warn instead of failing: the step passes, and each expression that does not hold is a
+    /// warning in the console, the JSON report (`warnings`) and JUnit.
+    #[serde(default)]
+    pub soft: bool,
 }
 
 pub const DOC: StepDoc = StepDoc {
-    summary: "Check that every expression holds; a failure shows each failing expression and the values it referenced.",
-    outputs: &[("checked", "how many expressions were evaluated")],
+    summary: "Check that every expression holds; a failure shows each failing expression and the values it referenced. With `soft = true` it warns instead of failing.",
+    outputs: &[
+        ("checked", "how many expressions were evaluated"),
+        (
+            "failed",
+            "how many did not hold (non-zero only with `soft = true`, which warns instead of failing)",
+        ),
+    ],
     expressions: &["that"],
     read_only: true,
     needs_docker: false,
@@ -47,8 +57,17 @@ pub async fn run(p: AssertParams, cx: &StepContext) -> Result<serde_json::Value,
             failures.push(text);
         }
     }
+    let output = serde_json::json!({ "checked": p.that.len(), "failed": failures.len() });
     if failures.is_empty() {
-        Ok(serde_json::json!({ "checked": p.that.len() }))
+        Ok(output)
+    } else if p.soft {
+        for failure in failures {
+            cx.warn(match &p.message {
+                Some(m) => format!("{m}\n{failure}"),
+                None => failure,
+            });
+        }
+        Ok(output)
     } else {
         let detail = failures.join("\n");
         Err(StepError::Failed(match p.message {

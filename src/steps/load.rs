@@ -102,8 +102,20 @@ pub const DOC: StepDoc = StepDoc {
             "one entry per second of the schedule: `{t, ok, errors, dropped}`, each request counted in the second it was due",
         ),
         (
+            "unavailable_s",
+            "seconds of the timeline with at least one error or drop",
+        ),
+        (
+            "longest_unavailable_s",
+            "the longest run of consecutive such seconds: how long the service was out",
+        ),
+        (
             "elapsed_ms",
             "from the first request to the last response, in milliseconds",
+        ),
+        (
+            "partial",
+            "true when the load ended before its `duration`: stopped by `await`, or cancelled because the run failed or was interrupted (figures up to then)",
         ),
     ],
     expressions: &[],
@@ -185,7 +197,9 @@ pub async fn run(p: LoadHttpParams, cx: &StepContext) -> Result<Value, StepError
     while let Some(joined) = tasks.join_next().await {
         tally.record(joined);
     }
-    Ok(tally.output(start.elapsed()))
+    let mut output = tally.output(start.elapsed());
+    output["partial"] = Value::Bool(due < due_total);
+    Ok(output)
 }
 
 impl Params for LoadHttpParams {
@@ -357,6 +371,22 @@ impl Tally {
         }
     }
 
+    /// Seconds of the schedule with an error or a drop: how many in all, and the longest run
+    /// of them in a row — the outage a client saw, to the second.
+    fn unavailable(&self) -> (u64, u64) {
+        let (mut total, mut run, mut longest) = (0, 0, 0);
+        for s in &self.timeline {
+            if s.errors + s.dropped > 0 {
+                total += 1;
+                run += 1;
+                longest = longest.max(run);
+            } else {
+                run = 0;
+            }
+        }
+        (total, longest)
+    }
+
     fn output(mut self, elapsed: std::time::Duration) -> Value {
         if self.dropped > 0 {
             self.errors_by_kind.insert("dropped".into(), self.dropped);
@@ -382,55 +412,36 @@ impl Tally {
                 "mean": ms(self.latency.mean()),
             },
             "errors_by_kind": self.errors_by_kind,
+            "unavailable_s": self.unavailable().0,
+            "longest_unavailable_s": self.unavailable().1,
             "timeline": timeline,
             "elapsed_ms": u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         })
     }
 }
 
-/// Sub-buckets per power of two: 2^6 = 64, so a bucket spans under 1/64 of its values.
-const SUB_BITS: u32 = 6;
-/// Values below this many microseconds have a bucket each.
-const LINEAR: u64 = 2 << SUB_BITS;
 /// Latencies are capped at 2^40 µs (12 days), far beyond any request timeout.
 const MAX_US: u64 = (1 << 40) - 1;
-const BUCKETS: usize = bucket(MAX_US) + 1;
+/// Significant decimal digits kept: 2 means every recorded value is within 1 % of its
+/// bucket, as the docs promise for percentiles.
+const SIGNIFICANT_DIGITS: u8 = 2;
 
-/// Latencies in microseconds, in log-linear buckets: exact below 128 µs, then 64 buckets per
-/// power of two, so a percentile read at a bucket's middle is within 1/128 (0.8 %) of a
-/// recorded value. Memory is fixed (2,240 counters, 18 KB) whatever `rate × duration` is;
-/// keeping every sample would take up to 36 million of them at the parameters' limits.
+/// Latencies in microseconds, in HdrHistogram's log-linear buckets (the `hdrhistogram`
+/// crate): memory is fixed (a few thousand counters) whatever `rate × duration` is; keeping
+/// every sample would take up to 36 million of them at the parameters' limits. The sum is
+/// kept beside it so `mean` stays exact, and HdrHistogram's `max` is exact only to its bucket,
+/// so the exact maximum is kept too.
 struct Histogram {
-    counts: Vec<u64>,
-    n: u64,
+    counts: hdrhistogram::Histogram<u64>,
     sum_us: u128,
     max_us: u64,
-}
-
-const fn bucket(us: u64) -> usize {
-    if us < LINEAR {
-        return us as usize;
-    }
-    let shift = 63 - us.leading_zeros() - SUB_BITS;
-    (((shift as u64) << SUB_BITS) + (us >> shift)) as usize
-}
-
-/// The middle of a bucket, in microseconds.
-fn middle(index: usize) -> u64 {
-    let index = index as u64;
-    if index < LINEAR {
-        return index;
-    }
-    let shift = (index >> SUB_BITS) - 1;
-    let low = (index - (shift << SUB_BITS)) << shift;
-    low + ((1 << shift) - 1) / 2
 }
 
 impl Histogram {
     fn new() -> Self {
         Histogram {
-            counts: vec![0; BUCKETS],
-            n: 0,
+            counts: hdrhistogram::Histogram::new_with_bounds(1, MAX_US, SIGNIFICANT_DIGITS)
+                .expect("1 ≤ 2^40 and 2 significant digits are valid bounds"),
             sum_us: 0,
             max_us: 0,
         }
@@ -440,32 +451,28 @@ impl Histogram {
         let us = u64::try_from(elapsed.as_micros())
             .unwrap_or(MAX_US)
             .min(MAX_US);
-        self.counts[bucket(us)] += 1;
-        self.n += 1;
+        self.counts.saturating_record(us);
         self.sum_us += u128::from(us);
         self.max_us = self.max_us.max(us);
     }
 
-    /// The nearest-rank `q` quantile (0 < q ≤ 1), in microseconds; `None` when empty.
+    /// The nearest-rank `q` quantile (0 < q ≤ 1), in microseconds; `None` when empty. Read at
+    /// the middle of its bucket (within 1 % of a recorded value), never above the maximum.
     fn percentile(&self, q: f64) -> Option<u64> {
-        if self.n == 0 {
+        if self.counts.is_empty() {
             return None;
         }
-        let rank = ((q * self.n as f64).ceil() as u64).clamp(1, self.n);
-        let mut seen = 0;
-        let index = self.counts.iter().position(|&c| {
-            seen += c;
-            seen >= rank
-        })?;
-        Some(middle(index).min(self.max_us))
+        let value = self.counts.value_at_quantile(q);
+        Some(self.counts.median_equivalent(value).min(self.max_us))
     }
 
     fn max(&self) -> Option<u64> {
-        (self.n > 0).then_some(self.max_us)
+        (!self.counts.is_empty()).then_some(self.max_us)
     }
 
     fn mean(&self) -> Option<u64> {
-        (self.n > 0).then(|| u64::try_from(self.sum_us / u128::from(self.n)).unwrap_or(MAX_US))
+        let n = self.counts.len();
+        (n > 0).then(|| u64::try_from(self.sum_us / u128::from(n)).unwrap_or(MAX_US))
     }
 }
 
@@ -474,16 +481,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn buckets_are_contiguous_and_narrow() {
-        let mut last = 0;
-        for us in (0..100_000).chain([MAX_US - 1, MAX_US]) {
-            let b = bucket(us);
-            assert!(b == last || b == last + 1 || us >= MAX_US - 1, "{us}");
-            last = b;
-            let error = middle(b).abs_diff(us) as f64;
-            assert!(error <= us as f64 / 128.0, "{us} → {}", middle(b));
+    fn one_value_reads_back_within_a_percent() {
+        for us in (0..20_000)
+            .step_by(7)
+            .chain([123_456, 9_999_999, MAX_US - 1, MAX_US])
+        {
+            let mut h = Histogram::new();
+            h.record(std::time::Duration::from_micros(us));
+            let got = h.percentile(0.5).unwrap();
+            // The hand-written histogram it replaced was within 1/128; HdrHistogram with 2 significant digits is within 1/256.
+            assert!(got.abs_diff(us) as f64 <= us as f64 / 256.0, "{us} → {got}");
+            assert_eq!(h.max(), Some(us));
         }
-        assert_eq!(bucket(MAX_US), BUCKETS - 1);
     }
 
     #[test]
@@ -523,5 +532,29 @@ mod tests {
             out["timeline"],
             json!([{"t": 0, "ok": 1, "errors": 2, "dropped": 2}])
         );
+    }
+
+    #[test]
+    fn unavailability_counts_seconds_with_errors_and_the_longest_run() {
+        let mut t = Tally::new(Vec::new());
+        let ok = |t: &mut Tally, s| t.record(Ok((s, Ok(200), std::time::Duration::ZERO)));
+        let bad = |t: &mut Tally, s| t.record(Ok((s, Err("connect"), std::time::Duration::ZERO)));
+        // ok, bad, bad, ok+bad, ok, dropped, ok: 4 seconds with errors, 3 of them in a row.
+        for (second, good, failed) in [(0, 1, 0), (1, 0, 2), (2, 0, 1), (3, 1, 1), (4, 1, 0)] {
+            (0..good).for_each(|_| ok(&mut t, second));
+            (0..failed).for_each(|_| bad(&mut t, second));
+        }
+        t.dropped(5);
+        ok(&mut t, 6);
+        assert_eq!(t.unavailable(), (4, 3));
+        let out = t.output(std::time::Duration::from_secs(7));
+        assert_eq!(
+            (
+                out["unavailable_s"].clone(),
+                out["longest_unavailable_s"].clone()
+            ),
+            (json!(4), json!(3))
+        );
+        assert_eq!(Tally::new(Vec::new()).unavailable(), (0, 0));
     }
 }

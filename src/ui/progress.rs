@@ -134,7 +134,7 @@ impl Progress {
             bar.finish_and_clear();
         }
         let show = match self.verbosity {
-            Verbosity::Quiet => !record.succeeded(),
+            Verbosity::Quiet => !record.succeeded() || !record.warnings.is_empty(),
             _ => true,
         };
         if !show {
@@ -149,8 +149,13 @@ impl Progress {
         if record.attempts > 1 {
             text.push_str(&format!(" ({} attempts)", record.attempts));
         }
-        if let Some(error) = &record.error {
+        if let Some(error) = &record.error
+            && !record.tolerated
+        {
             text.push_str(&format!("\n{}", indent(&error.message)));
+        }
+        for warning in &record.warnings {
+            text.push_str(&format!("\n{}", indent(&format!("warning: {warning}"))));
         }
         if self.verbosity == Verbosity::Verbose
             && let Some(output) = &record.output
@@ -192,8 +197,20 @@ impl Progress {
             .filter(|s| s.status == StepStatus::Passed)
             .count();
         let failed = result.steps.iter().filter(|s| !s.succeeded()).count();
+        let mut counts = format!("{passed} passed, {failed} failed");
+        let tolerated = result.steps.iter().filter(|s| s.tolerated).count();
+        if tolerated > 0 {
+            counts.push_str(&format!(" ({tolerated} tolerated by continue_on_error)"));
+        }
+        let warnings = result.warnings().count();
+        if warnings > 0 {
+            counts.push_str(&format!(
+                ", {warnings} warning{}",
+                if warnings == 1 { "" } else { "s" }
+            ));
+        }
         out.push_str(&format!(
-            "{}{}: {} in {} (seed {}) — {passed} passed, {failed} failed\n",
+            "{}{}: {} in {} (seed {}) — {counts}\n",
             self.prefix,
             serde_json::to_value(result.status)
                 .ok()

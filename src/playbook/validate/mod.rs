@@ -8,7 +8,9 @@
 //! [`references`].
 
 mod matrix;
+mod record;
 mod references;
+mod services;
 mod step;
 mod steps;
 mod subject;
@@ -319,6 +321,10 @@ impl Validator {
         let (steps, finally) =
             self.steps_and_finally(main_nodes, finally_nodes, &vars.values, &matrix_keys);
         let monitors = self.monitors(monitor_nodes, &vars.values, &matrix_keys);
+        if let Some(compose) = &compose {
+            let all = steps.iter().chain(&finally);
+            self.services(all.chain(monitors.iter().map(|m| &m.step)), compose);
+        }
         Some(Playbook {
             source: Arc::clone(&self.source),
             scenario: scenario?,
@@ -360,12 +366,21 @@ fn is_identifier(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// "did you mean …?" for serde's "unknown field `cwdd`, expected one of `cwd`, …".
+/// "did you mean …?" for serde's "unknown field `cwdd`, expected one of `cwd`, …", and for
+/// its "unknown variant `Disconected`, expected one of `Up`, `Disconnected`, …": a value of
+/// an enum-like parameter.
 fn unknown_field_suggestion(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `")?;
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))?;
     let (field, expected) = rest.split_once('`')?;
-    let candidates = expected.split('`').skip(1).step_by(2);
-    did_you_mean(field, candidates).map(|s| format!("did you mean `{s}`?"))
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    // `up` for `Up`: the right word in the wrong case is the likeliest mistake of all.
+    let same_word = candidates.iter().find(|c| c.eq_ignore_ascii_case(field));
+    same_word
+        .copied()
+        .or_else(|| did_you_mean(field, candidates))
+        .map(|s| format!("did you mean `{s}`?"))
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use crate::duration::Duration;
 use crate::playbook::check::CheckError;
 use crate::playbook::node::{Node, Value};
 use crate::playbook::{
-    MAX_ATTEMPTS, MAX_BACKOFF, MIN_INTERVAL, MIN_TIMEOUT, MONITOR_KEYS, Phase, Record, RecordSpec,
-    Retry, STEP_KEYS, Step, StepDuration, Until,
+    MAX_ATTEMPTS, MAX_BACKOFF, MIN_INTERVAL, MIN_TIMEOUT, MONITOR_KEYS, Phase, Retry, STEP_KEYS,
+    Step, StepDuration, Until,
 };
 use crate::steps::StepKind;
 use crate::template;
@@ -52,7 +52,9 @@ impl Validator {
         let until = self.until(node, phase, &output_scope);
         let record = node
             .get("record")
-            .and_then(|n| self.record(n, phase, &output_scope));
+            .map(|n| self.record(n, phase, &output_scope))
+            .unwrap_or_default();
+        let continue_on_error = self.continue_on_error(node, phase);
         let with_node = node.get("with").cloned();
         let (kind, uses_span) = kind?;
         let with = self.with(kind, with_node, &uses_span, scope)?;
@@ -71,6 +73,7 @@ impl Validator {
             condition,
             until,
             background,
+            continue_on_error,
             record,
             span: uses_span,
         })
@@ -200,36 +203,6 @@ impl Validator {
             stable_for: node
                 .get("stable_for")
                 .and_then(|n| self.step_duration(n, "stable_for", Duration::default(), scope)),
-        })
-    }
-
-    /// `record`: a metric's name, and the expression over `output` it records.
-    fn record(&mut self, n: &Node, phase: Phase, scope: &Scope<'_>) -> Option<Record> {
-        let spec = match &n.value {
-            Value::String(name) => RecordSpec {
-                name: name.clone(),
-                value: None,
-            },
-            _ => self.typed::<RecordSpec>(n, "invalid `record`")?,
-        };
-        if !is_identifier(&spec.name) {
-            self.error(
-                format!("invalid metric name `{}`", spec.name),
-                n.span.clone(),
-            )
-            .help =
-                Some("metrics are read as `metrics.<name>`: use letters, digits and `_`".into());
-            return None;
-        }
-        if let Some(expr) = &spec.value {
-            self.template(expr, n.span.clone(), true, scope);
-        }
-        if phase == Phase::Finally {
-            self.error("`record` is not allowed in [[finally]]", n.span.clone());
-        }
-        Some(Record {
-            name: spec.name,
-            value: spec.value,
         })
     }
 

@@ -89,7 +89,7 @@ impl Validator {
 
     /// Adds what `step` defines (its metric, its id) to `defined`, refusing duplicates.
     fn define(&mut self, node: &Node, step: &Step, defined: &mut Defined) {
-        if let Some(record) = &step.record {
+        for record in &step.record {
             if defined.metrics.contains(&record.name) {
                 let span = node
                     .get("record")

@@ -5,6 +5,8 @@
 
 use std::time::Duration as StdDuration;
 
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::select::{self, hit_output, hit_outputs, select, selector_params};
@@ -311,15 +313,62 @@ pub async fn exec(p: ExecParams, cx: &StepContext) -> Result<Value, StepError> {
 selector_params! {
     pick = "select::pick_all";
     pub struct WaitParams {
-        /// Wanted state: running, exited, paused, created, restarting or dead.
+        /// Wanted state: running, exited, paused, created, restarting, removing or dead.
         #[serde(default)]
-        pub state: Option<String>,
+        pub state: Option<ContainerState>,
         /// Wanted health: healthy, unhealthy or starting.
         #[serde(default)]
-        pub health: Option<String>,
+        pub health: Option<Health>,
         /// Pause between checks.
         #[serde(default = "half_second")]
         pub interval: Duration,
+    }
+}
+
+/// A container's state as the Engine API reports it (`State.Status`): a closed set, so a
+/// misspelt one is refused at validation with a suggestion instead of waiting out the timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerState {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+/// A container's health as its healthcheck reports it (`State.Health.Status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+impl ContainerState {
+    fn name(self) -> &'static str {
+        match self {
+            ContainerState::Created => "created",
+            ContainerState::Running => "running",
+            ContainerState::Paused => "paused",
+            ContainerState::Restarting => "restarting",
+            ContainerState::Removing => "removing",
+            ContainerState::Exited => "exited",
+            ContainerState::Dead => "dead",
+        }
+    }
+}
+
+impl Health {
+    fn name(self) -> &'static str {
+        match self {
+            Health::Starting => "starting",
+            Health::Healthy => "healthy",
+            Health::Unhealthy => "unhealthy",
+        }
     }
 }
 
@@ -363,16 +412,19 @@ pub async fn wait(p: WaitParams, cx: &StepContext) -> Result<Value, StepError> {
         let mut ready = 0;
         for c in &hit {
             let (state, health) = docker.state(&c.name).await?;
-            let ok = p.state.as_ref().is_none_or(|s| *s == state)
-                && p.health.as_ref().is_none_or(|h| health.as_ref() == Some(h));
+            let ok = p.state.is_none_or(|s| s.name() == state)
+                && p.health.is_none_or(|h| health.as_deref() == Some(h.name()));
             ready += usize::from(ok);
             seen.push(json!({"name": c.name, "state": state, "health": health}));
         }
-        let wanted = [p.state.as_deref(), p.health.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" and ");
+        let wanted = [
+            p.state.map(ContainerState::name),
+            p.health.map(Health::name),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" and ");
         cx.status(format!("{ready}/{} {wanted}", hit.len()));
         if ready == hit.len() {
             return Ok(

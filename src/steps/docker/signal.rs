@@ -64,15 +64,18 @@ pub fn name(signal: &str) -> Option<&'static str> {
 
 /// What is wrong with `signal`, as the `signal` parameter.
 pub fn bounds(signal: &str) -> Vec<OutOfBounds> {
-    match name(signal) {
-        Some(_) => Vec::new(),
-        None => vec![OutOfBounds::new(
-            "signal",
-            format!(
-                "`{signal}` is not a Linux signal (e.g. SIGKILL, SIGTERM, SIGSTOP, or a number 1-31)"
-            ),
-        )],
+    if name(signal).is_some() {
+        return Vec::new();
     }
+    let upper = signal.trim().to_ascii_uppercase();
+    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    let message = match crate::diagnostic::did_you_mean(bare, SIGNALS.iter().map(|(_, n)| *n)) {
+        Some(near) => format!("`{signal}` is not a Linux signal: did you mean `SIG{near}`?"),
+        None => format!(
+            "`{signal}` is not a Linux signal (e.g. SIGKILL, SIGTERM, SIGSTOP, or a number 1-31)"
+        ),
+    };
+    vec![OutOfBounds::new("signal", message)]
 }
 
 /// Whether the signal (a name from [`name`]) stops a process rather than ending it.
