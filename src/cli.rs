@@ -12,7 +12,8 @@ mod error;
 
 use error::{Error, exit_code, runtime, warn};
 
-use crate::engine::{self, Cancel, RunOptions, RunResult, RunStatus, exit};
+use crate::engine::trials::{self, Trials, TrialsError};
+use crate::engine::{self, Cancel, RunResult, exit};
 use crate::playbook::{self, Playbook};
 use crate::report;
 use crate::report::{github, listing, stats};
@@ -436,85 +437,38 @@ fn run(args: RunArgs) -> Result<ExitCode, Error> {
         (_, true) => Verbosity::Verbose,
         _ => Verbosity::Normal,
     };
-    let runtime = runtime()?;
-    // Every trial's playbook is resolved before anything runs: trials side by side each get a
-    // project of their own, and must not share a host port.
-    let parallel = args.jobs > 1 && args.trials > 1;
-    let mut plans = Vec::new();
-    for playbook in playbooks {
-        let trials: Vec<Arc<Playbook>> = if parallel {
-            let trials = (1..=args.trials)
-                .map(|trial| playbook.for_parallel_trial(trial))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| Error::diagnostics([e]))?;
-            if let Some(clash) = Playbook::shared_host_port(&trials) {
-                return Err(Error::invalid(format_args!(
-                    "{}: {clash}",
-                    playbook.source.path.display()
-                )));
-            }
-            trials.into_iter().map(Arc::new).collect()
-        } else {
-            vec![Arc::new(playbook)]
-        };
-        plans.push(trials);
-    }
-    let seed = args.seed.unwrap_or_else(rand::random);
-    let (results, summaries) = runtime.block_on(async {
+    let trials = Trials {
+        count: args.trials,
+        jobs: args.jobs,
+        fail_fast: args.fail_fast,
+        seed: args.seed.unwrap_or_else(rand::random),
+        adopt_ledger: args.ignore_ledger,
+    };
+    let prepared = trials::prepare(playbooks, &trials).map_err(|e| match e {
+        TrialsError::Invalid(e) => Error::diagnostics([e]),
+        clash @ TrialsError::SharedHostPort { .. } => Error::invalid(clash),
+    })?;
+    let (results, summaries) = runtime()?.block_on(async {
         let cancel = Cancel::default();
         if let Err(e) = cancel.on_signals() {
             warn(format_args!("cannot watch for Ctrl-C: {e}"));
         }
-        let listener = Arc::new(Progress::new(verbosity));
-        let mut results = Vec::new();
-        for trials in plans {
-            let mut pending = (1..=args.trials).map(|trial| {
-                // One playbook per trial side by side; one shared by all trials otherwise.
-                let playbook = Arc::clone(&trials[(trial as usize - 1).min(trials.len() - 1)]);
-                let options = RunOptions {
-                    seed: trial_seed(seed, trial),
-                    trial,
-                    trials: args.trials,
-                    cancel: cancel.clone(),
-                    adopt_ledger: args.ignore_ledger,
-                };
-                let listener: Arc<dyn engine::Listener> = match parallel {
-                    true => Arc::new(listener.for_trial(trial)),
-                    false => listener.clone(),
-                };
-                engine::run(playbook, options, listener)
-            });
-            // Up to `jobs` trials at a time, in trial order; none starts after a signal, or
-            // after a failure with --fail-fast.
-            let mut running = futures_util::stream::FuturesUnordered::new();
-            let mut of_playbook = Vec::new();
-            // A signal during an earlier playbook stops the later ones too.
-            let mut stop = cancel.reason().is_some();
-            loop {
-                while !stop && running.len() < args.jobs as usize {
-                    match pending.next() {
-                        Some(run) => running.push(run),
-                        None => break,
-                    }
-                }
-                let Some(result) = futures_util::StreamExt::next(&mut running).await else {
-                    break;
-                };
-                stop |= cancel.reason().is_some()
-                    || (args.fail_fast && result.status != RunStatus::Passed);
-                of_playbook.push(result);
+        let progress = Arc::new(Progress::new(verbosity));
+        let listener = |trial| -> Arc<dyn engine::Listener> {
+            match trials.side_by_side() {
+                true => Arc::new(progress.for_trial(trial)),
+                false => progress.clone(),
             }
-            of_playbook.sort_by_key(|r| r.trial);
-            results.extend(of_playbook);
-        }
+        };
+        let results = trials::run_trials(prepared, &trials, &cancel, listener).await;
         let summaries = stats::summaries(&results);
         for summary in &summaries {
-            listener.trials(summary);
+            progress.trials(summary);
         }
         (results, summaries)
     });
     github_actions(&results, &summaries);
-    let code = overall_exit_code(&results);
+    let code = trials::exit_code(&results);
     let written = [
         args.report_json.as_deref().map(|path| {
             let result = report::json::write(path, &results, &summaries, code);
@@ -599,32 +553,6 @@ fn github_actions(results: &[RunResult], summaries: &[stats::TrialSummary]) {
             warn(format_args!("cannot write the GitHub step summary: {e}"));
         }
     }
-}
-
-/// Trial 1 runs with the given seed, so `--seed S` replays a single run; later trials derive
-/// theirs from it (and each is reported, so any one trial can be replayed alone).
-fn trial_seed(seed: u64, trial: u32) -> u64 {
-    if trial == 1 {
-        seed
-    } else {
-        seed.wrapping_add(u64::from(trial - 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
-    }
-}
-
-/// The most serious outcome wins: cleanup failures, then interruption, then environment
-/// errors, then failures.
-fn overall_exit_code(results: &[RunResult]) -> i32 {
-    let rank = |status: RunStatus| match status {
-        RunStatus::CleanupFailed => 4,
-        RunStatus::Interrupted => 3,
-        RunStatus::EnvironmentError => 2,
-        RunStatus::Failed => 1,
-        RunStatus::Passed => 0,
-    };
-    results
-        .iter()
-        .max_by_key(|r| rank(r.status))
-        .map_or(exit::PASSED, |r| r.exit_code)
 }
 
 #[cfg(test)]
