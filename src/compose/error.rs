@@ -33,11 +33,11 @@ pub struct ComposeError(Box<Inner>);
 struct Inner {
     path: PathBuf,
     location: Option<Location>,
-    kind: ErrorKind,
+    kind: ComposeErrorKind,
 }
 
 impl ComposeError {
-    pub(crate) fn new(path: &Path, location: Option<Location>, kind: ErrorKind) -> Self {
+    pub(crate) fn new(path: &Path, location: Option<Location>, kind: ComposeErrorKind) -> Self {
         Self(Box::new(Inner {
             path: path.to_path_buf(),
             location,
@@ -56,7 +56,7 @@ impl ComposeError {
     }
 
     /// What went wrong.
-    pub fn kind(&self) -> &ErrorKind {
+    pub fn kind(&self) -> &ComposeErrorKind {
         &self.0.kind
     }
 }
@@ -81,7 +81,7 @@ impl std::error::Error for ComposeError {}
 /// and tell where in the compose model the problem is.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ErrorKind {
+pub enum ComposeErrorKind {
     /// The file could not be read.
     #[error("cannot read file: {0}")]
     Read(std::io::Error),
@@ -161,7 +161,7 @@ mod tests {
         let err = ComposeError::new(
             Path::new("/p/compose.yaml"),
             Some(Location { line: 3, column: 5 }),
-            ErrorKind::UnsupportedKey {
+            ComposeErrorKind::UnsupportedKey {
                 owner: "service \"db\"".into(),
                 key: "deploy".into(),
                 hint: None,
@@ -178,7 +178,7 @@ mod tests {
         let err = ComposeError::new(
             Path::new("c.yaml"),
             None,
-            ErrorKind::DependencyCycle(vec!["a".into(), "b".into(), "a".into()]),
+            ComposeErrorKind::DependencyCycle(vec!["a".into(), "b".into(), "a".into()]),
         );
         assert_eq!(
             err.to_string(),
@@ -189,7 +189,7 @@ mod tests {
     #[test]
     fn read_error_includes_io_message() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
-        let err = ComposeError::new(Path::new("x.yaml"), None, ErrorKind::Read(io));
+        let err = ComposeError::new(Path::new("x.yaml"), None, ComposeErrorKind::Read(io));
         assert_eq!(err.to_string(), "x.yaml: cannot read file: no such file");
     }
 }

@@ -1,6 +1,11 @@
-//! Docker Compose, natively: creates, inspects and removes a resolved [`ComposeProject`]
-//! through the Engine API, so no `docker compose` CLI is needed. Objects carry Compose's labels
-//! and names, so `docker compose` and `docker ps --filter label=…` recognise them.
+//! A compose project on the Docker engine: creates, inspects and removes the containers,
+//! networks and volumes of a resolved [`ComposeProject`] through the Engine API, so no
+//! `docker compose` CLI is needed. Objects carry Compose's labels and names, so
+//! `docker compose` and `docker ps --filter label=…` recognise them.
+//!
+//! Three things are called "compose": the compose file's model and loader
+//! ([`crate::compose`]), this client, and the `compose.*` steps (`steps/compose.rs`, named
+//! after the step names users write) that drive it.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -27,7 +32,7 @@ const PULL_TIMEOUT: Duration = Duration::from_secs(120);
 const POLL: Duration = Duration::from_millis(100);
 
 #[derive(Debug, thiserror::Error)]
-pub enum ComposeError {
+pub enum ProjectError {
     #[error(transparent)]
     Docker(#[from] DockerError),
     #[error(
@@ -65,14 +70,14 @@ pub struct Down {
     pub kill: bool,
 }
 
-pub struct Compose<'a> {
+pub struct ProjectClient<'a> {
     docker: &'a DockerClient,
     project: &'a ComposeProject,
 }
 
-impl<'a> Compose<'a> {
+impl<'a> ProjectClient<'a> {
     pub fn new(docker: &'a DockerClient, project: &'a ComposeProject) -> Self {
-        Compose { docker, project }
+        ProjectClient { docker, project }
     }
 
     fn project_label(&self) -> String {
@@ -91,14 +96,14 @@ impl<'a> Compose<'a> {
         &self,
         wait_healthy: bool,
         status: &(dyn Fn(String) + Sync),
-    ) -> Result<(), ComposeError> {
+    ) -> Result<(), ProjectError> {
         self.ensure_images(status).await?;
         self.ensure_networks().await?;
         self.ensure_volumes().await?;
         let levels = self
             .project
             .start_levels()
-            .map_err(|e| ComposeError::Service {
+            .map_err(|e| ProjectError::Service {
                 service: self.project.name.clone(),
                 problem: e.to_string(),
             })?;
@@ -118,7 +123,7 @@ impl<'a> Compose<'a> {
                     self.wait_for(service, DependencyCondition::Healthy, status)
                         .await?;
                 }
-                Ok::<(), ComposeError>(())
+                Ok::<(), ProjectError>(())
             });
             futures_util::future::try_join_all(waits).await?;
         }
@@ -130,7 +135,7 @@ impl<'a> Compose<'a> {
         &self,
         what: Down,
         status: &(dyn Fn(String) + Sync),
-    ) -> Result<(), ComposeError> {
+    ) -> Result<(), ProjectError> {
         let containers = self.docker.containers(&[self.project_label()]).await?;
         let removals = containers
             .iter()
@@ -177,7 +182,7 @@ impl<'a> Compose<'a> {
     }
 
     /// Every service with its container's state and health.
-    pub async fn ps(&self) -> Result<Vec<ServiceState>, ComposeError> {
+    pub async fn ps(&self) -> Result<Vec<ServiceState>, ProjectError> {
         let containers = self.docker.containers(&[self.project_label()]).await?;
         let mut out = Vec::new();
         for service in &self.project.services {
@@ -201,7 +206,7 @@ impl<'a> Compose<'a> {
         c: &Container,
         kill: bool,
         status: &(dyn Fn(String) + Sync),
-    ) -> Result<(), ComposeError> {
+    ) -> Result<(), ProjectError> {
         if c.state == "running" || c.state == "paused" || c.state == "restarting" {
             if kill {
                 status(format!("killing {}", c.name));
@@ -238,14 +243,14 @@ impl<'a> Compose<'a> {
         }
     }
 
-    async fn ensure_images(&self, status: &(dyn Fn(String) + Sync)) -> Result<(), ComposeError> {
+    async fn ensure_images(&self, status: &(dyn Fn(String) + Sync)) -> Result<(), ProjectError> {
         let api = self.docker.api();
         for service in &self.project.services {
             if api.inspect_image(&service.image).await.is_ok() {
                 continue;
             }
             status(format!("pulling {}", service.image));
-            let unavailable = |reason: String| ComposeError::ImageUnavailable {
+            let unavailable = |reason: String| ProjectError::ImageUnavailable {
                 image: service.image.clone(),
                 service: service.name.clone(),
                 reason,
@@ -279,7 +284,7 @@ impl<'a> Compose<'a> {
         Ok(())
     }
 
-    async fn ensure_networks(&self) -> Result<(), ComposeError> {
+    async fn ensure_networks(&self) -> Result<(), ProjectError> {
         let api = self.docker.api();
         for network in self.project.networks.values() {
             if network.external
@@ -323,7 +328,7 @@ impl<'a> Compose<'a> {
         Ok(())
     }
 
-    async fn ensure_volumes(&self) -> Result<(), ComposeError> {
+    async fn ensure_volumes(&self) -> Result<(), ProjectError> {
         let api = self.docker.api();
         for volume in self.project.volumes.values() {
             if volume.external || api.inspect_volume(&volume.name).await.is_ok() {
@@ -346,12 +351,12 @@ impl<'a> Compose<'a> {
         &self,
         service: &Service,
         status: &(dyn Fn(String) + Sync),
-    ) -> Result<(), ComposeError> {
+    ) -> Result<(), ProjectError> {
         for (dependency, condition) in &service.depends_on {
             let dep = self
                 .project
                 .service(dependency)
-                .ok_or_else(|| ComposeError::Service {
+                .ok_or_else(|| ProjectError::Service {
                     service: service.name.clone(),
                     problem: format!("depends on unknown service `{dependency}`"),
                 })?;
@@ -374,7 +379,7 @@ impl<'a> Compose<'a> {
         Ok(())
     }
 
-    async fn has_healthcheck(&self, service: &Service) -> Result<bool, ComposeError> {
+    async fn has_healthcheck(&self, service: &Service) -> Result<bool, ProjectError> {
         Ok(self
             .docker
             .state(&service.container_name)
@@ -389,7 +394,7 @@ impl<'a> Compose<'a> {
         service: &Service,
         condition: DependencyCondition,
         status: &(dyn Fn(String) + Sync),
-    ) -> Result<(), ComposeError> {
+    ) -> Result<(), ProjectError> {
         let name = &service.container_name;
         loop {
             let (state, health) = match self.docker.state(name).await {
@@ -404,14 +409,14 @@ impl<'a> Compose<'a> {
                     Some("healthy") => true,
                     Some("starting") if state == "running" => self.probe(service).await,
                     Some("unhealthy") => {
-                        return Err(ComposeError::Service {
+                        return Err(ProjectError::Service {
                             service: service.name.clone(),
                             problem: "is unhealthy".into(),
                         });
                     }
                     Some(_) => false,
                     None if state == "running" => {
-                        return Err(ComposeError::Service {
+                        return Err(ProjectError::Service {
                             service: service.name.clone(),
                             problem: "has no healthcheck, so `service_healthy` can never be met"
                                 .into(),
@@ -423,7 +428,7 @@ impl<'a> Compose<'a> {
                     if state == "exited" {
                         let code = self.exit_code(name).await?;
                         if code != 0 {
-                            return Err(ComposeError::Service {
+                            return Err(ProjectError::Service {
                                 service: service.name.clone(),
                                 problem: format!(
                                     "exited with {code}, but `service_completed_successfully` needs 0"
@@ -440,7 +445,7 @@ impl<'a> Compose<'a> {
                 return Ok(());
             }
             if state == "exited" && condition != DependencyCondition::CompletedSuccessfully {
-                return Err(ComposeError::Service {
+                return Err(ProjectError::Service {
                     service: service.name.clone(),
                     problem: format!(
                         "exited (code {}) before it was ready",
@@ -474,7 +479,7 @@ impl<'a> Compose<'a> {
         matches!(tokio::time::timeout(timeout, run).await, Ok(Ok(out)) if out.exit_code == Some(0))
     }
 
-    async fn exit_code(&self, container: &str) -> Result<i64, ComposeError> {
+    async fn exit_code(&self, container: &str) -> Result<i64, ProjectError> {
         let inspect = self
             .docker
             .api()
@@ -484,7 +489,7 @@ impl<'a> Compose<'a> {
         Ok(inspect.state.and_then(|s| s.exit_code).unwrap_or(-1))
     }
 
-    async fn create(&self, service: &Service) -> Result<(), ComposeError> {
+    async fn create(&self, service: &Service) -> Result<(), ProjectError> {
         let mut networks = service.networks.iter();
         let first = networks.next();
         let endpoint =
