@@ -35,7 +35,7 @@ mod project;
 mod read;
 mod service;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 mod values;
 mod yaml;
 
