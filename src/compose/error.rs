@@ -6,6 +6,9 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::diagnostic::{Diagnostic, Source};
 
 /// A position in a source file, both numbers 1-based as editors show them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -58,6 +61,33 @@ impl ComposeError {
     /// What went wrong.
     pub fn kind(&self) -> &ComposeErrorKind {
         &self.0.kind
+    }
+}
+
+impl ComposeError {
+    /// The error as a diagnostic quoting the compose file (or `.env`) at its position, with
+    /// the message it would have without the path and position the snippet shows; `None` when
+    /// the position is unknown or the file cannot be read again.
+    pub fn diagnostic(&self) -> Option<Diagnostic> {
+        let location = self.location()?;
+        let file = Source::read(self.path()).ok()?;
+        let start = file.offset(location.line, location.column);
+        let end = match self.kind() {
+            // A syntax error is at one character; anything else at a value: to the line's end.
+            ComposeErrorKind::Syntax(_) => {
+                start + file.text[start..].chars().next().map_or(0, char::len_utf8)
+            }
+            _ => {
+                start
+                    + file.text[start..]
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .trim_end()
+                        .len()
+            }
+        };
+        Some(Diagnostic::new(self.kind().to_string(), Some(start..end)).in_file(Arc::new(file)))
     }
 }
 
