@@ -8,8 +8,12 @@ use std::sync::Arc;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 mod compare;
+mod error;
 
-use crate::engine::{self, Cancel, RunOptions, RunResult, RunStatus, exit};
+use error::{Error, exit_code, runtime, warn};
+
+use crate::engine::trials::{self, Trials, TrialsError};
+use crate::engine::{self, Cancel, RunResult, exit};
 use crate::playbook::{self, Playbook};
 use crate::report;
 use crate::report::{github, listing, stats};
@@ -191,7 +195,17 @@ struct RunArgs {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let code = match cli.command {
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(error) => {
+            error.print();
+            exit_code(error.code())
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<ExitCode, Error> {
+    match command {
         Command::Run(args) => run(args),
         Command::Validate { playbooks, vars } => validate(&playbooks, &vars),
         Command::Plan {
@@ -215,7 +229,7 @@ pub fn main() -> ExitCode {
             stdout(
                 &(serde_json::to_string_pretty(&schema).expect("a JSON value serializes") + "\n"),
             );
-            exit::PASSED
+            Ok(ExitCode::SUCCESS)
         }
         Command::Completions { shell } => {
             clap_complete::generate(
@@ -224,13 +238,12 @@ pub fn main() -> ExitCode {
                 "chaosplay",
                 &mut std::io::stdout(),
             );
-            exit::PASSED
+            Ok(ExitCode::SUCCESS)
         }
-    };
-    ExitCode::from(u8::try_from(code).unwrap_or(1))
+    }
 }
 
-fn steps(name: Option<&str>, format: CatalogueFormat) -> i32 {
+fn steps(name: Option<&str>, format: CatalogueFormat) -> Result<ExitCode, Error> {
     match (name, format) {
         (None, CatalogueFormat::Text) => stdout(&catalogue::list()),
         (None, CatalogueFormat::Markdown) => stdout(&catalogue::markdown()),
@@ -240,23 +253,22 @@ fn steps(name: Option<&str>, format: CatalogueFormat) -> i32 {
             None => {
                 let suggestion =
                     crate::diagnostic::did_you_mean(name, StepKind::ALL.iter().map(|k| k.name()));
-                eprintln!(
-                    "error: unknown step `{name}`{}",
+                return Err(Error::invalid(format_args!(
+                    "unknown step `{name}`{}",
                     suggestion
                         .map(|s| format!("; did you mean `{s}`?"))
                         .unwrap_or_default()
-                );
-                return exit::INVALID;
+                )));
             }
         },
     }
-    exit::PASSED
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `chaosplay check`: exit 0 when every history is linearizable, 1 when one is not or its
 /// check ran out of budget (a check that could not conclude must not pass), 2 when a file
 /// cannot be read.
-fn check(args: &CheckArgs) -> i32 {
+fn check(args: &CheckArgs) -> Result<ExitCode, Error> {
     use crate::history::{Model, Verdict, files};
     let options = files::Options {
         model: args.model.map(|m| match m {
@@ -268,8 +280,9 @@ fn check(args: &CheckArgs) -> i32 {
     };
     let mut code = exit::PASSED;
     for checked in files::check_files(&args.histories, options) {
+        // Printed as each file is checked (the next may take its whole time budget).
         if let Some(diagnostic) = report::history::diagnostic(&checked) {
-            eprint!("{diagnostic}");
+            Error::rendered(exit::INVALID, diagnostic).print();
         }
         match args.format {
             CheckFormat::Text => stdout(&report::history::text(&checked).unwrap_or_default()),
@@ -281,35 +294,21 @@ fn check(args: &CheckArgs) -> i32 {
             Ok(_) => exit::FAILED,
         });
     }
-    code
+    Ok(exit_code(code))
 }
 
-fn recover(project: Option<&str>) -> i32 {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::ENVIRONMENT;
-        }
-    };
-    runtime.block_on(async {
-        match engine::recover(project).await {
-            Ok(report) => {
-                stdout(&report.text);
-                if report.all_done {
-                    exit::PASSED
-                } else if report.daemon_unusable {
-                    exit::ENVIRONMENT
-                } else {
-                    exit::CLEANUP_FAILED
-                }
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                exit::ENVIRONMENT
-            }
-        }
-    })
+fn recover(project: Option<&str>) -> Result<ExitCode, Error> {
+    let report = runtime()?
+        .block_on(engine::recover(project))
+        .map_err(Error::environment)?;
+    stdout(&report.text);
+    Ok(exit_code(if report.all_done {
+        exit::PASSED
+    } else if report.daemon_unusable {
+        exit::ENVIRONMENT
+    } else {
+        exit::CLEANUP_FAILED
+    }))
 }
 
 fn overrides(args: &VarArgs) -> Result<serde_json::Map<String, serde_json::Value>, String> {
@@ -347,25 +346,19 @@ fn typed_value(text: &str) -> serde_json::Value {
     }
 }
 
-/// Loads every playbook, printing all problems; `None` if any is invalid.
-fn load_all(paths: &[PathBuf], vars: &VarArgs) -> Result<Vec<Playbook>, i32> {
-    let overrides = overrides(vars).map_err(|e| {
-        eprintln!("error: {e}");
-        exit::INVALID
-    })?;
+/// Loads every playbook; the error holds the problems of all of them.
+fn load_all(paths: &[PathBuf], vars: &VarArgs) -> Result<Vec<Playbook>, Error> {
+    let overrides = overrides(vars).map_err(Error::invalid)?;
     let mut loaded = Vec::new();
-    let mut invalid = false;
+    let mut problems = Vec::new();
     for path in paths {
         match playbook::load(path, &overrides) {
             Ok(p) => loaded.push(p),
-            Err(e) => {
-                eprintln!("{e}");
-                invalid = true;
-            }
+            Err(e) => problems.push(e),
         }
     }
-    if invalid {
-        return Err(exit::INVALID);
+    if !problems.is_empty() {
+        return Err(Error::diagnostics(problems));
     }
     // A variable no playbook declares would be ignored: most likely a misspelt name.
     let declared = || {
@@ -381,27 +374,22 @@ fn load_all(paths: &[PathBuf], vars: &VarArgs) -> Result<Vec<Playbook>, i32> {
                 None if names.is_empty() => "they declare no variables".to_string(),
                 None => format!("declared: {}", names.join(", ")),
             };
-            eprintln!(
-                "error: --var/--vars-file `{name}`: no playbook given declares it in [vars]; {hint}"
-            );
-            return Err(exit::INVALID);
+            return Err(Error::invalid(format_args!(
+                "--var/--vars-file `{name}`: no playbook given declares it in [vars]; {hint}"
+            )));
         }
     }
     Ok(loaded)
 }
 
-fn plan(paths: &[PathBuf], vars: &VarArgs, cells: &[String], seed: Option<u64>) -> i32 {
-    let playbooks = match load_all(paths, vars).and_then(|p| matrix_cells(p, cells)) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::ENVIRONMENT;
-        }
-    };
+fn plan(
+    paths: &[PathBuf],
+    vars: &VarArgs,
+    cells: &[String],
+    seed: Option<u64>,
+) -> Result<ExitCode, Error> {
+    let playbooks = matrix_cells(load_all(paths, vars)?, cells)?;
+    let runtime = runtime()?;
     let seed = seed.unwrap_or_else(rand::random);
     runtime.block_on(async {
         for playbook in playbooks {
@@ -409,153 +397,78 @@ fn plan(paths: &[PathBuf], vars: &VarArgs, cells: &[String], seed: Option<u64>) 
             stdout(&(report::plan::text(&plan) + "\n"));
         }
     });
-    exit::PASSED
+    Ok(ExitCode::SUCCESS)
 }
 
-fn validate(paths: &[PathBuf], vars: &VarArgs) -> i32 {
-    match load_all(paths, vars) {
-        Ok(playbooks) => {
-            for p in &playbooks {
-                stdout(&format!(
-                    "ok: {} ({} steps, {} finally, {} monitors)\n",
-                    p.source.path.display(),
-                    p.steps.len(),
-                    p.finally.len(),
-                    p.monitors.len()
-                ));
-            }
-            exit::PASSED
-        }
-        Err(code) => code,
+fn validate(paths: &[PathBuf], vars: &VarArgs) -> Result<ExitCode, Error> {
+    for p in &load_all(paths, vars)? {
+        stdout(&format!(
+            "ok: {} ({} steps, {} finally, {} monitors)\n",
+            p.source.path.display(),
+            p.steps.len(),
+            p.finally.len(),
+            p.monitors.len()
+        ));
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `chaosplay list`: invalid playbooks are reported like `validate` does (exit 2), so a CI
 /// job that fans out over the list fails early rather than skipping a broken scenario.
-fn list(paths: &[PathBuf], format: ListFormat, vars: &VarArgs) -> i32 {
-    let files = match playbook::discover(paths) {
-        Ok(files) => files,
-        Err(e) => {
-            eprintln!("error: cannot search for playbooks: {e}");
-            return exit::INVALID;
-        }
-    };
-    let playbooks = match load_all(&files, vars) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+fn list(paths: &[PathBuf], format: ListFormat, vars: &VarArgs) -> Result<ExitCode, Error> {
+    let files = playbook::discover(paths)
+        .map_err(|e| Error::invalid(format_args!("cannot search for playbooks: {e}")))?;
+    let playbooks = load_all(&files, vars)?;
     let entries: Vec<_> = playbooks.iter().flat_map(listing::entries).collect();
     match format {
         ListFormat::Text => stdout(&listing::text(&entries)),
         ListFormat::Github => stdout(&listing::github(&entries)),
     }
-    exit::PASSED
+    Ok(ExitCode::SUCCESS)
 }
 
-fn run(args: RunArgs) -> i32 {
+fn run(args: RunArgs) -> Result<ExitCode, Error> {
     if args.dry_run {
         return plan(&args.playbooks, &args.vars, &args.cells, args.seed);
     }
-    let playbooks =
-        match load_all(&args.playbooks, &args.vars).and_then(|p| matrix_cells(p, &args.cells)) {
-            Ok(p) => p,
-            Err(code) => return code,
-        };
+    let playbooks = matrix_cells(load_all(&args.playbooks, &args.vars)?, &args.cells)?;
     let verbosity = match (args.quiet, args.verbose) {
         (true, _) => Verbosity::Quiet,
         (_, true) => Verbosity::Verbose,
         _ => Verbosity::Normal,
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::ENVIRONMENT;
-        }
+    let trials = Trials {
+        count: args.trials,
+        jobs: args.jobs,
+        fail_fast: args.fail_fast,
+        seed: args.seed.unwrap_or_else(rand::random),
+        adopt_ledger: args.ignore_ledger,
     };
-    // Every trial's playbook is resolved before anything runs: trials side by side each get a
-    // project of their own, and must not share a host port.
-    let parallel = args.jobs > 1 && args.trials > 1;
-    let mut plans = Vec::new();
-    for playbook in playbooks {
-        let trials: Vec<Arc<Playbook>> = if parallel {
-            match (1..=args.trials)
-                .map(|trial| playbook.for_parallel_trial(trial))
-                .collect::<Result<Vec<_>, _>>()
-            {
-                Ok(trials) => {
-                    if let Some(clash) = Playbook::shared_host_port(&trials) {
-                        eprintln!("error: {}: {clash}", playbook.source.path.display());
-                        return exit::INVALID;
-                    }
-                    trials.into_iter().map(Arc::new).collect()
-                }
-                Err(e) => {
-                    eprintln!("{e}");
-                    return exit::INVALID;
-                }
-            }
-        } else {
-            vec![Arc::new(playbook)]
-        };
-        plans.push(trials);
-    }
-    let seed = args.seed.unwrap_or_else(rand::random);
-    let (results, summaries) = runtime.block_on(async {
+    let prepared = trials::prepare(playbooks, &trials).map_err(|e| match e {
+        TrialsError::Invalid(e) => Error::diagnostics([e]),
+        clash @ TrialsError::SharedHostPort { .. } => Error::invalid(clash),
+    })?;
+    let (results, summaries) = runtime()?.block_on(async {
         let cancel = Cancel::default();
         if let Err(e) = cancel.on_signals() {
-            eprintln!("warning: cannot watch for Ctrl-C: {e}");
+            warn(format_args!("cannot watch for Ctrl-C: {e}"));
         }
-        let listener = Arc::new(Progress::new(verbosity));
-        let mut results = Vec::new();
-        for trials in plans {
-            let mut pending = (1..=args.trials).map(|trial| {
-                // One playbook per trial side by side; one shared by all trials otherwise.
-                let playbook = Arc::clone(&trials[(trial as usize - 1).min(trials.len() - 1)]);
-                let options = RunOptions {
-                    seed: trial_seed(seed, trial),
-                    trial,
-                    trials: args.trials,
-                    cancel: cancel.clone(),
-                    adopt_ledger: args.ignore_ledger,
-                };
-                let listener: Arc<dyn engine::Listener> = match parallel {
-                    true => Arc::new(listener.for_trial(trial)),
-                    false => listener.clone(),
-                };
-                engine::run(playbook, options, listener)
-            });
-            // Up to `jobs` trials at a time, in trial order; none starts after a signal, or
-            // after a failure with --fail-fast.
-            let mut running = futures_util::stream::FuturesUnordered::new();
-            let mut of_playbook = Vec::new();
-            // A signal during an earlier playbook stops the later ones too.
-            let mut stop = cancel.reason().is_some();
-            loop {
-                while !stop && running.len() < args.jobs as usize {
-                    match pending.next() {
-                        Some(run) => running.push(run),
-                        None => break,
-                    }
-                }
-                let Some(result) = futures_util::StreamExt::next(&mut running).await else {
-                    break;
-                };
-                stop |= cancel.reason().is_some()
-                    || (args.fail_fast && result.status != RunStatus::Passed);
-                of_playbook.push(result);
+        let progress = Arc::new(Progress::new(verbosity));
+        let listener = |trial| -> Arc<dyn engine::Listener> {
+            match trials.side_by_side() {
+                true => Arc::new(progress.for_trial(trial)),
+                false => progress.clone(),
             }
-            of_playbook.sort_by_key(|r| r.trial);
-            results.extend(of_playbook);
-        }
+        };
+        let results = trials::run_trials(prepared, &trials, &cancel, listener).await;
         let summaries = stats::summaries(&results);
         for summary in &summaries {
-            listener.trials(summary);
+            progress.trials(summary);
         }
         (results, summaries)
     });
     github_actions(&results, &summaries);
-    let code = overall_exit_code(&results);
+    let code = trials::exit_code(&results);
     let written = [
         args.report_json.as_deref().map(|path| {
             let result = report::json::write(path, &results, &summaries, code);
@@ -569,55 +482,54 @@ fn run(args: RunArgs) -> i32 {
             ("HTML", path, result)
         }),
     ];
-    let mut code = code;
-    for (format, path, result) in written.into_iter().flatten() {
-        if let Err(e) = result {
-            eprintln!(
-                "error: cannot write the {format} report to {}: {e}",
+    let unwritten = written
+        .into_iter()
+        .flatten()
+        .filter_map(|(format, path, result)| {
+            let e = result.err()?;
+            Some(Error::environment(format_args!(
+                "cannot write the {format} report to {}: {e}",
                 path.display()
-            );
-            code = code.max(exit::ENVIRONMENT);
-        }
+            )))
+        })
+        .reduce(Error::and);
+    match unwritten {
+        Some(error) => Err(error.at_least(code)),
+        None => Ok(exit_code(code)),
     }
-    code
 }
 
 /// One playbook per `[matrix]` cell (each validated for its cell), keeping the cells that
 /// match every `--cell KEY=VALUE`. A filter that matches no cell at all is a usage error: a CI
 /// job that runs nothing must not pass.
-fn matrix_cells(playbooks: Vec<Playbook>, filters: &[String]) -> Result<Vec<Playbook>, i32> {
+fn matrix_cells(playbooks: Vec<Playbook>, filters: &[String]) -> Result<Vec<Playbook>, Error> {
     let mut filter = Vec::new();
     for pair in filters {
         let Some((key, value)) = pair.split_once('=') else {
-            eprintln!("error: --cell `{pair}` must look like KEY=VALUE");
-            return Err(exit::INVALID);
+            return Err(Error::invalid(format_args!(
+                "--cell `{pair}` must look like KEY=VALUE"
+            )));
         };
         filter.push((key.trim().to_string(), value.trim().to_string()));
     }
     let mut cells = Vec::new();
     for playbook in playbooks {
-        match playbook.expand() {
-            Ok(expanded) => cells.extend(
-                expanded
-                    .into_iter()
-                    .filter(|p| playbook::cell_matches(&p.cell, &filter)),
-            ),
-            Err(e) => {
-                eprintln!("{e}");
-                return Err(exit::INVALID);
-            }
-        }
+        let expanded = playbook.expand().map_err(|e| Error::diagnostics([e]))?;
+        cells.extend(
+            expanded
+                .into_iter()
+                .filter(|p| playbook::cell_matches(&p.cell, &filter)),
+        );
     }
     if cells.is_empty() {
-        eprintln!(
-            "error: no [matrix] cell matches {}",
+        return Err(Error::invalid(format_args!(
+            "no [matrix] cell matches {}",
             filters
                 .iter()
                 .map(|f| format!("--cell {f}"))
                 .collect::<Vec<_>>()
                 .join(" ")
-        );
-        return Err(exit::INVALID);
+        )));
     }
     Ok(cells)
 }
@@ -638,35 +550,9 @@ fn github_actions(results: &[RunResult], summaries: &[stats::TrialSummary]) {
                 std::io::Write::write_all(&mut f, github::summary(results, summaries).as_bytes())
             });
         if let Err(e) = appended {
-            eprintln!("warning: cannot write the GitHub step summary: {e}");
+            warn(format_args!("cannot write the GitHub step summary: {e}"));
         }
     }
-}
-
-/// Trial 1 runs with the given seed, so `--seed S` replays a single run; later trials derive
-/// theirs from it (and each is reported, so any one trial can be replayed alone).
-fn trial_seed(seed: u64, trial: u32) -> u64 {
-    if trial == 1 {
-        seed
-    } else {
-        seed.wrapping_add(u64::from(trial - 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
-    }
-}
-
-/// The most serious outcome wins: cleanup failures, then interruption, then environment
-/// errors, then failures.
-fn overall_exit_code(results: &[RunResult]) -> i32 {
-    let rank = |status: RunStatus| match status {
-        RunStatus::CleanupFailed => 4,
-        RunStatus::Interrupted => 3,
-        RunStatus::EnvironmentError => 2,
-        RunStatus::Failed => 1,
-        RunStatus::Passed => 0,
-    };
-    results
-        .iter()
-        .max_by_key(|r| rank(r.status))
-        .map_or(exit::PASSED, |r| r.exit_code)
 }
 
 #[cfg(test)]

@@ -4,9 +4,10 @@
 use std::fmt::Write as _;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A file the user wrote, kept whole so every diagnostic can quote it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
     /// The path as the user gave it: diagnostics must name the file the way they typed it.
     pub path: PathBuf,
@@ -31,6 +32,18 @@ impl Source {
 
     pub fn read(path: &Path) -> std::io::Result<Self> {
         Ok(Source::new(path, crate::text_file::read(path)?))
+    }
+
+    /// The byte offset of a 1-based line and column (in characters), as other parsers report
+    /// positions; past the end of the file, its end.
+    pub fn offset(&self, line: usize, col: usize) -> usize {
+        let Some(&start) = self.line_starts.get(line.max(1) - 1) else {
+            return self.text.len();
+        };
+        self.text[start..]
+            .char_indices()
+            .nth(col.max(1) - 1)
+            .map_or(self.text.len(), |(i, _)| start + i)
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -100,6 +113,12 @@ pub struct Diagnostic {
     pub label: Option<String>,
     /// Printed as `= help: …` below the snippet.
     pub help: Option<String>,
+    /// Printed as `= note: …` below the snippet: context, e.g. which playbook line named the
+    /// file the problem is in.
+    pub note: Option<String>,
+    /// The file `span` points into when it is not the one the diagnostic is rendered against
+    /// (a compose file the playbook names).
+    pub file: Option<Arc<Source>>,
 }
 
 impl Diagnostic {
@@ -109,7 +128,20 @@ impl Diagnostic {
             span,
             label: None,
             help: None,
+            note: None,
+            file: None,
         }
+    }
+
+    /// A diagnostic about another file than the playbook: its span points into `file`.
+    pub fn in_file(mut self, file: Arc<Source>) -> Self {
+        self.file = Some(file);
+        self
+    }
+
+    pub fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
+        self
     }
 
     pub fn with_label(mut self, label: impl Into<String>) -> Self {
@@ -126,6 +158,7 @@ impl Diagnostic {
     /// around the offending text, cut with `…`, so one diagnostic stays a few lines whatever the
     /// file.
     pub fn render(&self, source: &Source) -> String {
+        let source = self.file.as_deref().unwrap_or(source);
         let mut out = format!("error: {}\n", clip(&self.message));
         let path = source.path.display();
         match &self.span {
@@ -171,6 +204,9 @@ impl Diagnostic {
         if let Some(help) = &self.help {
             let _ = writeln!(out, "  = help: {}", clip(help));
         }
+        if let Some(note) = &self.note {
+            let _ = writeln!(out, "  = note: {}", clip(note));
+        }
         out
     }
 }
@@ -191,6 +227,15 @@ pub fn did_you_mean<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offsets_count_characters_within_a_line() {
+        let source = Source::new("f", "ab\ncé\tx\n");
+        assert_eq!(source.offset(1, 1), 0);
+        assert_eq!(source.offset(2, 1), 3);
+        assert_eq!(&source.text[source.offset(2, 4)..], "x\n");
+        assert_eq!(source.offset(9, 1), source.text.len());
+    }
 
     #[test]
     fn renders_caret_under_span() {

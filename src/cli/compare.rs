@@ -1,10 +1,11 @@
 //! `chaosplay compare` and `chaosplay merge`: reading reports back, for a regression gate.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use crate::engine::exit;
+use super::error::Error;
 use crate::report::compare::{self, Options, render};
 use crate::report::{json, merge};
 use crate::ui::progress::stdout;
@@ -46,22 +47,18 @@ pub struct MergeArgs {
 }
 
 /// Exit 1 when NEW regressed, 0 when it did not, 2 when the reports cannot be compared.
-pub fn compare(args: CompareArgs) -> i32 {
+pub fn compare(args: CompareArgs) -> Result<ExitCode, Error> {
     let (base, new) = match (read(&args.base), read(&args.new)) {
         (Ok(base), Ok(new)) => (base, new),
-        (Err(code), _) | (_, Err(code)) => return code,
+        (Err(base), Err(new)) => return Err(base.and(new)),
+        (Err(e), _) | (_, Err(e)) => return Err(e),
     };
     let options = Options {
         threshold: args.threshold,
         confidence: args.confidence,
     };
-    let comparison = match compare::compare(&base.trials, &new.trials, options) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::INVALID;
-        }
-    };
+    let comparison =
+        compare::compare(&base.trials, &new.trials, options).map_err(Error::invalid)?;
     let labels = render::Labels {
         base: &args.base.display().to_string(),
         new: &args.new.display().to_string(),
@@ -71,50 +68,38 @@ pub fn compare(args: CompareArgs) -> i32 {
         Format::Markdown => render::markdown(&comparison, &labels),
         Format::Json => render::json(&comparison),
     });
-    if comparison.regressed {
-        exit::FAILED
+    Ok(if comparison.regressed {
+        ExitCode::FAILURE
     } else {
-        exit::PASSED
-    }
+        ExitCode::SUCCESS
+    })
 }
 
-pub fn merge(args: MergeArgs) -> i32 {
+pub fn merge(args: MergeArgs) -> Result<ExitCode, Error> {
     let mut reports = Vec::new();
     for path in args.reports {
-        match read(&path) {
-            Ok(report) => reports.push((path, report)),
-            Err(code) => return code,
-        }
+        let report = read(&path)?;
+        reports.push((path, report));
     }
     let count = reports.len();
-    let merged = match merge::merge(reports) {
-        Ok(merged) => merged,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::INVALID;
-        }
-    };
+    let merged = merge::merge(reports).map_err(Error::invalid)?;
     let written = json::write_runs(
         &args.output,
         &merged.runs,
         &merged.summaries,
         merged.exit_code,
     );
-    if let Err(e) = written {
-        eprintln!("error: cannot write {}: {e}", args.output.display());
-        return exit::ENVIRONMENT;
-    }
+    written.map_err(|e| {
+        Error::environment(format_args!("cannot write {}: {e}", args.output.display()))
+    })?;
     stdout(&format!(
         "merged {} runs of {count} reports into {}\n",
         merged.runs.len(),
         args.output.display()
     ));
-    exit::PASSED
+    Ok(ExitCode::SUCCESS)
 }
 
-fn read(path: &Path) -> Result<json::Stored, i32> {
-    json::read(path).map_err(|e| {
-        eprintln!("error: {e}");
-        exit::INVALID
-    })
+fn read(path: &Path) -> Result<json::Stored, Error> {
+    json::read(path).map_err(Error::invalid)
 }

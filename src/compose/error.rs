@@ -6,6 +6,9 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::diagnostic::{Diagnostic, Source};
 
 /// A position in a source file, both numbers 1-based as editors show them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -33,11 +36,11 @@ pub struct ComposeError(Box<Inner>);
 struct Inner {
     path: PathBuf,
     location: Option<Location>,
-    kind: ErrorKind,
+    kind: ComposeErrorKind,
 }
 
 impl ComposeError {
-    pub(crate) fn new(path: &Path, location: Option<Location>, kind: ErrorKind) -> Self {
+    pub(crate) fn new(path: &Path, location: Option<Location>, kind: ComposeErrorKind) -> Self {
         Self(Box::new(Inner {
             path: path.to_path_buf(),
             location,
@@ -56,8 +59,35 @@ impl ComposeError {
     }
 
     /// What went wrong.
-    pub fn kind(&self) -> &ErrorKind {
+    pub fn kind(&self) -> &ComposeErrorKind {
         &self.0.kind
+    }
+}
+
+impl ComposeError {
+    /// The error as a diagnostic quoting the compose file (or `.env`) at its position, with
+    /// the message it would have without the path and position the snippet shows; `None` when
+    /// the position is unknown or the file cannot be read again.
+    pub fn diagnostic(&self) -> Option<Diagnostic> {
+        let location = self.location()?;
+        let file = Source::read(self.path()).ok()?;
+        let start = file.offset(location.line, location.column);
+        let end = match self.kind() {
+            // A syntax error is at one character; anything else at a value: to the line's end.
+            ComposeErrorKind::Syntax(_) => {
+                start + file.text[start..].chars().next().map_or(0, char::len_utf8)
+            }
+            _ => {
+                start
+                    + file.text[start..]
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .trim_end()
+                        .len()
+            }
+        };
+        Some(Diagnostic::new(self.kind().to_string(), Some(start..end)).in_file(Arc::new(file)))
     }
 }
 
@@ -81,7 +111,7 @@ impl std::error::Error for ComposeError {}
 /// and tell where in the compose model the problem is.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ErrorKind {
+pub enum ComposeErrorKind {
     /// The file could not be read.
     #[error("cannot read file: {0}")]
     Read(std::io::Error),
@@ -161,7 +191,7 @@ mod tests {
         let err = ComposeError::new(
             Path::new("/p/compose.yaml"),
             Some(Location { line: 3, column: 5 }),
-            ErrorKind::UnsupportedKey {
+            ComposeErrorKind::UnsupportedKey {
                 owner: "service \"db\"".into(),
                 key: "deploy".into(),
                 hint: None,
@@ -178,7 +208,7 @@ mod tests {
         let err = ComposeError::new(
             Path::new("c.yaml"),
             None,
-            ErrorKind::DependencyCycle(vec!["a".into(), "b".into(), "a".into()]),
+            ComposeErrorKind::DependencyCycle(vec!["a".into(), "b".into(), "a".into()]),
         );
         assert_eq!(
             err.to_string(),
@@ -189,7 +219,7 @@ mod tests {
     #[test]
     fn read_error_includes_io_message() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
-        let err = ComposeError::new(Path::new("x.yaml"), None, ErrorKind::Read(io));
+        let err = ComposeError::new(Path::new("x.yaml"), None, ComposeErrorKind::Read(io));
         assert_eq!(err.to_string(), "x.yaml: cannot read file: no such file");
     }
 }

@@ -35,14 +35,14 @@ mod project;
 mod read;
 mod service;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 mod values;
 mod yaml;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub use error::{ComposeError, ErrorKind, Location};
+pub use error::{ComposeError, ComposeErrorKind, Location};
 pub use model::{
     ComposeProject, Dependency, DependencyCondition, ExtraHost, HealthTest, Healthcheck, Mount,
     Network, Port, Protocol, RestartPolicy, Service, ServiceNetwork, Subnet, Ulimit, Volume,

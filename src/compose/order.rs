@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::error::{ComposeError, ErrorKind};
+use super::error::{ComposeError, ComposeErrorKind};
 use super::model::{ComposeProject, Service};
 
 impl ComposeProject {
@@ -26,7 +26,7 @@ impl ComposeProject {
             let mut of_service = Vec::with_capacity(service.depends_on.len());
             for name in service.depends_on.keys() {
                 let &i = index.get(name.as_str()).ok_or_else(|| {
-                    self.error(ErrorKind::UnknownDependency {
+                    self.error(ComposeErrorKind::UnknownDependency {
                         service: service.name.clone(),
                         dependency: name.clone(),
                     })
@@ -50,7 +50,7 @@ impl ComposeProject {
                 })
                 .collect();
             if ready.is_empty() {
-                return Err(self.error(ErrorKind::DependencyCycle(
+                return Err(self.error(ComposeErrorKind::DependencyCycle(
                     self.find_cycle(&deps, &level_of),
                 )));
             }
@@ -91,7 +91,7 @@ impl ComposeProject {
         Vec::new()
     }
 
-    fn error(&self, kind: ErrorKind) -> ComposeError {
+    fn error(&self, kind: ComposeErrorKind) -> ComposeError {
         ComposeError::new(&self.file, None, kind)
     }
 }

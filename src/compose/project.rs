@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::dotenv;
-use super::error::{ComposeError, ErrorKind, Location};
+use super::error::{ComposeError, ComposeErrorKind, Location};
 use super::model::{ComposeProject, Network, Subnet, Volume};
 use super::read::{Reader, Scope};
 use super::service::{self, DEFAULT_NETWORK, ProjectContext};
@@ -21,10 +21,10 @@ pub(crate) fn load(
     extra_vars: &BTreeMap<String, String>,
 ) -> Result<ComposeProject, ComposeError> {
     let source = text_file::read_regular(file)
-        .map_err(|e| ComposeError::new(file, None, ErrorKind::Read(e)))?;
+        .map_err(|e| ComposeError::new(file, None, ComposeErrorKind::Read(e)))?;
     let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
     let dir = std::path::absolute(parent.unwrap_or(Path::new(".")))
-        .map_err(|e| ComposeError::new(file, None, ErrorKind::Read(e)))?;
+        .map_err(|e| ComposeError::new(file, None, ComposeErrorKind::Read(e)))?;
     // Lowest priority first, so later layers override: `.env`, process, playbook.
     let mut vars = read_dotenv(&dir.join(".env"))?;
     vars.extend(
@@ -42,11 +42,11 @@ fn read_dotenv(path: &Path) -> Result<BTreeMap<String, String>, ComposeError> {
             ComposeError::new(
                 path,
                 Some(Location { line, column: 1 }),
-                ErrorKind::EnvFile(message),
+                ComposeErrorKind::EnvFile(message),
             )
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-        Err(e) => Err(ComposeError::new(path, None, ErrorKind::Read(e))),
+        Err(e) => Err(ComposeError::new(path, None, ComposeErrorKind::Read(e))),
     }
 }
 
@@ -96,7 +96,7 @@ pub(crate) fn resolve(
             ComposeError::new(
                 file,
                 None,
-                ErrorKind::Invalid {
+                ComposeErrorKind::Invalid {
                     scope: "project name".to_owned(),
                     message,
                 },
@@ -699,7 +699,7 @@ mod tests {
         let err = ComposeProject::load(&file, Some("proj"), &vars(&[])).unwrap_err();
         assert_eq!(err.path(), env);
         assert_eq!(err.location(), Some(Location { line: 2, column: 1 }));
-        assert!(matches!(err.kind(), ErrorKind::EnvFile(_)));
+        assert!(matches!(err.kind(), ComposeErrorKind::EnvFile(_)));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::error::{ComposeError, ErrorKind};
+use super::error::{ComposeError, ComposeErrorKind};
 use super::interpolate::{InterpolationError, interpolate};
 use super::values;
 use super::yaml::{Entry, Node, Value};
@@ -85,19 +85,19 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// An [`ErrorKind::Invalid`] at `node`.
+    /// An [`ComposeErrorKind::Invalid`] at `node`.
     pub fn invalid(&self, node: &Node, scope: &Scope, message: impl fmt::Display) -> ComposeError {
         ComposeError::new(
             self.file,
             Some(node.loc),
-            ErrorKind::Invalid {
+            ComposeErrorKind::Invalid {
                 scope: scope.to_string(),
                 message: message.to_string(),
             },
         )
     }
 
-    /// An [`ErrorKind::UnsupportedKey`] for `entry`, suggesting the closest of
+    /// An [`ComposeErrorKind::UnsupportedKey`] for `entry`, suggesting the closest of
     /// `supported` when the key looks like a typo of it: one edit away (two for
     /// long keys), so unrelated keys (`internal` vs `external`) don't get a
     /// misleading suggestion.
@@ -128,7 +128,7 @@ impl<'a> Reader<'a> {
         ComposeError::new(
             self.file,
             Some(entry.key_loc),
-            ErrorKind::UnsupportedKey {
+            ComposeErrorKind::UnsupportedKey {
                 owner: scope.owner.clone(),
                 key: scope.key(&entry.key).key,
                 hint,
@@ -172,7 +172,7 @@ impl<'a> Reader<'a> {
             InterpolationError::Missing { name, message } => ComposeError::new(
                 self.file,
                 Some(node.loc),
-                ErrorKind::MissingVariable {
+                ComposeErrorKind::MissingVariable {
                     scope: scope.to_string(),
                     name,
                     message,
@@ -364,7 +364,7 @@ mod tests {
                  \"DB_PASS\" is missing a value: set a password"
             );
             assert!(
-                matches!(err.kind(), ErrorKind::MissingVariable { name, .. } if name == "DB_PASS")
+                matches!(err.kind(), ComposeErrorKind::MissingVariable { name, .. } if name == "DB_PASS")
             );
         });
     }

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::dotenv;
-use super::error::{ComposeError, ErrorKind, Location};
+use super::error::{ComposeError, ComposeErrorKind, Location};
 use super::model::{
     Dependency, DependencyCondition, ExtraHost, HealthTest, Healthcheck, Mount, Network, Port,
     RestartPolicy, Service, ServiceNetwork, Ulimit, Volume,
@@ -241,13 +241,13 @@ fn resolve_environment(
         let content = match crate::text_file::read_regular(&path) {
             Ok(content) => content,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !file.required => continue,
-            Err(e) => return Err(ComposeError::new(&path, None, ErrorKind::Read(e))),
+            Err(e) => return Err(ComposeError::new(&path, None, ComposeErrorKind::Read(e))),
         };
         let vars = dotenv::parse(&content).map_err(|(line, message)| {
             ComposeError::new(
                 &path,
                 Some(Location { line, column: 1 }),
-                ErrorKind::EnvFile(message),
+                ComposeErrorKind::EnvFile(message),
             )
         })?;
         env.extend(vars);
@@ -552,7 +552,7 @@ fn depends_on(
             return Err(ComposeError::new(
                 r.file,
                 Some(at.loc),
-                ErrorKind::UnknownDependency {
+                ComposeErrorKind::UnknownDependency {
                     service: service.to_owned(),
                     dependency: name,
                 },

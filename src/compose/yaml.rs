@@ -14,7 +14,7 @@ use std::path::Path;
 use saphyr::{AnnotatedMappingOwned, MarkedYamlOwned, ScalarStyle, YamlDataOwned, YamlLoader};
 use saphyr_parser::{Marker, Parser, Tag};
 
-use super::error::{ComposeError, ErrorKind, Location};
+use super::error::{ComposeError, ComposeErrorKind, Location};
 
 /// A YAML node and where it starts in the file.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +64,11 @@ fn location(marker: Marker) -> Location {
 /// Parses a single-document YAML file into a [`Node`] tree.
 pub(crate) fn parse(source: &str, path: &Path) -> Result<Node, ComposeError> {
     let syntax = |marker: Marker, message: String| {
-        ComposeError::new(path, Some(location(marker)), ErrorKind::Syntax(message))
+        ComposeError::new(
+            path,
+            Some(location(marker)),
+            ComposeErrorKind::Syntax(message),
+        )
     };
     let mut parser = Parser::new_from_str(source);
     let mut loader = YamlLoader::<MarkedYamlOwned>::default();
@@ -93,7 +97,8 @@ pub(crate) fn parse(source: &str, path: &Path) -> Result<Node, ComposeError> {
 
 fn convert(node: MarkedYamlOwned, path: &Path) -> Result<Node, ComposeError> {
     let loc = location(node.span.start);
-    let invalid = |message: String| ComposeError::new(path, Some(loc), ErrorKind::Syntax(message));
+    let invalid =
+        |message: String| ComposeError::new(path, Some(loc), ComposeErrorKind::Syntax(message));
     let value = match node.data {
         YamlDataOwned::Representation(text, style, tag) => {
             scalar(text, style, tag.as_ref()).map_err(invalid)?
@@ -156,7 +161,11 @@ fn mapping(
     for (key_node, value_node) in map {
         let key_loc = location(key_node.span.start);
         let key_error = |message: &str| {
-            ComposeError::new(path, Some(key_loc), ErrorKind::Syntax(message.to_owned()))
+            ComposeError::new(
+                path,
+                Some(key_loc),
+                ComposeErrorKind::Syntax(message.to_owned()),
+            )
         };
         let (key, is_merge) = match key_node.data {
             YamlDataOwned::Representation(text, style, tag) => {
@@ -189,7 +198,7 @@ fn mapping(
             return Err(ComposeError::new(
                 path,
                 Some(entry.key_loc),
-                ErrorKind::Syntax(format!("duplicated key \"{}\" in mapping", entry.key)),
+                ComposeErrorKind::Syntax(format!("duplicated key \"{}\" in mapping", entry.key)),
             ));
         }
     }
@@ -222,7 +231,9 @@ fn merge_sources(
         ComposeError::new(
             path,
             Some(key_loc),
-            ErrorKind::Syntax("merge key \"<<\" needs a mapping or a list of mappings".to_owned()),
+            ComposeErrorKind::Syntax(
+                "merge key \"<<\" needs a mapping or a list of mappings".to_owned(),
+            ),
         )
     };
     match value.value {

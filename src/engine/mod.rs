@@ -14,6 +14,7 @@ mod recover;
 mod result;
 mod secrets;
 pub mod timing;
+pub mod trials;
 
 pub use cancel::{Cancel, CancelReason};
 pub use context::StepContext;

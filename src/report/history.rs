@@ -129,36 +129,10 @@ pub fn diagnostic(checked: &Checked) -> Option<String> {
     match checked.result.as_ref().err()? {
         FileError::Read(e) => Some(format!("error: cannot read {path}: {e}\n")),
         FileError::Parse(e, text) => {
-            let offset = offset(text, e.line, e.col);
             let source = Source::new(&checked.path, text.as_str());
+            let offset = source.offset(e.line, e.col);
             let span = offset..offset + text[offset..].chars().next().map_or(0, char::len_utf8);
             Some(Diagnostic::new(&e.message, Some(span)).render(&source))
         }
-    }
-}
-
-/// The byte offset of a 1-based line and column (in characters).
-fn offset(text: &str, line: usize, col: usize) -> usize {
-    let start: usize = text
-        .split_inclusive('\n')
-        .take(line - 1)
-        .map(str::len)
-        .sum();
-    text[start..]
-        .char_indices()
-        .nth(col - 1)
-        .map_or(text.len(), |(i, _)| start + i)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn offsets_count_characters_within_a_line() {
-        let text = "ab\ncé\tx\n";
-        assert_eq!(offset(text, 1, 1), 0);
-        assert_eq!(offset(text, 2, 1), 3);
-        assert_eq!(&text[offset(text, 2, 4)..], "x\n");
     }
 }

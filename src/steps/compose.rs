@@ -5,16 +5,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Effect, StepDoc};
-use crate::clients::compose::{Compose, ComposeError, Down};
+use crate::clients::project::{Down, ProjectClient, ProjectError};
 use crate::compose::ComposeProject;
 use crate::engine::{StepContext, StepError};
 
-impl From<ComposeError> for StepError {
-    fn from(e: ComposeError) -> Self {
+impl From<ProjectError> for StepError {
+    fn from(e: ProjectError) -> Self {
         match e {
-            ComposeError::Docker(d) => d.into(),
-            ComposeError::ImageUnavailable { .. } => StepError::Environment(e.to_string()),
-            ComposeError::Service { .. } => StepError::Failed(e.to_string()),
+            ProjectError::Docker(d) => d.into(),
+            ProjectError::ImageUnavailable { .. } => StepError::Environment(e.to_string()),
+            ProjectError::Service { .. } => StepError::Failed(e.to_string()),
         }
     }
 }
@@ -27,9 +27,9 @@ fn project(cx: &StepContext) -> Result<&ComposeProject, StepError> {
     })
 }
 
-async fn states(compose: &Compose<'_>) -> Result<Value, StepError> {
+async fn states(compose: &ProjectClient<'_>) -> Result<Value, StepError> {
     let services = compose.ps().await?;
-    let count = |f: &dyn Fn(&crate::clients::compose::ServiceState) -> bool| {
+    let count = |f: &dyn Fn(&crate::clients::project::ServiceState) -> bool| {
         services.iter().filter(|s| f(s)).count()
     };
     Ok(json!({
@@ -73,7 +73,7 @@ pub const UP_DOC: StepDoc = StepDoc {
 
 pub async fn up(p: UpParams, cx: &StepContext) -> Result<Value, StepError> {
     let docker = cx.docker().await?;
-    let compose = Compose::new(docker, project(cx)?);
+    let compose = ProjectClient::new(docker, project(cx)?);
     compose.up(p.wait, &|s| cx.status(s)).await?;
     states(&compose).await
 }
@@ -101,7 +101,7 @@ pub const DOWN_DOC: StepDoc = StepDoc {
 
 pub async fn down(p: DownParams, cx: &StepContext) -> Result<Value, StepError> {
     let docker = cx.docker().await?;
-    Compose::new(docker, project(cx)?)
+    ProjectClient::new(docker, project(cx)?)
         .down(
             Down {
                 volumes: p.volumes,
@@ -134,7 +134,7 @@ pub const RESET_DOC: StepDoc = StepDoc {
 
 pub async fn reset(p: ResetParams, cx: &StepContext) -> Result<Value, StepError> {
     let docker = cx.docker().await?;
-    let compose = Compose::new(docker, project(cx)?);
+    let compose = ProjectClient::new(docker, project(cx)?);
     let wipe = Down {
         volumes: true,
         networks: false,
@@ -161,5 +161,5 @@ pub const PS_DOC: StepDoc = StepDoc {
 
 pub async fn ps(_: PsParams, cx: &StepContext) -> Result<Value, StepError> {
     let docker = cx.docker().await?;
-    states(&Compose::new(docker, project(cx)?)).await
+    states(&ProjectClient::new(docker, project(cx)?)).await
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::Validator;
 use crate::compose::ComposeProject;
+use crate::diagnostic::Diagnostic;
 use crate::playbook::node::Node;
 use crate::playbook::{Cell, Subject};
 use crate::template;
@@ -90,7 +91,22 @@ impl Validator {
         match loaded {
             Ok(loaded) => (Some(loaded.name.clone()), Some(Arc::new(loaded))),
             Err(e) => {
-                self.error(format!("invalid compose file: {e}"), span);
+                match e.diagnostic() {
+                    // Pointing into the compose file, where the problem is to be fixed.
+                    Some(d) => {
+                        let (line, col) = self.source.line_col(span.start);
+                        let named = format!(
+                            "the compose file of [subject], named at {}:{line}:{col}",
+                            self.source.path.display()
+                        );
+                        let message = format!("invalid compose file: {}", d.message);
+                        self.diagnostics
+                            .push(Diagnostic { message, ..d }.with_note(named));
+                    }
+                    None => {
+                        self.error(format!("invalid compose file: {e}"), span);
+                    }
+                }
                 (project, None)
             }
         }

@@ -1,6 +1,11 @@
-//! Docker Compose, natively: creates, inspects and removes a resolved [`ComposeProject`]
-//! through the Engine API, so no `docker compose` CLI is needed. Objects carry Compose's labels
-//! and names, so `docker compose` and `docker ps --filter label=…` recognise them.
+//! A compose project on the Docker engine: creates, inspects and removes the containers,
+//! networks and volumes of a resolved [`ComposeProject`] through the Engine API, so no
+//! `docker compose` CLI is needed. Objects carry Compose's labels and names, so
+//! `docker compose` and `docker ps --filter label=…` recognise them.
+//!
+//! Three things are called "compose": the compose file's model and loader
+//! ([`crate::compose`]), this client, and the `compose.*` steps (`steps/compose.rs`, named
+//! after the step names users write) that drive it.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -27,7 +32,7 @@ const PULL_TIMEOUT: Duration = Duration::from_secs(120);
 const POLL: Duration = Duration::from_millis(100);
 
 #[derive(Debug, thiserror::Error)]
-pub enum ComposeError {
+pub enum ProjectError {
     #[error(transparent)]
     Docker(#[from] DockerError),
     #[error(
@@ -65,14 +70,14 @@ pub struct Down {
     pub kill: bool,
 }
 
-pub struct Compose<'a> {
+pub struct ProjectClient<'a> {
     docker: &'a DockerClient,
     project: &'a ComposeProject,
 }
 
-impl<'a> Compose<'a> {
+impl<'a> ProjectClient<'a> {
     pub fn new(docker: &'a DockerClient, project: &'a ComposeProject) -> Self {
-        Compose { docker, project }
+        ProjectClient { docker, project }
     }
 
     fn project_label(&self) -> String {
@@ -91,14 +96,14 @@ impl<'a> Compose<'a> {
         &self,
         wait_healthy: bool,
         status: &(dyn Fn(String) + Sync),
-    ) -> Result<(), ComposeError> {
+    ) -> Result<(), ProjectError> {
         self.ensure_images(status).await?;
         self.ensure_networks().await?;
         self.ensure_volumes().await?;
         let levels = self
             .project
             .start_levels()
-            .map_err(|e| ComposeError::Service {
+            .map_err(|e| ProjectError::Service {
                 service: self.project.name.clone(),
                 problem: e.to_string(),
             })?;
@@ -118,7 +123,7 @@ impl<'a> Compose<'a> {
                     self.wait_for(service, DependencyCondition::Healthy, status)
                         .await?;
                 }
-                Ok::<(), ComposeError>(())
+                Ok::<(), ProjectError>(())
             });
             futures_util::future::try_join_all(waits).await?;
         }
@@ -130,7 +135,7 @@ impl<'a> Compose<'a> {
         &self,
         what: Down,
         status: &(dyn Fn(String) + Sync),
-    ) -> Result<(), ComposeError> {
+    ) -> Result<(), ProjectError> {
         let containers = self.docker.containers(&[self.project_label()]).await?;
         let removals = containers
             .iter()
@@ -177,7 +182,7 @@ impl<'a> Compose<'a> {
     }
 
     /// Every service with its container's state and health.
-    pub async fn ps(&self) -> Result<Vec<ServiceState>, ComposeError> {
+    pub async fn ps(&self) -> Result<Vec<ServiceState>, ProjectError> {
         let containers = self.docker.containers(&[self.project_label()]).await?;
         let mut out = Vec::new();
         for service in &self.project.services {
@@ -201,7 +206,7 @@ impl<'a> Compose<'a> {
         c: &Container,
         kill: bool,
         status: &(dyn Fn(String) + Sync),
-    ) -> Result<(), ComposeError> {
+    ) -> Result<(), ProjectError> {
         if c.state == "running" || c.state == "paused" || c.state == "restarting" {
             if kill {
                 status(format!("killing {}", c.name));
@@ -238,14 +243,14 @@ impl<'a> Compose<'a> {
         }
     }
 
-    async fn ensure_images(&self, status: &(dyn Fn(String) + Sync)) -> Result<(), ComposeError> {
+    async fn ensure_images(&self, status: &(dyn Fn(String) + Sync)) -> Result<(), ProjectError> {
         let api = self.docker.api();
         for service in &self.project.services {
             if api.inspect_image(&service.image).await.is_ok() {
                 continue;
             }
             status(format!("pulling {}", service.image));
-            let unavailable = |reason: String| ComposeError::ImageUnavailable {
+            let unavailable = |reason: String| ProjectError::ImageUnavailable {
                 image: service.image.clone(),
                 service: service.name.clone(),
                 reason,
@@ -279,7 +284,7 @@ impl<'a> Compose<'a> {
         Ok(())
     }
 
-    async fn ensure_networks(&self) -> Result<(), ComposeError> {
+    async fn ensure_networks(&self) -> Result<(), ProjectError> {
         let api = self.docker.api();
         for network in self.project.networks.values() {
             if network.external
@@ -323,7 +328,7 @@ impl<'a> Compose<'a> {
         Ok(())
     }
 
-    async fn ensure_volumes(&self) -> Result<(), ComposeError> {
+    async fn ensure_volumes(&self) -> Result<(), ProjectError> {
         let api = self.docker.api();
         for volume in self.project.volumes.values() {
             if volume.external || api.inspect_volume(&volume.name).await.is_ok() {
@@ -346,12 +351,12 @@ impl<'a> Compose<'a> {
         &self,
         service: &Service,
         status: &(dyn Fn(String) + Sync),
-    ) -> Result<(), ComposeError> {
+    ) -> Result<(), ProjectError> {
         for (dependency, condition) in &service.depends_on {
             let dep = self
                 .project
                 .service(dependency)
-                .ok_or_else(|| ComposeError::Service {
+                .ok_or_else(|| ProjectError::Service {
                     service: service.name.clone(),
                     problem: format!("depends on unknown service `{dependency}`"),
                 })?;
@@ -374,7 +379,7 @@ impl<'a> Compose<'a> {
         Ok(())
     }
 
-    async fn has_healthcheck(&self, service: &Service) -> Result<bool, ComposeError> {
+    async fn has_healthcheck(&self, service: &Service) -> Result<bool, ProjectError> {
         Ok(self
             .docker
             .state(&service.container_name)
@@ -389,7 +394,7 @@ impl<'a> Compose<'a> {
         service: &Service,
         condition: DependencyCondition,
         status: &(dyn Fn(String) + Sync),
-    ) -> Result<(), ComposeError> {
+    ) -> Result<(), ProjectError> {
         let name = &service.container_name;
         loop {
             let (state, health) = match self.docker.state(name).await {
@@ -404,14 +409,14 @@ impl<'a> Compose<'a> {
                     Some("healthy") => true,
                     Some("starting") if state == "running" => self.probe(service).await,
                     Some("unhealthy") => {
-                        return Err(ComposeError::Service {
+                        return Err(ProjectError::Service {
                             service: service.name.clone(),
                             problem: "is unhealthy".into(),
                         });
                     }
                     Some(_) => false,
                     None if state == "running" => {
-                        return Err(ComposeError::Service {
+                        return Err(ProjectError::Service {
                             service: service.name.clone(),
                             problem: "has no healthcheck, so `service_healthy` can never be met"
                                 .into(),
@@ -423,7 +428,7 @@ impl<'a> Compose<'a> {
                     if state == "exited" {
                         let code = self.exit_code(name).await?;
                         if code != 0 {
-                            return Err(ComposeError::Service {
+                            return Err(ProjectError::Service {
                                 service: service.name.clone(),
                                 problem: format!(
                                     "exited with {code}, but `service_completed_successfully` needs 0"
@@ -440,7 +445,7 @@ impl<'a> Compose<'a> {
                 return Ok(());
             }
             if state == "exited" && condition != DependencyCondition::CompletedSuccessfully {
-                return Err(ComposeError::Service {
+                return Err(ProjectError::Service {
                     service: service.name.clone(),
                     problem: format!(
                         "exited (code {}) before it was ready",
@@ -474,7 +479,7 @@ impl<'a> Compose<'a> {
         matches!(tokio::time::timeout(timeout, run).await, Ok(Ok(out)) if out.exit_code == Some(0))
     }
 
-    async fn exit_code(&self, container: &str) -> Result<i64, ComposeError> {
+    async fn exit_code(&self, container: &str) -> Result<i64, ProjectError> {
         let inspect = self
             .docker
             .api()
@@ -484,7 +489,7 @@ impl<'a> Compose<'a> {
         Ok(inspect.state.and_then(|s| s.exit_code).unwrap_or(-1))
     }
 
-    async fn create(&self, service: &Service) -> Result<(), ComposeError> {
+    async fn create(&self, service: &Service) -> Result<(), ProjectError> {
         let mut networks = service.networks.iter();
         let first = networks.next();
         let endpoint =
@@ -508,6 +513,7 @@ impl<'a> Compose<'a> {
                 (real, settings)
             };
         let first_endpoint = first.map(|(k, n)| endpoint(k, n));
+        create_bind_sources(service);
         let body = container_body(self.project, service, first_endpoint.clone());
         let options = CreateContainerOptionsBuilder::new()
             .name(&service.container_name)
@@ -543,122 +549,38 @@ fn nanos(d: Option<Duration>) -> Option<i64> {
     d.map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
-/// The Engine API's view of one service's container.
+/// Docker Compose creates a missing bind-mount source as a directory; so does `up`, before
+/// the container that mounts it is created (Docker itself would refuse it).
+fn create_bind_sources(service: &Service) {
+    for mount in &service.volumes {
+        if let Mount::Bind {
+            source,
+            create_host_path: true,
+            ..
+        } = mount
+            && !source.exists()
+        {
+            let _ = std::fs::create_dir_all(source);
+        }
+    }
+}
+
+/// The Engine API's view of one service's container: a pure mapping of the compose model,
+/// connected to its first network (`network`) at creation.
 fn container_body(
     project: &ComposeProject,
     service: &Service,
     network: Option<(String, EndpointSettings)>,
 ) -> ContainerCreateBody {
-    let mut labels_map: HashMap<String, String> = service.labels.clone().into_iter().collect();
-    labels_map.insert(labels::PROJECT.into(), project.name.clone());
-    labels_map.insert(labels::SERVICE.into(), service.name.clone());
-    labels_map.insert(labels::NUMBER.into(), "1".into());
-    labels_map.insert(labels::ONEOFF.into(), "False".into());
-    labels_map.insert(
-        "com.docker.compose.project.config_files".into(),
-        project.file.display().to_string(),
-    );
-    labels_map.insert(
-        "com.docker.compose.project.working_dir".into(),
-        project.dir.display().to_string(),
-    );
-
-    let mut binds = Vec::new();
-    let mut anonymous = Vec::new();
-    let mut tmpfs: HashMap<String, String> = service.tmpfs.clone().into_iter().collect();
-    for mount in &service.volumes {
-        match mount {
-            Mount::Volume {
-                source: Some(name),
-                target,
-                read_only,
-            } => {
-                binds.push(format!(
-                    "{name}:{target}{}",
-                    if *read_only { ":ro" } else { "" }
-                ));
-            }
-            Mount::Volume {
-                source: None,
-                target,
-                ..
-            } => anonymous.push(target.clone()),
-            Mount::Bind {
-                source,
-                target,
-                read_only,
-                create_host_path,
-            } => {
-                if *create_host_path && !source.exists() {
-                    // Docker Compose creates a missing bind source as a directory too.
-                    let _ = std::fs::create_dir_all(source);
-                }
-                binds.push(format!(
-                    "{}:{target}{}",
-                    source.display(),
-                    if *read_only { ":ro" } else { "" }
-                ));
-            }
-            Mount::Tmpfs { target, .. } => {
-                tmpfs.insert(target.clone(), String::new());
-            }
-        }
-    }
-    let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
-    for port in &service.ports {
-        let key = format!("{}/{}", port.target, port.protocol.as_str());
-        port_bindings
-            .entry(key)
-            .or_insert_with(|| Some(Vec::new()))
-            .get_or_insert_with(Vec::new)
-            .push(PortBinding {
-                host_ip: port.host_ip.map(|ip| ip.to_string()),
-                host_port: port.published.map(|p| p.to_string()),
-            });
-    }
-    let healthcheck = service.healthcheck.as_ref().map(|h| HealthConfig {
-        test: match &h.test {
-            HealthTest::Inherit => None,
-            HealthTest::Disabled => Some(vec!["NONE".into()]),
-            HealthTest::Exec(argv) => Some(
-                std::iter::once("CMD".to_string())
-                    .chain(argv.iter().cloned())
-                    .collect(),
-            ),
-            HealthTest::Shell(cmd) => Some(vec!["CMD-SHELL".into(), cmd.clone()]),
-        },
-        interval: nanos(h.interval),
-        timeout: nanos(h.timeout),
-        retries: h.retries.map(i64::from),
-        start_period: nanos(h.start_period),
-        // start_interval needs API 1.44; older engines reject it.
-        start_interval: None,
-    });
-    let restart = match service.restart {
-        RestartPolicy::No => DockerRestart {
-            name: Some(RestartPolicyNameEnum::NO),
-            maximum_retry_count: None,
-        },
-        RestartPolicy::Always => DockerRestart {
-            name: Some(RestartPolicyNameEnum::ALWAYS),
-            maximum_retry_count: None,
-        },
-        RestartPolicy::UnlessStopped => DockerRestart {
-            name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
-            maximum_retry_count: None,
-        },
-        RestartPolicy::OnFailure { max_retries } => DockerRestart {
-            name: Some(RestartPolicyNameEnum::ON_FAILURE),
-            maximum_retry_count: max_retries.map(i64::from),
-        },
-    };
+    let mounts = mounts(service);
+    let ports = &service.ports;
     let host_config = HostConfig {
-        binds: (!binds.is_empty()).then_some(binds),
-        tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
-        port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
-        cap_add: (!service.cap_add.is_empty()).then(|| service.cap_add.clone()),
-        cap_drop: (!service.cap_drop.is_empty()).then(|| service.cap_drop.clone()),
-        ulimits: (!service.ulimits.is_empty()).then(|| {
+        binds: non_empty(mounts.binds),
+        tmpfs: non_empty(mounts.tmpfs),
+        port_bindings: non_empty(port_bindings(service)),
+        cap_add: non_empty(service.cap_add.clone()),
+        cap_drop: non_empty(service.cap_drop.clone()),
+        ulimits: non_empty(
             service
                 .ulimits
                 .iter()
@@ -667,16 +589,16 @@ fn container_body(
                     soft: Some(u.soft),
                     hard: Some(u.hard),
                 })
-                .collect()
-        }),
-        restart_policy: Some(restart),
-        extra_hosts: (!service.extra_hosts.is_empty()).then(|| {
+                .collect(),
+        ),
+        restart_policy: Some(restart_policy(service.restart)),
+        extra_hosts: non_empty(
             service
                 .extra_hosts
                 .iter()
                 .map(|h| format!("{}:{}", h.hostname, h.ip))
-                .collect()
-        }),
+                .collect(),
+        ),
         privileged: Some(service.privileged),
         init: service.init.then_some(true),
         network_mode: network.as_ref().map(|(name, _)| name.clone()),
@@ -693,29 +615,291 @@ fn container_body(
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect(),
         ),
-        labels: Some(labels_map),
+        labels: Some(container_labels(project, service)),
         hostname: service.hostname.clone(),
         user: service.user.clone(),
         working_dir: service.working_dir.clone(),
-        exposed_ports: (!service.ports.is_empty()).then(|| {
-            service
-                .ports
-                .iter()
-                .map(|p| format!("{}/{}", p.target, p.protocol.as_str()))
-                .collect()
-        }),
-        volumes: (!anonymous.is_empty()).then_some(anonymous),
+        exposed_ports: non_empty(ports.iter().map(port_key).collect()),
+        volumes: non_empty(mounts.anonymous),
         tty: Some(service.tty),
         open_stdin: Some(service.stdin_open),
         stop_signal: service.stop_signal.clone(),
         stop_timeout: service
             .stop_grace_period
             .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
-        healthcheck,
+        healthcheck: service.healthcheck.as_ref().map(health_config),
         host_config: Some(host_config),
         networking_config: network.map(|(name, settings)| NetworkingConfig {
             endpoints_config: Some(HashMap::from([(name, settings)])),
         }),
         ..Default::default()
+    }
+}
+
+/// The Engine API leaves out what is not set, rather than sending an empty list or map.
+fn non_empty<C: Default + PartialEq>(collection: C) -> Option<C> {
+    (collection != C::default()).then_some(collection)
+}
+
+/// The service's own labels, and Compose's, by which `docker compose` recognises the
+/// container as its own.
+fn container_labels(project: &ComposeProject, service: &Service) -> HashMap<String, String> {
+    let mut map: HashMap<String, String> = service.labels.clone().into_iter().collect();
+    map.insert(labels::PROJECT.into(), project.name.clone());
+    map.insert(labels::SERVICE.into(), service.name.clone());
+    map.insert(labels::NUMBER.into(), "1".into());
+    map.insert(labels::ONEOFF.into(), "False".into());
+    map.insert(
+        "com.docker.compose.project.config_files".into(),
+        project.file.display().to_string(),
+    );
+    map.insert(
+        "com.docker.compose.project.working_dir".into(),
+        project.dir.display().to_string(),
+    );
+    map
+}
+
+/// A service's mounts as the Engine API takes them.
+#[derive(Default)]
+struct Mounts {
+    /// `source:target[:ro]`, named volumes and bind mounts alike.
+    binds: Vec<String>,
+    /// Anonymous volumes: just the target.
+    anonymous: Vec<String>,
+    /// Target to mount options.
+    tmpfs: HashMap<String, String>,
+}
+
+fn mounts(service: &Service) -> Mounts {
+    let mut mounts = Mounts {
+        tmpfs: service.tmpfs.clone().into_iter().collect(),
+        ..Mounts::default()
+    };
+    let ro = |read_only: bool| if read_only { ":ro" } else { "" };
+    for mount in &service.volumes {
+        match mount {
+            Mount::Volume {
+                source: Some(name),
+                target,
+                read_only,
+            } => mounts
+                .binds
+                .push(format!("{name}:{target}{}", ro(*read_only))),
+            Mount::Volume {
+                source: None,
+                target,
+                ..
+            } => mounts.anonymous.push(target.clone()),
+            Mount::Bind {
+                source,
+                target,
+                read_only,
+                ..
+            } => mounts
+                .binds
+                .push(format!("{}:{target}{}", source.display(), ro(*read_only))),
+            Mount::Tmpfs { target, .. } => {
+                mounts.tmpfs.insert(target.clone(), String::new());
+            }
+        }
+    }
+    mounts
+}
+
+/// `2379/tcp`: how the Engine API names a container port.
+fn port_key(port: &crate::compose::Port) -> String {
+    format!("{}/{}", port.target, port.protocol.as_str())
+}
+
+/// Every published address of each container port.
+fn port_bindings(service: &Service) -> HashMap<String, Option<Vec<PortBinding>>> {
+    let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    for port in &service.ports {
+        bindings
+            .entry(port_key(port))
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: port.host_ip.map(|ip| ip.to_string()),
+                host_port: port.published.map(|p| p.to_string()),
+            });
+    }
+    bindings
+}
+
+fn health_config(h: &crate::compose::Healthcheck) -> HealthConfig {
+    HealthConfig {
+        test: match &h.test {
+            HealthTest::Inherit => None,
+            HealthTest::Disabled => Some(vec!["NONE".into()]),
+            HealthTest::Exec(argv) => Some(
+                std::iter::once("CMD".to_string())
+                    .chain(argv.iter().cloned())
+                    .collect(),
+            ),
+            HealthTest::Shell(cmd) => Some(vec!["CMD-SHELL".into(), cmd.clone()]),
+        },
+        interval: nanos(h.interval),
+        timeout: nanos(h.timeout),
+        retries: h.retries.map(i64::from),
+        start_period: nanos(h.start_period),
+        // start_interval needs API 1.44; older engines reject it.
+        start_interval: None,
+    }
+}
+
+fn restart_policy(policy: RestartPolicy) -> DockerRestart {
+    let (name, maximum_retry_count) = match policy {
+        RestartPolicy::No => (RestartPolicyNameEnum::NO, None),
+        RestartPolicy::Always => (RestartPolicyNameEnum::ALWAYS, None),
+        RestartPolicy::UnlessStopped => (RestartPolicyNameEnum::UNLESS_STOPPED, None),
+        RestartPolicy::OnFailure { max_retries } => (
+            RestartPolicyNameEnum::ON_FAILURE,
+            max_retries.map(i64::from),
+        ),
+    };
+    DockerRestart {
+        name: Some(name),
+        maximum_retry_count,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compose::test_support::project;
+
+    const DB: &str = r#"
+services:
+  db:
+    image: img:1
+    command: ["serve", "--x"]
+    environment: { K: V }
+    labels: { team: storage }
+    ports: ["127.0.0.1:2379:2379", "2379:2379", "9000/udp"]
+    volumes: ["data:/var/lib/db:ro", "/host:/in", "/anonymous"]
+    tmpfs: ["/scratch"]
+    healthcheck: { test: ["CMD", "true"], interval: 2s, retries: 3 }
+    restart: on-failure:5
+    extra_hosts: ["pd:10.0.0.2"]
+    cap_add: [NET_ADMIN]
+volumes:
+  data: {}
+"#;
+
+    fn body(yaml: &str) -> ContainerCreateBody {
+        let project = project(yaml);
+        container_body(&project, &project.services[0], None)
+    }
+
+    #[test]
+    fn compose_labels_make_the_container_compose_s_own() {
+        let labels = body(DB).labels.unwrap();
+        assert_eq!(labels[labels::PROJECT], "proj");
+        assert_eq!(labels[labels::SERVICE], "db");
+        assert_eq!(labels[labels::NUMBER], "1");
+        assert_eq!(
+            labels["com.docker.compose.project.config_files"],
+            "/p/compose.yaml"
+        );
+        assert_eq!(labels["com.docker.compose.project.working_dir"], "/p");
+        assert_eq!(
+            labels["team"], "storage",
+            "the service's own labels are kept"
+        );
+    }
+
+    #[test]
+    fn mounts_split_into_binds_anonymous_volumes_and_tmpfs() {
+        let body = body(DB);
+        let host = body.host_config.unwrap();
+        assert_eq!(
+            host.binds.unwrap(),
+            ["proj_data:/var/lib/db:ro", "/host:/in"]
+        );
+        assert_eq!(body.volumes.unwrap(), ["/anonymous"]);
+        assert_eq!(
+            host.tmpfs.unwrap(),
+            HashMap::from([("/scratch".into(), String::new())])
+        );
+    }
+
+    #[test]
+    fn every_published_address_of_a_port_is_bound() {
+        let body = body(DB);
+        let mut exposed = body.exposed_ports.unwrap();
+        exposed.sort();
+        assert_eq!(exposed, ["2379/tcp", "2379/tcp", "9000/udp"]);
+        let bindings = body.host_config.unwrap().port_bindings.unwrap();
+        let binding = |ip: Option<&str>, port: Option<&str>| PortBinding {
+            host_ip: ip.map(str::to_string),
+            host_port: port.map(str::to_string),
+        };
+        assert_eq!(
+            bindings["2379/tcp"].as_deref().unwrap(),
+            [
+                binding(Some("127.0.0.1"), Some("2379")),
+                binding(None, Some("2379"))
+            ]
+        );
+        assert_eq!(
+            bindings["9000/udp"].as_deref().unwrap(),
+            [binding(None, None)]
+        );
+    }
+
+    #[test]
+    fn healthcheck_restart_and_the_rest_map_one_to_one() {
+        let body = body(DB);
+        let health = body.healthcheck.unwrap();
+        assert_eq!(health.test.unwrap(), ["CMD", "true"]);
+        assert_eq!(health.interval, Some(2_000_000_000));
+        assert_eq!(health.retries, Some(3));
+        assert_eq!(health.start_interval, None, "needs API 1.44");
+        let host = body.host_config.unwrap();
+        let restart = host.restart_policy.unwrap();
+        assert_eq!(restart.name, Some(RestartPolicyNameEnum::ON_FAILURE));
+        assert_eq!(restart.maximum_retry_count, Some(5));
+        assert_eq!(host.extra_hosts.unwrap(), ["pd:10.0.0.2"]);
+        assert_eq!(host.cap_add.unwrap(), ["NET_ADMIN"]);
+        assert_eq!(host.cap_drop, None, "nothing set, nothing sent");
+        assert_eq!(body.image.as_deref(), Some("img:1"));
+        assert_eq!(body.cmd.unwrap(), ["serve", "--x"]);
+        assert_eq!(body.env.unwrap(), ["K=V"]);
+    }
+
+    #[test]
+    fn a_minimal_service_sends_no_empty_lists() {
+        let body = body("services:\n  s:\n    image: i\n");
+        let host = body.host_config.unwrap();
+        assert_eq!(
+            (host.binds, host.tmpfs, host.port_bindings),
+            (None, None, None)
+        );
+        assert_eq!((body.exposed_ports, body.volumes), (None, None));
+        assert_eq!(body.healthcheck, None);
+        let restart = host.restart_policy.unwrap();
+        assert_eq!(restart.name, Some(RestartPolicyNameEnum::NO));
+    }
+
+    #[test]
+    fn the_first_network_is_joined_at_creation() {
+        let project = project("services:\n  s:\n    image: i\n");
+        let settings = EndpointSettings {
+            aliases: Some(vec!["s".into()]),
+            ..Default::default()
+        };
+        let body = container_body(
+            &project,
+            &project.services[0],
+            Some(("proj_default".into(), settings.clone())),
+        );
+        assert_eq!(
+            body.host_config.unwrap().network_mode.as_deref(),
+            Some("proj_default")
+        );
+        let endpoints = body.networking_config.unwrap().endpoints_config.unwrap();
+        assert_eq!(endpoints["proj_default"], settings);
     }
 }
