@@ -614,6 +614,7 @@ fn nice_tick(end: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::SystemTime;
 
     #[test]
     fn escapes_markup_and_quotes() {
@@ -701,6 +702,113 @@ mod tests {
             Duration::from_millis(150),
             "the last sample holds until the run ends"
         );
+    }
+
+    fn step(index: usize, uses: &'static str, status: StepStatus, ms: (u64, u64)) -> StepRecord {
+        StepRecord {
+            phase: crate::playbook::Phase::Steps,
+            index,
+            id: None,
+            name: format!("{uses} <{index}>"),
+            uses,
+            line: index + 3,
+            background: false,
+            status,
+            params: None,
+            output: None,
+            attempts: 1,
+            polls: 0,
+            resolution_us: None,
+            error: None,
+            timing: crate::engine::timing::Timing {
+                start: Duration::from_millis(ms.0),
+                duration: Duration::from_millis(ms.1),
+            },
+        }
+    }
+
+    /// A run with everything the page draws, and markup and quotes wherever a user's text goes.
+    fn full_run(trial: u32, trials: u32) -> RunResult {
+        let mut kill = step(0, "docker.kill", StepStatus::Passed, (0, 40));
+        kill.output = Some(serde_json::json!({"container": "chaos-tikv0-1"}));
+        let mut wait = step(1, "docker.wait", StepStatus::Failed, (40, 900));
+        wait.error = Some(crate::engine::ErrorRecord {
+            kind: crate::engine::ErrorKind::Failed,
+            message: "it's <not> \"exited\" & more".into(),
+        });
+        let stores = |state: &str| serde_json::json!({"stores": [{"id": 1, "address": "tikv0:20160", "state": state}]});
+        let mut failed = sample(300, Value::Null);
+        failed.ok = false;
+        failed.output = None;
+        failed.error = Some("refused <x>".into());
+        RunResult {
+            scenario: toml::from_str("name = \"grid <b>\"\ndescription = \"a 'test' & <i>\"")
+                .unwrap(),
+            name: "grid <b>".into(),
+            matrix: Default::default(),
+            file: "scenarios/grid.toml".into(),
+            seed: 7 + u64::from(trial),
+            trial,
+            trials,
+            started_at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+            duration: Duration::from_millis(1200),
+            status: if trial == 1 {
+                RunStatus::Failed
+            } else {
+                RunStatus::Passed
+            },
+            interrupted_by: None,
+            exit_code: 1,
+            error: (trial == 2).then(|| "no <docker>".to_string()),
+            metrics: [("time_to_up_ms".to_string(), 812.5)].into(),
+            resolutions: Default::default(),
+            steps: vec![kill, wait, step(2, "log", StepStatus::Skipped, (940, 0))],
+            undo: vec![crate::engine::UndoRecord {
+                undo: crate::steps::undo::Undo::Unpause {
+                    container: "c".into(),
+                },
+                description: "start chaos-tikv0-1".into(),
+                ok: trial == 1,
+                error: (trial != 1).then(|| "gone <away>".to_string()),
+                note: None,
+                docker_unusable: false,
+                timing: crate::engine::timing::Timing {
+                    start: Duration::from_millis(1000),
+                    duration: Duration::from_millis(150),
+                },
+            }],
+            monitors: vec![
+                MonitorSeries {
+                    name: "pd".into(),
+                    uses: "pd.capture",
+                    interval_ms: 500,
+                    samples: vec![
+                        sample(0, stores("Up")),
+                        sample(500, stores("Disconnected")),
+                        sample(1000, stores("Up")),
+                    ],
+                },
+                MonitorSeries {
+                    name: "health <probe>".into(),
+                    uses: "http.request",
+                    interval_ms: 200,
+                    samples: vec![sample(100, serde_json::json!({})), failed],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn the_whole_page() {
+        let single = full_run(1, 1);
+        let mut other = full_run(1, 2);
+        other.file = "scenarios/trials.toml".into();
+        let mut second = full_run(2, 2);
+        second.file = other.file.clone();
+        let runs = vec![single, other, second];
+        let summaries = crate::report::stats::summaries(&runs);
+        let page = render(&runs, &summaries, 1).replace(env!("CARGO_PKG_VERSION"), "VERSION");
+        insta::assert_snapshot!(page);
     }
 
     #[test]
