@@ -27,6 +27,14 @@ pub(super) struct Timeline {
     ticks: Vec<Tick>,
     rows: Vec<Row>,
     legend: Vec<LegendItem>,
+    /// Each monitor drawn, with its sampling period.
+    sampling: Vec<Sampling>,
+}
+
+#[derive(Serialize)]
+struct Sampling {
+    name: String,
+    interval_ms: u64,
 }
 
 #[derive(Serialize)]
@@ -141,6 +149,15 @@ pub(super) fn layout(run: &RunResult) -> Option<Timeline> {
         ticks: ticks(&scale),
         rows,
         legend: legend(),
+        sampling: run
+            .monitors
+            .iter()
+            .filter(|m| !m.samples.is_empty())
+            .map(|m| Sampling {
+                name: m.name.clone(),
+                interval_ms: m.interval_ms,
+            })
+            .collect(),
     })
 }
 
@@ -247,10 +264,13 @@ fn lane_row(lane: &Lane, scale: &Scale, y: f64) -> Row {
             .map(|band| Bar {
                 fill: band.colour,
                 tip: Some(format!(
-                    "{} ({}–{} ms)",
+                    "{} ({}–{} ms: {} sample{} every {} ms)",
                     band.tip,
                     millis(band.from),
-                    millis(band.to)
+                    millis(band.to),
+                    band.samples,
+                    if band.samples == 1 { "" } else { "s" },
+                    lane.interval_ms
                 )),
                 ..scale.bar(band.from, band.to, y, 5.0)
             })
@@ -274,6 +294,7 @@ fn legend() -> Vec<LegendItem> {
         ("undo / stopped", step_colour(StepStatus::Stopped)),
         ("store Disconnected", state_colour("Disconnected")),
         ("store Offline", state_colour("Offline")),
+        ("no sample · store not listed", UNSAMPLED),
     ]
     .into_iter()
     .map(|(label, colour)| LegendItem { colour, label })
@@ -331,18 +352,26 @@ fn clip(label: &str) -> String {
     }
 }
 
-/// A band of a lane: `[from, to)` since the run started.
+/// A band of a lane: `[from, to)` since the run started, drawn from `samples` samples that
+/// all saw the same thing.
 struct Band {
     from: Duration,
     to: Duration,
     colour: &'static str,
     tip: String,
+    samples: usize,
 }
 
 struct Lane {
     label: String,
+    /// The monitor's sampling period: a band is only known at its samples.
+    interval_ms: u64,
     bands: Vec<Band>,
 }
+
+/// Where a store lane says nothing is known: the monitor's sample failed, or PD did not list
+/// the store.
+const UNSAMPLED: &str = "#e4e4e4";
 
 /// One PD store as a sample lists it.
 struct StoreSeen {
@@ -369,10 +398,11 @@ fn stores_of(output: &Option<Value>) -> Vec<StoreSeen> {
 
 /// Lanes of a monitor: one per PD store when its samples list `stores[]` with a `state`
 /// (`pd.capture`, `pd.wait_stores`), else one of ok/error bands with each sample's `show`.
+/// Each draws what its samples saw: a sample holds until the next one is taken (the last
+/// one for one interval), and is never carried over a sample that saw something else.
 fn monitor_lanes(series: &MonitorSeries, end: Duration) -> Vec<Lane> {
     let samples = &series.samples;
     let interval = Duration::from_millis(series.interval_ms);
-    // Each sample holds until the next one (the last one for one interval).
     let until = |i: usize| {
         let at = samples[i].at;
         samples
@@ -386,6 +416,7 @@ fn monitor_lanes(series: &MonitorSeries, end: Duration) -> Vec<Lane> {
     }
     let mut lane = Lane {
         label: series.name.clone(),
+        interval_ms: series.interval_ms,
         bands: Vec::new(),
     };
     for (i, sample) in samples.iter().enumerate() {
@@ -402,43 +433,84 @@ fn monitor_lanes(series: &MonitorSeries, end: Duration) -> Vec<Lane> {
                 to,
                 colour,
                 tip,
+                samples: 1,
             },
         );
     }
     vec![lane]
 }
 
-/// One lane per store the samples list, in the order they were first seen.
+/// One lane per store the samples list, in the order they were first seen. A sample that
+/// failed, or that does not list a store seen before, is a grey band in that store's lane:
+/// the store's last known state is not drawn on past it (a store that recovered while PD did
+/// not answer would otherwise look as it did before, up to the next state change).
 fn store_lanes(series: &MonitorSeries, until: impl Fn(usize) -> Duration) -> Vec<Lane> {
     let mut lanes: Vec<(String, Lane)> = Vec::new();
     for (i, sample) in series.samples.iter().enumerate() {
-        for store in stores_of(&sample.output) {
+        let seen = stores_of(&sample.output);
+        let (from, to) = (sample.at, until(i));
+        for store in &seen {
             let at = match lanes.iter().position(|(id, _)| *id == store.id) {
                 Some(at) => at,
                 None => {
                     let label = format!("{} · store {} {}", series.name, store.id, store.address);
-                    let bands = Vec::new();
-                    lanes.push((store.id.clone(), Lane { label, bands }));
+                    let (interval_ms, bands) = (series.interval_ms, Vec::new());
+                    lanes.push((
+                        store.id.clone(),
+                        Lane {
+                            label,
+                            interval_ms,
+                            bands,
+                        },
+                    ));
                     lanes.len() - 1
                 }
             };
-            let band = Band {
-                from: sample.at,
-                to: until(i),
-                colour: state_colour(&store.state),
-                tip: format!("store {} ({}): {}", store.id, store.address, store.state),
-            };
-            push_band(&mut lanes[at].1.bands, band);
+            let colour = state_colour(&store.state);
+            let tip = format!("store {} ({}): {}", store.id, store.address, store.state);
+            push_band(
+                &mut lanes[at].1.bands,
+                Band {
+                    from,
+                    to,
+                    colour,
+                    tip,
+                    samples: 1,
+                },
+            );
+        }
+        let unseen = match &sample.error {
+            Some(error) => format!("no sample: {error}"),
+            None => "not listed by PD".to_string(),
+        };
+        for (_, lane) in lanes
+            .iter_mut()
+            .filter(|(id, _)| seen.iter().all(|s| s.id != *id))
+        {
+            let (colour, tip) = (UNSAMPLED, unseen.clone());
+            push_band(
+                &mut lane.bands,
+                Band {
+                    from,
+                    to,
+                    colour,
+                    tip,
+                    samples: 1,
+                },
+            );
         }
     }
     lanes.into_iter().map(|(_, lane)| lane).collect()
 }
 
-/// Appends a band, merging it into the previous one when nothing changed, so a steady state
-/// is one band with one tooltip rather than hundreds.
+/// Appends a band, merging it into the previous one when its samples saw the same, so a
+/// steady state is one band with one tooltip rather than hundreds.
 fn push_band(bands: &mut Vec<Band>, band: Band) {
     match bands.last_mut() {
-        Some(last) if last.colour == band.colour && last.tip == band.tip => last.to = band.to,
+        Some(last) if last.colour == band.colour && last.tip == band.tip => {
+            last.to = band.to;
+            last.samples += band.samples;
+        }
         _ => bands.push(band),
     }
 }
@@ -502,6 +574,52 @@ mod tests {
                 (100, 300, "store 2 (tikv1:20160): Disconnected"),
                 (300, 400, "store 2 (tikv1:20160): Up"),
             ]
+        );
+    }
+
+    /// Issue 18: a store that recovered while PD did not answer kept its last state, and a
+    /// one-sample state was not told from a long one. What each band is drawn from, and how
+    /// often the monitor looked, is now said.
+    #[test]
+    fn store_lanes_draw_only_what_was_sampled_and_say_how_often() {
+        let store = |state: &str| serde_json::json!({"stores": [{"id": 2, "address": "tikv1:20160", "state": state}]});
+        let mut failed = sample(1000, Value::Null);
+        (failed.ok, failed.output, failed.error) = (false, None, Some("no answer".into()));
+        let series = MonitorSeries {
+            name: "pd".into(),
+            uses: "pd.capture",
+            interval_ms: 500,
+            samples: vec![
+                sample(0, store("Up")),
+                sample(500, store("Disconnected")),
+                failed,
+                sample(1500, serde_json::json!({"stores": []})),
+                sample(2000, store("Up")),
+            ],
+        };
+        let lanes = monitor_lanes(&series, Duration::from_secs(3));
+        let spans: Vec<(u64, u64, &str, usize)> = lanes[0]
+            .bands
+            .iter()
+            .map(|b| (millis(b.from), millis(b.to), b.tip.as_str(), b.samples))
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                (0, 500, "store 2 (tikv1:20160): Up", 1),
+                (500, 1000, "store 2 (tikv1:20160): Disconnected", 1),
+                (1000, 1500, "no sample: no answer", 1),
+                (1500, 2000, "not listed by PD", 1),
+                (2000, 2500, "store 2 (tikv1:20160): Up", 1),
+            ]
+        );
+        let scale = Scale {
+            end: Duration::from_secs(3),
+        };
+        let row = lane_row(&lanes[0], &scale, 0.0);
+        assert_eq!(
+            row.bars[1].tip.as_deref(),
+            Some("store 2 (tikv1:20160): Disconnected (500–1000 ms: 1 sample every 500 ms)")
         );
     }
 
