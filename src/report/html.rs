@@ -9,6 +9,7 @@
 //! error can never become markup. This module only turns a run into plain values (strings
 //! already formatted); [`timeline`] computes where the timeline's bars go.
 
+mod histories;
 mod timeline;
 
 use std::path::Path;
@@ -32,11 +33,12 @@ pub fn write(
 }
 
 /// The templates, by name: the name's extension decides the escaping (HTML for `.html`).
-const TEMPLATES: [(&str, &str); 4] = [
+const TEMPLATES: [(&str, &str); 5] = [
     ("page.html", include_str!("html/page.html")),
     ("run.html", include_str!("html/run.html")),
     ("timeline.html", include_str!("html/timeline.html")),
     ("macros.html", include_str!("html/macros.html")),
+    ("history.html", include_str!("html/history.html")),
 ];
 const STYLE: &str = include_str!("html/style.css");
 /// Marks the page as rendered (the browser test looks for the marker) and shows start times in
@@ -216,6 +218,7 @@ struct RunView<'a> {
     started_at: String,
     error: Option<&'a str>,
     timeline: Option<timeline::Timeline>,
+    histories: Vec<histories::HistoryView>,
     steps: Vec<StepRow>,
     metrics: Vec<Metric>,
     undo: Vec<UndoView<'a>>,
@@ -260,6 +263,7 @@ fn run_view(run: &RunResult, several: bool) -> RunView<'_> {
         started_at: humantime::format_rfc3339_millis(run.started_at).to_string(),
         error: run.error.as_deref(),
         timeline: timeline::layout(run),
+        histories: histories::views(run),
         steps: run
             .steps
             .iter()
@@ -418,5 +422,37 @@ mod tests {
         let summaries = crate::report::stats::summaries(&runs);
         let page = render(&runs, &summaries, 1).replace(env!("CARGO_PKG_VERSION"), "VERSION");
         insta::assert_snapshot!(page);
+    }
+
+    #[test]
+    fn a_recorded_history_is_drawn_under_the_timeline_with_its_check() {
+        use super::histories::tests::{etcd_000_as_json_lines, history_step};
+        let (path, blocked) = etcd_000_as_json_lines("page");
+        let file = path.to_str().unwrap();
+        let mut run = full_run(1, 1);
+        run.steps
+            .push(history_step(3, serde_json::json!({"history": file})));
+        run.steps.push(history_step(
+            4,
+            serde_json::json!({"history": file, "verdict": "not linearizable",
+                "anomaly_ops": blocked, "explanation": "read <2> cannot be placed"}),
+        ));
+        let page = render(&[run], &[], 1);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(
+            page.matches("<svg class=\"history\"").count(),
+            1,
+            "drawn once"
+        );
+        assert_eq!(
+            page.matches("class=\"anomaly\"><title>").count(),
+            blocked.len(),
+            "each blocked operation is highlighted"
+        );
+        assert!(page.contains("<span class=\"badge s-failed\">not linearizable</span>"));
+        assert!(page.contains("read &lt;2&gt; cannot be placed"), "escaped");
+        for load in ["src=", "href=", "url(", "@import"] {
+            assert!(!page.contains(load), "the page loads nothing: {load}");
+        }
     }
 }

@@ -174,7 +174,7 @@ fn ticks(scale: &Scale) -> Vec<Tick> {
 }
 
 /// A round tick spacing (1, 2 or 5 × 10ⁿ ms) giving at most about 8 ticks over `end` ms.
-fn nice_tick(end: u64) -> u64 {
+pub(super) fn nice_tick(end: u64) -> u64 {
     let mut unit = 1;
     loop {
         for m in [1, 2, 5] {
