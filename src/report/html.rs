@@ -349,11 +349,6 @@ mod tests {
             kind: crate::engine::ErrorKind::Failed,
             message: "it's <not> \"exited\" & more".into(),
         });
-        let stores = |state: &str| serde_json::json!({"stores": [{"id": 1, "address": "tikv0:20160", "state": state}]});
-        let mut failed = sample(300, Value::Null);
-        failed.ok = false;
-        failed.output = None;
-        failed.error = Some("refused <x>".into());
         RunResult {
             scenario: toml::from_str("name = \"grid <b>\"\ndescription = \"a 'test' & <i>\"")
                 .unwrap(),
@@ -390,25 +385,34 @@ mod tests {
                     duration: Duration::from_millis(150),
                 },
             }],
-            monitors: vec![
-                MonitorSeries {
-                    name: "pd".into(),
-                    uses: "pd.capture",
-                    interval_ms: 500,
-                    samples: vec![
-                        sample(0, stores("Up")),
-                        sample(500, stores("Disconnected")),
-                        sample(1000, stores("Up")),
-                    ],
-                },
-                MonitorSeries {
-                    name: "health <probe>".into(),
-                    uses: "http.request",
-                    interval_ms: 200,
-                    samples: vec![sample(100, serde_json::json!({})), failed],
-                },
-            ],
+            monitors: monitors(),
         }
+    }
+
+    fn monitors() -> Vec<MonitorSeries> {
+        let stores = |state: &str| serde_json::json!({"stores": [{"id": 1, "address": "tikv0:20160", "state": state}]});
+        let mut failed = sample(300, Value::Null);
+        failed.ok = false;
+        failed.output = None;
+        failed.error = Some("refused <x>".into());
+        vec![
+            MonitorSeries {
+                name: "pd".into(),
+                uses: "pd.capture",
+                interval_ms: 500,
+                samples: vec![
+                    sample(0, stores("Up")),
+                    sample(500, stores("Disconnected")),
+                    sample(1000, stores("Up")),
+                ],
+            },
+            MonitorSeries {
+                name: "health <probe>".into(),
+                uses: "http.request",
+                interval_ms: 200,
+                samples: vec![sample(100, serde_json::json!({})), failed],
+            },
+        ]
     }
 
     #[test]
