@@ -263,7 +263,7 @@ fn run_view(run: &RunResult, several: bool) -> RunView<'_> {
         started_at: humantime::format_rfc3339_millis(run.started_at).to_string(),
         error: run.error.as_deref(),
         timeline: timeline::layout(run),
-        histories: histories::views(run),
+        histories: histories::views(&run.steps),
         steps: run
             .steps
             .iter()

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::timeline::nice_tick;
-use crate::engine::{RunResult, StepRecord};
+use crate::engine::StepRecord;
 use crate::history::{Operation, Outcome};
 use crate::report::stats::step_key;
 
@@ -112,23 +112,23 @@ struct Op {
     op: Operation,
 }
 
-/// Every history file the run's steps name, once each, in the order first named.
-pub(super) fn views(run: &RunResult) -> Vec<HistoryView> {
-    let mut files: Vec<(PathBuf, Vec<&StepRecord>)> = Vec::new();
-    for step in &run.steps {
-        let Some(path) = step.output.as_ref().and_then(|o| o["history"].as_str()) else {
+/// Every history file the run's steps name, once each (however they spell its path), in
+/// the order first named.
+pub(super) fn views(steps: &[StepRecord]) -> Vec<HistoryView> {
+    let mut files: Vec<(PathBuf, &str, Vec<&StepRecord>)> = Vec::new();
+    for step in steps {
+        let Some(named) = step.output.as_ref().and_then(|o| o["history"].as_str()) else {
             continue;
         };
-        let path = Path::new(path);
-        let same = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        match files.iter_mut().find(|(p, _)| *p == same) {
-            Some((_, steps)) => steps.push(step),
-            None => files.push((same, vec![step])),
+        let same = std::fs::canonicalize(named).unwrap_or_else(|_| PathBuf::from(named));
+        match files.iter_mut().find(|(p, _, _)| *p == same) {
+            Some((_, _, steps)) => steps.push(step),
+            None => files.push((same, named, vec![step])),
         }
     }
     files
         .into_iter()
-        .map(|(path, steps)| view(&path, &steps))
+        .map(|(_, named, steps)| view(Path::new(named), &steps))
         .collect()
 }
 
@@ -452,25 +452,31 @@ pub(super) mod tests {
     fn a_history_and_its_check_are_drawn_once_with_the_anomaly_highlighted() {
         let (path, blocked) = etcd_000_as_json_lines("drawn-once");
         let file = path.to_str().unwrap();
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let spelled = format!("{}/./{name}", path.parent().unwrap().display());
         let steps = [
-            history_step(0, json!({"history": file, "operations": 65})),
+            history_step(0, json!({"history": file})),
+            history_step(1, json!({"no": "history"})),
             history_step(
-                1,
-                json!({"history": file, "verdict": "not linearizable", "anomaly_ops": blocked,
+                2,
+                json!({"history": spelled, "verdict": "not linearizable", "anomaly_ops": blocked,
                        "key": null, "explanation": "client 11 read → 2 cannot be placed"}),
             ),
         ];
-        let refs: Vec<&StepRecord> = steps.iter().collect();
-        let view = view(&std::fs::canonicalize(&path).unwrap(), &refs);
+        let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+        let views = views(&steps);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(views.len(), 1, "two spellings of one file: drawn once");
+        let view = &views[0];
         assert_eq!(view.problem, None);
-        assert_eq!(view.steps, "01 step 0, 02 step 1");
+        assert_eq!(view.steps, "01 step 0, 03 step 2");
+        assert_eq!(view.path, file, "shown as first named");
         assert_eq!(view.verdicts.len(), 1);
         assert_eq!(view.verdicts[0].class, "failed");
         assert_eq!(view.capped, None, "65 operations are all drawn");
-        let chart = view.chart.unwrap();
+        let chart = view.chart.as_ref().unwrap();
         let ops: Vec<&OpBar> = chart.lanes.iter().flat_map(|l| &l.ops).collect();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(ops.len(), text.lines().count(), "every operation is a bar");
+        assert_eq!(ops.len(), lines, "every operation is a bar");
         let flagged: Vec<&&OpBar> = ops.iter().filter(|o| o.anomaly).collect();
         assert_eq!(flagged.len(), blocked.len());
         assert!(flagged.iter().all(|o| o.label.is_some()));
