@@ -333,6 +333,8 @@ mod tests {
             polls: 0,
             resolution_us: None,
             error: None,
+            tolerated: false,
+            warnings: Vec::new(),
             timing: crate::engine::timing::Timing {
                 start: Duration::from_millis(ms.0),
                 duration: Duration::from_millis(ms.1),

@@ -439,6 +439,8 @@ pub(super) mod tests {
             polls: 0,
             resolution_us: None,
             error: None,
+            tolerated: false,
+            warnings: Vec::new(),
             timing: crate::engine::timing::Timing {
                 start: Duration::ZERO,
                 duration: Duration::from_millis(1),
