@@ -343,6 +343,30 @@ impl DockerClient {
         .await
     }
 
+    /// The container's mounts: where each is in the container (`destination`) and, for a
+    /// bind mount or a volume, its path on the engine's host (`source`).
+    pub async fn mounts(&self, container: &str) -> Result<Vec<(String, String)>, DockerError> {
+        let inspect = self.inspect(container).await?;
+        Ok(inspect
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| Some((m.destination?, m.source.unwrap_or_default())))
+            .collect())
+    }
+
+    /// Where the engine keeps images, containers and volumes on its host (`DockerRootDir`).
+    pub async fn data_root(&self) -> Result<String, DockerError> {
+        let info = self
+            .bounded(Duration::ZERO, self.api.info(), |e| {
+                DockerError::from_api("read the engine's info", e)
+            })
+            .await?;
+        Ok(info
+            .docker_root_dir
+            .unwrap_or_else(|| "/var/lib/docker".into()))
+    }
+
     /// Docker's state of the container and, when it runs, whether its main process is stopped
     /// (read with `ps` through the Engine API's `top`, so it works on a remote engine too).
     pub async fn liveness(&self, container: &str) -> Result<Liveness, DockerError> {

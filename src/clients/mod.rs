@@ -2,6 +2,7 @@
 
 pub mod command;
 pub mod compose;
+pub mod disk;
 pub mod docker;
 pub mod http;
 pub mod limits;

@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::clients::command::{self, Place};
+use crate::clients::disk::{self, Reach};
 use crate::clients::docker::{DockerClient, DockerError, Liveness, Process};
 use crate::clients::limits::{Kinds, Limits};
 use crate::clients::netns::{self, by_name};
@@ -80,6 +81,21 @@ pub enum Undo {
         before: Limits,
         kinds: Kinds,
     },
+    /// Remove the filler file `disk.fill` put in a container's filesystem: through the
+    /// container's root while it runs, else through the mount's directory on the host.
+    RemoveFiller {
+        container: String,
+        /// The filler's path in the container.
+        file: String,
+        /// The same file through the mount's source on the host, when the mount has one.
+        host_file: Option<String>,
+        /// The filesystem's device number, which tells that `host_file` is still on it.
+        dev: u64,
+        /// A tmpfs, whose content goes when its container stops.
+        tmpfs: bool,
+        /// The free bytes before the fill, which must be back.
+        free_before: u64,
+    },
     /// Run the undo command of a user-defined fault (`fault.exec`, `fault.docker_exec`), then
     /// its check, if any, until it succeeds.
     Command {
@@ -139,6 +155,9 @@ impl Undo {
             Undo::Limits {
                 container, kinds, ..
             } => format!("restore the {} limits of {container}", kind_names(*kinds)),
+            Undo::RemoveFiller {
+                container, file, ..
+            } => format!("remove the filler {file} in {container}"),
             Undo::Command { place, undo, .. } => match place {
                 Place::Local { dir } => format!("run `{}` in {}", undo.join(" "), dir.display()),
                 Place::Container { container } => {
@@ -183,6 +202,7 @@ impl Undo {
             | Undo::FlushIptables { container, .. }
             | Undo::ClearQdisc { container, .. }
             | Undo::Limits { container, .. }
+            | Undo::RemoveFiller { container, .. }
             | Undo::Command {
                 place: Place::Container { container },
                 ..
@@ -290,6 +310,19 @@ impl Undo {
                 let update = before.restore(*kinds, docker.cgroup().await?);
                 Ok(docker.update_limits(container, update).await?)
             }
+            Undo::RemoveFiller {
+                container,
+                file,
+                host_file,
+                dev,
+                ..
+            } => {
+                let host_file = host_file.as_deref().map(std::path::Path::new);
+                match disk::reach(docker()?, container, file, host_file, *dev).await? {
+                    Reach::At(path) => disk::remove(&path).map(drop).map_err(Into::into),
+                    Reach::Nowhere => Ok(()),
+                }
+            }
             Undo::Command { place, undo, .. } => {
                 let ran = command::run(docker().ok(), place, undo, COMMAND_WITHIN).await?;
                 match ran.ok() {
@@ -360,6 +393,7 @@ impl Undo {
                 Err(DockerError::NoSuchContainer(_)) => None,
                 Err(e) => return Err(e.into()),
             },
+            Undo::RemoveFiller { .. } => filler_left(docker()?, self).await?,
             Undo::Command { place, check, .. } => match check {
                 Some(check) => {
                     let ran = command::run(docker().ok(), place, check, VERIFY_WITHIN).await?;
@@ -376,6 +410,47 @@ impl Undo {
             }
         })
     }
+}
+
+/// What is left of a filler: the file itself, or the space it took (within 5% of the
+/// filesystem's size, or 1 MiB, for what the subject wrote meanwhile); `None` once both are
+/// gone, or when the filler went with its container's tmpfs.
+async fn filler_left(docker: &DockerClient, undo: &Undo) -> Result<Option<String>, StepError> {
+    let Undo::RemoveFiller {
+        container,
+        file,
+        host_file,
+        dev,
+        tmpfs,
+        free_before,
+    } = undo
+    else {
+        return Ok(None);
+    };
+    let host_file = host_file.as_deref().map(std::path::Path::new);
+    let path = match disk::reach(docker, container, file, host_file, *dev).await? {
+        Reach::At(path) => path,
+        Reach::Nowhere if *tmpfs => return Ok(None),
+        Reach::Nowhere => {
+            return Ok(Some(format!(
+                "{container} is not running and the filesystem of {file} is not mounted on this host: start {container}, then run `chaosplay recover`"
+            )));
+        }
+    };
+    if path.exists() {
+        return Ok(Some(format!("the filler {file} is still in {container}")));
+    }
+    let Some(space) = path.parent().and_then(|dir| disk::space(dir).ok()) else {
+        return Ok(None);
+    };
+    let tolerance = (space.size / 20).max(1 << 20);
+    Ok((space.free + tolerance < *free_before).then(|| {
+        format!(
+            "{container} has {} free, {} before the fill",
+            disk::human(space.free),
+            disk::human(*free_before)
+        )
+    }))
 }
 
 /// The kinds of limits, as words: "cpu, memory".
