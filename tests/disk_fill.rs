@@ -154,3 +154,51 @@ with = { duration = "60s" }
     common::assert_nothing_to_recover(&dir, project);
     remove_project(project);
 }
+
+/// A host tmpfs bind-mounted into the container: the filler outlives the container's stop,
+/// and the undo reaches it through the host's mount.
+#[test]
+fn the_filler_of_a_stopped_container_is_removed_through_the_hosts_mount() {
+    let project = "cpt-disk-stopped";
+    remove_project(project);
+    let dir = scratch("disk-stopped");
+    let host = dir.join("data");
+    std::fs::create_dir_all(&host).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(&host)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mounting a tmpfs needs root");
+    let bind = format!("{}:/data", host.display());
+    let db = run_labelled(project, "db", &["-v", &bind]);
+    let steps = format!(
+        r#"
+[[steps]]
+id = "full"
+uses = "disk.fill"
+with = {{ service = "db", path = "/data" }}
+
+[[steps]]
+uses = "exec"
+with = {{ argv = ["docker", "stop", "-t", "0", "{db}"] }}
+"#
+    );
+    let (out, report) = run_here(&dir, &playbook(project, &steps));
+    let left: Vec<_> = std::fs::read_dir(&host)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    let _ = std::process::Command::new("umount")
+        .arg("-l")
+        .arg(&host)
+        .status();
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        step(&report, "full")["output"]["filled"][0]["fstype"],
+        "tmpfs"
+    );
+    assert!(left.is_empty(), "left behind: {left:?}");
+    remove_project(project);
+}

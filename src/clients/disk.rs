@@ -7,7 +7,6 @@
 //! the engine, the other containers and the CI machine with it.
 
 use std::io::Write;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 use rustix::io::Errno;
@@ -55,6 +54,10 @@ pub fn human(bytes: u64) -> String {
 /// A mount as `/proc/<pid>/mountinfo` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Mount {
+    /// The filesystem's device, `major:minor` (the same in every mount namespace).
+    pub dev: String,
+    /// The directory of the filesystem mounted there (`/` unless it is a bind mount).
+    pub root: String,
     /// Where it is mounted, as the process sees it.
     pub point: String,
     /// The filesystem type: `tmpfs`, `ext4`, `overlay`…
@@ -69,7 +72,7 @@ fn mount_of(mountinfo: &str, path: &Path) -> Option<Mount> {
     let mut best: Option<Mount> = None;
     for line in mountinfo.lines() {
         let fields: Vec<&str> = line.split(' ').collect();
-        let Some(dash) = fields.iter().position(|f| *f == "-") else {
+        let Some(dash) = fields.iter().position(|f| *f == "-").filter(|d| *d >= 5) else {
             continue;
         };
         let (Some(point), Some(fstype), Some(source)) =
@@ -80,6 +83,8 @@ fn mount_of(mountinfo: &str, path: &Path) -> Option<Mount> {
         let point = unescape(point);
         if path.starts_with(&point) && best.as_ref().is_none_or(|b| point.len() >= b.point.len()) {
             best = Some(Mount {
+                dev: fields[2].to_string(),
+                root: unescape(fields[3]),
                 point,
                 fstype: fstype.to_string(),
                 source: unescape(source),
@@ -168,8 +173,6 @@ pub struct Dir {
     pub host: PathBuf,
     /// The mount holding it, as the container sees it.
     pub mount: Mount,
-    /// Its filesystem's device number (`st_dev`).
-    pub dev: u64,
 }
 
 /// Directory `path` of running container `container`.
@@ -180,19 +183,16 @@ pub async fn locate(docker: &DockerClient, container: &str, path: &str) -> Resul
         )));
     };
     let host = under_root(&root, path)?;
-    let meta = std::fs::metadata(&host)
-        .ok()
-        .filter(|m| m.is_dir())
-        .ok_or_else(|| NetnsError::Failed(format!("{container} has no directory `{path}`")))?;
+    if !host.is_dir() {
+        return Err(NetnsError::Failed(format!(
+            "{container} has no directory `{path}`"
+        )));
+    }
     let mountinfo = std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
         .map_err(|e| NetnsError::Failed(format!("cannot read the mounts of {container}: {e}")))?;
     let mount = mount_of(&mountinfo, Path::new(path))
         .ok_or_else(|| NetnsError::Failed(format!("no mount of {container} holds `{path}`")))?;
-    Ok(Dir {
-        host,
-        mount,
-        dev: meta.dev(),
-    })
+    Ok(Dir { host, mount })
 }
 
 /// Refuses a filesystem that shares the disk of the engine's host: the container's root
@@ -210,10 +210,10 @@ pub fn refuse_shared(
     let shared = dir.mount.point == "/"
         || dir.mount.fstype == "overlay"
         || ["/", data_root].iter().any(|host| {
-            let same_dev = std::fs::metadata(host).is_ok_and(|m| m.dev() == dir.dev);
-            let same_disk = mount_of(&host_mounts, Path::new(host))
-                .is_some_and(|m| m.source.starts_with("/dev/") && m.source == dir.mount.source);
-            same_dev || same_disk
+            mount_of(&host_mounts, Path::new(host)).is_some_and(|m| {
+                m.dev == dir.mount.dev
+                    || (m.source.starts_with("/dev/") && m.source == dir.mount.source)
+            })
         });
     if !shared {
         return Ok(());
@@ -298,32 +298,45 @@ fn write_zeros(f: &mut std::fs::File, len: u64) -> std::io::Result<bool> {
 pub enum Reach {
     /// Through this path on the host.
     At(PathBuf),
-    /// Nowhere: its container is not running, and its filesystem is not mounted on the host.
+    /// Nowhere: its container is not running, and its filesystem is not mounted on the host
+    /// (a tmpfs is then gone, with the filler).
     Nowhere,
 }
 
+/// Where `file` (a path in the container, under `dir`) is in its filesystem: what the undo
+/// looks for on the host when the container is down.
+pub fn in_filesystem(dir: &Dir, file: &str) -> String {
+    let inside = Path::new(file)
+        .strip_prefix(&dir.mount.point)
+        .unwrap_or(Path::new(""));
+    Path::new(&dir.mount.root)
+        .join(inside)
+        .display()
+        .to_string()
+}
+
 /// Reaches file `file` (a path in the container) of `container`: through the container's
-/// root while it runs, else through `host_file` (the same file through the mount's source on
-/// the host) if that directory is still the filesystem `dev`.
+/// root while it runs, else through a mount on the host of its filesystem (`dev`, with the
+/// file at `in_fs` in it): a bind-mounted host directory, a volume another container still
+/// uses.
 pub async fn reach(
     docker: &DockerClient,
     container: &str,
     file: &str,
-    host_file: Option<&Path>,
-    dev: u64,
+    dev: &str,
+    in_fs: &str,
 ) -> Result<Reach, NetnsError> {
     if let Some((root, _)) = root_of(docker, container).await? {
         return Ok(Reach::At(under_root(&root, file)?));
     }
-    let mounted = host_file.filter(|f| {
-        f.parent()
-            .and_then(|d| std::fs::metadata(d).ok())
-            .is_some_and(|m| m.dev() == dev)
+    let host_mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let on_host = host_mounts.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let (root, point) = (unescape(fields.get(3)?), unescape(fields.get(4)?));
+        let inside = Path::new(in_fs).strip_prefix(&root).ok()?;
+        (fields.get(2) == Some(&dev)).then(|| Path::new(&point).join(inside))
     });
-    Ok(match mounted {
-        Some(f) => Reach::At(f.to_path_buf()),
-        None => Reach::Nowhere,
-    })
+    Ok(on_host.map_or(Reach::Nowhere, Reach::At))
 }
 
 /// Removes a filler; `false` if it was not there.

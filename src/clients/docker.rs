@@ -343,18 +343,6 @@ impl DockerClient {
         .await
     }
 
-    /// The container's mounts: where each is in the container (`destination`) and, for a
-    /// bind mount or a volume, its path on the engine's host (`source`).
-    pub async fn mounts(&self, container: &str) -> Result<Vec<(String, String)>, DockerError> {
-        let inspect = self.inspect(container).await?;
-        Ok(inspect
-            .mounts
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|m| Some((m.destination?, m.source.unwrap_or_default())))
-            .collect())
-    }
-
     /// Where the engine keeps images, containers and volumes on its host (`DockerRootDir`).
     pub async fn data_root(&self) -> Result<String, DockerError> {
         let info = self

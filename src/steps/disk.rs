@@ -5,7 +5,7 @@
 //! removes it. A filesystem that shares the host's disk (the container's root filesystem, a
 //! plain named volume) is refused: fill a tmpfs or a size-limited volume instead.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 use std::str::FromStr;
 
 use serde_json::{Value, json};
@@ -13,8 +13,7 @@ use serde_json::{Value, json};
 use super::select::{self, hit_output, hit_outputs, select, selector_params};
 use super::undo::Undo;
 use super::{Effect, OutOfBounds, StepDoc};
-use crate::clients::disk::{self, Dir, human};
-use crate::clients::docker::DockerClient;
+use crate::clients::disk::{self, human};
 use crate::clients::netns;
 use crate::clients::pd::ByteSize;
 use crate::engine::{StepContext, StepError};
@@ -148,9 +147,9 @@ pub async fn fill(p: FillParams, cx: &StepContext) -> Result<Value, StepError> {
         let file = Path::new(&p.path).join(&name).display().to_string();
         cx.register_undo(Undo::RemoveFiller {
             container: c.name.clone(),
-            host_file: host_file(docker, &c.name, &dir, &file).await?,
+            in_fs: disk::in_filesystem(&dir, &file),
             file: file.clone(),
-            dev: dir.dev,
+            dev: dir.mount.dev.clone(),
             tmpfs: dir.mount.fstype == "tmpfs",
             free_before: before.free,
         })?;
@@ -199,25 +198,6 @@ fn needed(
         )));
     }
     Ok(need)
-}
-
-/// The filler's path on the host through the mount's source (a volume's or bind mount's
-/// directory), so the undo can remove it while the container is down; `None` for a mount
-/// without one (a tmpfs, whose content goes with its container).
-async fn host_file(
-    docker: &DockerClient,
-    container: &str,
-    dir: &Dir,
-    file: &str,
-) -> Result<Option<String>, StepError> {
-    let mounts = docker.mounts(container).await?;
-    let source = mounts
-        .into_iter()
-        .find(|(destination, source)| *destination == dir.mount.point && !source.is_empty());
-    Ok(source.and_then(|(destination, source)| {
-        let inside = Path::new(file).strip_prefix(&destination).ok()?;
-        Some(PathBuf::from(source).join(inside).display().to_string())
-    }))
 }
 
 #[cfg(test)]

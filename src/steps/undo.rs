@@ -87,10 +87,11 @@ pub enum Undo {
         container: String,
         /// The filler's path in the container.
         file: String,
-        /// The same file through the mount's source on the host, when the mount has one.
-        host_file: Option<String>,
-        /// The filesystem's device number, which tells that `host_file` is still on it.
-        dev: u64,
+        /// Its filesystem's device (`major:minor`), to find it mounted on the host when the
+        /// container is down.
+        dev: String,
+        /// The filler's path in that filesystem.
+        in_fs: String,
         /// A tmpfs, whose content goes when its container stops.
         tmpfs: bool,
         /// The free bytes before the fill, which must be back.
@@ -313,16 +314,13 @@ impl Undo {
             Undo::RemoveFiller {
                 container,
                 file,
-                host_file,
+                in_fs,
                 dev,
                 ..
-            } => {
-                let host_file = host_file.as_deref().map(std::path::Path::new);
-                match disk::reach(docker()?, container, file, host_file, *dev).await? {
-                    Reach::At(path) => disk::remove(&path).map(drop).map_err(Into::into),
-                    Reach::Nowhere => Ok(()),
-                }
-            }
+            } => match disk::reach(docker()?, container, file, dev, in_fs).await? {
+                Reach::At(path) => disk::remove(&path).map(drop).map_err(Into::into),
+                Reach::Nowhere => Ok(()),
+            },
             Undo::Command { place, undo, .. } => {
                 let ran = command::run(docker().ok(), place, undo, COMMAND_WITHIN).await?;
                 match ran.ok() {
@@ -419,7 +417,7 @@ async fn filler_left(docker: &DockerClient, undo: &Undo) -> Result<Option<String
     let Undo::RemoveFiller {
         container,
         file,
-        host_file,
+        in_fs,
         dev,
         tmpfs,
         free_before,
@@ -427,8 +425,7 @@ async fn filler_left(docker: &DockerClient, undo: &Undo) -> Result<Option<String
     else {
         return Ok(None);
     };
-    let host_file = host_file.as_deref().map(std::path::Path::new);
-    let path = match disk::reach(docker, container, file, host_file, *dev).await? {
+    let path = match disk::reach(docker, container, file, dev, in_fs).await? {
         Reach::At(path) => path,
         Reach::Nowhere if *tmpfs => return Ok(None),
         Reach::Nowhere => {
