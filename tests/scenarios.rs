@@ -226,7 +226,10 @@ fn etcd_dns_failure_keeps_the_member_serving_and_it_resolves_again_after_heal() 
     let redial = step(&report, "etcd0 cannot dial the restarted member by name");
     let logs = redial["output"]["logs"].as_str().unwrap();
     assert!(logs.contains("lookup etcd1"), "{logs}");
-    let local = step(&report, "etcd0 still commits writes over its open peer connections");
+    let local = step(
+        &report,
+        "etcd0 still commits writes over its open peer connections",
+    );
     assert_eq!(local["output"]["exit_code"], 0);
     common::assert_nothing_to_recover(&dir, "chaosplay-etcd-dns");
     assert!(

@@ -68,7 +68,7 @@ pub struct Mount {
 
 /// The mount holding `path` among those of a mountinfo: the last of the longest mount points
 /// that contain it (a later mount on the same point hides an earlier one).
-fn mount_of(mountinfo: &str, path: &Path) -> Option<Mount> {
+pub(crate) fn mount_of(mountinfo: &str, path: &Path) -> Option<Mount> {
     let mut best: Option<Mount> = None;
     for line in mountinfo.lines() {
         let fields: Vec<&str> = line.split(' ').collect();

@@ -1,3 +1,6 @@
+//! Disk faults. `disk.throttle` slows containers' I/O on a host block device through their
+//! control groups (see [`crate::clients::blkio`]).
+//!
 //! `disk.fill`: fill a filesystem inside containers until only so much is free, from the host
 //! through the container's root (see [`crate::clients::disk`]): nothing is needed in the image,
 //! a local engine and root are. The filler is one file, allocated without writing its data
@@ -5,7 +8,7 @@
 //! removes it. A filesystem that shares the host's disk (the container's root filesystem, a
 //! plain named volume) is refused: fill a tmpfs or a size-limited volume instead.
 
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
 use serde_json::{Value, json};
@@ -13,6 +16,7 @@ use serde_json::{Value, json};
 use super::select::{self, hit_output, hit_outputs, select, selector_params};
 use super::undo::Undo;
 use super::{Effect, OutOfBounds, StepDoc};
+use crate::clients::blkio::{self, Rates};
 use crate::clients::disk::{self, human};
 use crate::clients::netns;
 use crate::clients::pd::ByteSize;
@@ -200,6 +204,130 @@ fn needed(
     Ok(need)
 }
 
+selector_params! {
+    pick = "select::pick_random";
+    bounds = throttle_bounds;
+    pub struct ThrottleParams {
+        /// The block device on the engine's host whose I/O is throttled, e.g. `"/dev/sdb"` (a
+        /// partition stands for its disk). By default the disk of Docker's data root, which
+        /// holds the containers' layers and their plain volumes.
+        #[serde(default)]
+        pub device: Option<String>,
+        /// Bytes per second the containers may read from it (`"1m"`: binary units).
+        #[serde(default)]
+        pub read_bps: Option<String>,
+        /// Bytes per second they may write to it.
+        #[serde(default)]
+        pub write_bps: Option<String>,
+        /// Read operations per second.
+        #[serde(default)]
+        pub read_iops: Option<u64>,
+        /// Write operations per second.
+        #[serde(default)]
+        pub write_iops: Option<u64>,
+    }
+}
+
+/// The rates asked for, or what is wrong with them, by key.
+fn rates(p: &ThrottleParams) -> Result<Rates, OutOfBounds> {
+    let positive = |field: &'static str, value: Option<u64>| match value {
+        Some(0) => Err(OutOfBounds::new(
+            field,
+            format!("`{field}` must be at least 1: the kernel takes 0 as no limit"),
+        )),
+        other => Ok(other),
+    };
+    let bps = |field, text: &Option<String>| {
+        let value = text.as_deref().map(|t| bytes(field, t)).transpose()?;
+        positive(field, value)
+    };
+    let rates = Rates {
+        read_bps: bps("read_bps", &p.read_bps)?,
+        write_bps: bps("write_bps", &p.write_bps)?,
+        read_iops: positive("read_iops", p.read_iops)?,
+        write_iops: positive("write_iops", p.write_iops)?,
+    };
+    if rates == Rates::default() {
+        return Err(OutOfBounds::new(
+            "read_bps",
+            "give at least one of `read_bps`, `write_bps`, `read_iops` and `write_iops`",
+        ));
+    }
+    if let Some(device) = &p.device
+        && !device.starts_with('/')
+    {
+        return Err(OutOfBounds::new(
+            "device",
+            format!(
+                "`device` = \"{device}\" must be a path on the engine's host, e.g. \"/dev/sda\""
+            ),
+        ));
+    }
+    Ok(rates)
+}
+
+fn throttle_bounds(p: &ThrottleParams) -> Vec<OutOfBounds> {
+    rates(p).err().into_iter().collect()
+}
+
+pub const THROTTLE_DOC: StepDoc = StepDoc {
+    summary: "Throttle containers' disk I/O on a block device of the engine's host (read/write bytes or operations per second) in their control groups (cgroup v1 blkio, v2 io.max), from the host: a local engine and root are needed; refused where the kernel cannot throttle. Undo: put back the rates read before.",
+    outputs: hit_outputs!((
+        "throttled",
+        "each {container, device, before, after}: `device` as MAJ:MIN, the rates as the kernel holds them (null: no limit)"
+    )),
+    expressions: &[],
+    read_only: false,
+    needs_docker: true,
+    effect: Effect::Fault {
+        undo: "put back the rates the containers had on the device before, and check the kernel holds them",
+    },
+    example: "id = \"slow_disk\"\nuses = \"disk.throttle\"\nwith = { service = \"etcd0\", write_bps = \"1m\", write_iops = 50 }",
+};
+
+pub async fn throttle(p: ThrottleParams, cx: &StepContext) -> Result<Value, StepError> {
+    let wanted = rates(&p).map_err(|e| StepError::Params(e.message))?;
+    let hit = select(cx, &p.selector()).await?;
+    let docker = cx.docker().await?;
+    netns::require_local_root(docker.host())?;
+    let path = match &p.device {
+        Some(device) => PathBuf::from(device),
+        None => blkio::device_under(&docker.data_root().await?)?,
+    };
+    let device = blkio::disk_of(&path)?;
+    let mut throttled = Vec::new();
+    for c in &hit {
+        let group = blkio::cgroup(docker, &c.name).await?.ok_or_else(|| {
+            StepError::Failed(format!(
+                "{} is not running, so it has no I/O to throttle",
+                c.name
+            ))
+        })?;
+        let before = blkio::read(&group, &device)?;
+        cx.register_undo(Undo::Throttle {
+            container: c.name.clone(),
+            device: device.clone(),
+            before,
+        })?;
+        cx.status(format!("throttling {} on {device}", c.name));
+        let (target, dev, rates) = (group.clone(), device.clone(), before.with(wanted));
+        cx.apply_fault(async move { Ok(blkio::write(&target, &dev, rates)?) })
+            .await?;
+        let after = blkio::read(&group, &device)?;
+        if after != rates {
+            return Err(StepError::Failed(format!(
+                "the kernel did not apply the throttle to {} on {device}: it holds {after:?}",
+                c.name
+            )));
+        }
+        throttled
+            .push(json!({"container": c.name, "device": device, "before": before, "after": after}));
+    }
+    let mut out = hit_output(&hit);
+    out["throttled"] = json!(throttled);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +364,37 @@ mod tests {
             "free"
         );
         assert!(refused("service = \"s\"\npath = \"/var/lib/etcd\"\nfree = \"1m\"").is_empty());
+    }
+
+    #[test]
+    fn a_throttle_needs_a_rate_the_kernel_does_not_take_as_none() {
+        let refused = |with: &str| {
+            let (table, _) = toml::de::DeTable::parse_recoverable(with);
+            let node = crate::playbook::node::Node::from_table(&table).unwrap();
+            let p: ThrottleParams = crate::playbook::check::check(&node).unwrap();
+            throttle_bounds(&p)
+                .into_iter()
+                .map(|e| (e.field, e.message))
+                .collect::<Vec<_>>()
+        };
+        assert!(refused("service = \"s\"")[0].1.contains("at least one of"));
+        assert_eq!(
+            refused("service = \"s\"\nwrite_iops = 0")[0].0,
+            "write_iops"
+        );
+        assert_eq!(
+            refused("service = \"s\"\nread_bps = \"0\"")[0].0,
+            "read_bps"
+        );
+        assert_eq!(
+            refused("service = \"s\"\nread_bps = \"fast\"")[0].0,
+            "read_bps"
+        );
+        assert_eq!(
+            refused("service = \"s\"\nwrite_bps = \"1m\"\ndevice = \"sda\"")[0].0,
+            "device"
+        );
+        assert!(refused("service = \"s\"\nwrite_bps = \"1m\"\ndevice = \"/dev/sda\"").is_empty());
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clients::blkio::{self, Rates};
 use crate::clients::command::{self, Place};
 use crate::clients::disk::{self, Reach};
 use crate::clients::docker::{DockerClient, DockerError, Liveness, Process};
@@ -97,6 +98,13 @@ pub enum Undo {
         /// The free bytes before the fill, which must be back.
         free_before: u64,
     },
+    /// Put back the disk I/O rates `disk.throttle` changed on one device (`MAJ:MIN`) in a
+    /// container's control group, as read `before` it.
+    Throttle {
+        container: String,
+        device: String,
+        before: Rates,
+    },
     /// Run the undo command of a user-defined fault (`fault.exec`, `fault.docker_exec`), then
     /// its check, if any, until it succeeds.
     Command {
@@ -159,6 +167,9 @@ impl Undo {
             Undo::RemoveFiller {
                 container, file, ..
             } => format!("remove the filler {file} in {container}"),
+            Undo::Throttle {
+                container, device, ..
+            } => format!("restore the disk I/O rates of {container} on {device}"),
             Undo::Command { place, undo, .. } => match place {
                 Place::Local { dir } => format!("run `{}` in {}", undo.join(" "), dir.display()),
                 Place::Container { container } => {
@@ -204,6 +215,7 @@ impl Undo {
             | Undo::ClearQdisc { container, .. }
             | Undo::Limits { container, .. }
             | Undo::RemoveFiller { container, .. }
+            | Undo::Throttle { container, .. }
             | Undo::Command {
                 place: Place::Container { container },
                 ..
@@ -321,6 +333,14 @@ impl Undo {
                 Reach::At(path) => disk::remove(&path).map(drop).map_err(Into::into),
                 Reach::Nowhere => Ok(()),
             },
+            Undo::Throttle {
+                container,
+                device,
+                before,
+            } => match blkio::cgroup(docker()?, container).await? {
+                Some(group) => Ok(blkio::write(&group, device, *before)?),
+                None => Ok(()),
+            },
             Undo::Command { place, undo, .. } => {
                 let ran = command::run(docker().ok(), place, undo, COMMAND_WITHIN).await?;
                 match ran.ok() {
@@ -392,6 +412,17 @@ impl Undo {
                 Err(e) => return Err(e.into()),
             },
             Undo::RemoveFiller { .. } => filler_left(docker()?, self).await?,
+            Undo::Throttle {
+                container,
+                device,
+                before,
+            } => match blkio::cgroup(docker()?, container).await? {
+                Some(group) => {
+                    let now = blkio::read(&group, device)?;
+                    (now != *before).then(|| format!("{container} has {now:?} on {device}"))
+                }
+                None => None,
+            },
             Undo::Command { place, check, .. } => match check {
                 Some(check) => {
                     let ran = command::run(docker().ok(), place, check, VERIFY_WITHIN).await?;
