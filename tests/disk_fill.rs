@@ -156,11 +156,10 @@ with = { duration = "60s" }
 }
 
 /// A host tmpfs bind-mounted into the container: the filler outlives the container's stop,
-/// and the undo reaches it through the host's mount.
+/// and its removal, and the undo reaches it through the host's mount.
 #[test]
-fn the_filler_of_a_stopped_container_is_removed_through_the_hosts_mount() {
+fn the_filler_of_a_stopped_or_removed_container_is_removed_through_the_hosts_mount() {
     let project = "cpt-disk-stopped";
-    remove_project(project);
     let dir = scratch("disk-stopped");
     let host = dir.join("data");
     std::fs::create_dir_all(&host).unwrap();
@@ -170,35 +169,44 @@ fn the_filler_of_a_stopped_container_is_removed_through_the_hosts_mount() {
         .status()
         .unwrap();
     assert!(mounted.success(), "mounting a tmpfs needs root");
-    let bind = format!("{}:/data", host.display());
-    let db = run_labelled(project, "db", &["-v", &bind]);
-    let steps = format!(
-        r#"
-[[steps]]
-id = "full"
-uses = "disk.fill"
-with = {{ service = "db", path = "/data" }}
-
-[[steps]]
-uses = "exec"
-with = {{ argv = ["docker", "stop", "-t", "0", "{db}"] }}
-"#
-    );
-    let (out, report) = run_here(&dir, &playbook(project, &steps));
-    let left: Vec<_> = std::fs::read_dir(&host)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
+    let mut left = Vec::new();
+    for gone in ["stop -t 0", "rm -f"] {
+        remove_project(project);
+        let bind = format!("{}:/data", host.display());
+        let db = run_labelled(project, "db", &["-v", &bind]);
+        let argv: Vec<String> = format!("docker {gone} {db}")
+            .split(' ')
+            .map(|w| format!("\"{w}\""))
+            .collect();
+        let steps = format!(
+            "[[steps]]\nid = \"full\"\nuses = \"disk.fill\"\nwith = {{ service = \"db\", path = \"/data\" }}\n\n[[steps]]\nuses = \"exec\"\nwith = {{ argv = [{}] }}\n",
+            argv.join(", ")
+        );
+        let (out, report) = run_here(&dir, &playbook(project, &steps));
+        left.extend(
+            std::fs::read_dir(&host)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name()),
+        );
+        let filled = &step(&report, "full")["output"]["filled"][0];
+        let ok = code(&out) == 0 && filled["fstype"] == "tmpfs" && filled["free_after"] == 0;
+        if !ok || !left.is_empty() {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&host)
+                .status();
+        }
+        assert!(
+            ok,
+            "{gone}: {}\n{filled:#}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(left.is_empty(), "{gone}: left behind: {left:?}");
+    }
     let _ = std::process::Command::new("umount")
         .arg("-l")
         .arg(&host)
         .status();
-    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(
-        step(&report, "full")["output"]["filled"][0]["fstype"],
-        "tmpfs"
-    );
-    assert!(left.is_empty(), "left behind: {left:?}");
     remove_project(project);
 }

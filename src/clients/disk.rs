@@ -10,14 +10,13 @@ use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 use rustix::io::Errno;
-use serde::Serialize;
 
 use crate::clients::docker::{DockerClient, DockerError};
 use crate::clients::netns::{self, NetnsError};
 
 /// Space on a filesystem, in bytes, as `df` shows it: `free` is what an unprivileged writer
 /// may still use (`Avail`), which leaves out the blocks ext4 reserves for root.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Space {
     pub size: u64,
     pub free: u64,
@@ -52,7 +51,7 @@ pub fn human(bytes: u64) -> String {
 }
 
 /// A mount as `/proc/<pid>/mountinfo` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mount {
     /// The filesystem's device, `major:minor` (the same in every mount namespace).
     pub dev: String,

@@ -203,7 +203,8 @@ impl Undo {
         }
     }
 
-    /// The container the undo acts on; `None` for undos that act on something else.
+    /// The container the undo acts on, whose removal leaves nothing to undo; `None` for undos
+    /// that act on something else, or on what may outlive the container.
     fn container(&self) -> Option<&str> {
         match self {
             Undo::Start { container, .. }
@@ -214,7 +215,6 @@ impl Undo {
             | Undo::FlushIptables { container, .. }
             | Undo::ClearQdisc { container, .. }
             | Undo::Limits { container, .. }
-            | Undo::RemoveFiller { container, .. }
             | Undo::Throttle { container, .. }
             | Undo::Command {
                 place: Place::Container { container },
@@ -225,6 +225,9 @@ impl Undo {
                 ..
             }
             | Undo::PdConfig { .. } => None,
+            // A filler outlives its container on a filesystem that does (a bind-mounted host
+            // directory): it is looked for on the host's mounts even when the container is gone.
+            Undo::RemoveFiller { .. } => None,
         }
     }
 
@@ -461,7 +464,7 @@ async fn filler_left(docker: &DockerClient, undo: &Undo) -> Result<Option<String
         Reach::Nowhere if *tmpfs => return Ok(None),
         Reach::Nowhere => {
             return Ok(Some(format!(
-                "{container} is not running and the filesystem of {file} is not mounted on this host: start {container}, then run `chaosplay recover`"
+                "{container} is not running and the filesystem of its {file} is mounted nowhere on this host: start {container} (or mount that filesystem), then run `chaosplay recover`"
             )));
         }
     };
