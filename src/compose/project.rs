@@ -380,9 +380,13 @@ fn volumes(
                     ));
                 }
                 "driver" => volume.driver = r.opt_string(&option.value, &os)?,
+                // An option whose value is empty is left out, so that one file can turn a
+                // mount on with a variable (subjects/etcd's data volumes).
                 "driver_opts" => {
                     for (key, value, _) in r.key_values(&option.value, &os, &['='])? {
-                        volume.driver_opts.insert(key, value.unwrap_or_default());
+                        if let Some(value) = value.filter(|v| !v.is_empty()) {
+                            volume.driver_opts.insert(key, value);
+                        }
                     }
                 }
                 _ => {
@@ -620,6 +624,10 @@ mod tests {
         ));
         assert_eq!(opts.volumes["t"].driver_opts["o"], "size=8m");
         assert_eq!(opts.volumes["t"].driver_opts["type"], "tmpfs");
+        let unset = project(&format!(
+            "{ONE}volumes:\n  t:\n    driver_opts: {{ type: \"${{UNSET_TYPE:-}}\", o: \"\" }}\n"
+        ));
+        assert!(unset.volumes["t"].driver_opts.is_empty());
         assert!(bad("    external: maybe\n").contains("expected true or false"));
     }
 
