@@ -26,7 +26,7 @@ fn throttle_file(container: &str, name: &str) -> String {
 }
 
 #[test]
-fn direct_writes_are_throttled_during_the_run_and_free_after_it() {
+fn direct_writes_are_throttled_until_disk_restore_or_cleanup() {
     let project = "cpt-disk-throttle";
     remove_project(project);
     let db = run_labelled(project, "db", &[]);
@@ -41,12 +41,22 @@ with = {{ service = "db", write_bps = "1m", read_iops = 10 }}
 [[steps]]
 id = "seen"
 uses = "exec"
-with = {{ argv = ["cat", "{}", "{}"] }}
+with = {{ argv = ["cat", "{0}", "{1}"] }}
 
 [[steps]]
 id = "dd"
 uses = "docker.exec"
 with = {{ service = "db", argv = ["dd", "if=/dev/zero", "of=/tmp/f", "bs=64k", "count=32", "oflag=direct"] }}
+
+[[steps]]
+id = "restore"
+uses = "disk.restore"
+with = {{ service = "db" }}
+
+[[steps]]
+id = "lifted"
+uses = "exec"
+with = {{ argv = ["cat", "{0}", "{1}"] }}
 "#,
         throttle_path(&db, "write_bps"),
         throttle_path(&db, "read_iops")

@@ -328,6 +328,44 @@ pub async fn throttle(p: ThrottleParams, cx: &StepContext) -> Result<Value, Step
     Ok(out)
 }
 
+selector_params! {
+    pick = "select::pick_all";
+    pub struct RestoreParams {}
+}
+
+pub const RESTORE_DOC: StepDoc = StepDoc {
+    summary: "Reverse the disk faults this run applied to containers (all matches by default), as cleanup would: remove the fillers of disk.fill, put back the rates disk.throttle changed. A container that is down is reached through its filesystem's mount on the host.",
+    outputs: hit_outputs!(("restored", "what was reversed, one description each")),
+    expressions: &[],
+    read_only: false,
+    needs_docker: true,
+    effect: Effect::None,
+    example: "uses = \"disk.restore\"\nwith = { service = \"etcd0\" }",
+};
+
+pub async fn restore(p: RestoreParams, cx: &StepContext) -> Result<Value, StepError> {
+    let hit = select(cx, &p.selector()).await?;
+    let docker = cx.docker().await?;
+    let pending = cx.pending_undo();
+    let mut restored = Vec::new();
+    for c in &hit {
+        // Newest first, as cleanup would.
+        for undo in pending.iter().rev().filter(|u| {
+            matches!(u,
+                Undo::RemoveFiller { container, .. }
+                | Undo::Throttle { container, .. } if *container == c.name)
+        }) {
+            cx.status(undo.describe());
+            undo.apply(Some(docker)).await?;
+            cx.clear_undo(undo)?;
+            restored.push(undo.describe());
+        }
+    }
+    let mut out = hit_output(&hit);
+    out["restored"] = json!(restored);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -273,6 +273,7 @@ registry! {
     NetworkDns => "network.dns", dns::DnsParams, dns::DOC, dns::run;
     DiskFill => "disk.fill", disk::FillParams, disk::FILL_DOC, disk::fill;
     DiskThrottle => "disk.throttle", disk::ThrottleParams, disk::THROTTLE_DOC, disk::throttle;
+    DiskRestore => "disk.restore", disk::RestoreParams, disk::RESTORE_DOC, disk::restore;
     ProcessSignal => "process.signal", process::SignalParams, process::DOC, process::run;
     FaultExec => "fault.exec", fault::ExecParams, fault::EXEC_DOC, fault::exec;
     FaultDockerExec => "fault.docker_exec", fault::DockerExecParams, fault::DOCKER_EXEC_DOC, fault::docker_exec;
