@@ -169,3 +169,72 @@ fn tikv_store_partition_on_the_simulator() {
         "network.heal cleared the undo"
     );
 }
+
+#[test]
+fn etcd_disk_full_stops_the_filled_member_and_it_rejoins_with_every_key() {
+    let dir = common::scratch("scenario-etcd-disk-full");
+    let path = std::path::PathBuf::from(format!(
+        "{}/scenarios/etcd-disk-full.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ));
+    let state = dir.to_str().unwrap();
+    let (out, report) = common::run_file_env(
+        &dir,
+        &path,
+        &["--seed", "3", "-q"],
+        &[("CHAOSPLAY_STATE_DIR", state)],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    let full = &step(&report, "full")["output"];
+    let filled = full["container"].as_str().unwrap();
+    assert!(filled.starts_with("chaosplay-etcd-disk-etcd"), "{filled}");
+    assert_eq!(full["filled"][0]["fstype"], "tmpfs");
+    let why = step(&report, "why")["output"]["logs"].as_str().unwrap();
+    assert!(why.contains("no space left on device"), "{why}");
+    common::assert_nothing_to_recover(&dir, "chaosplay-etcd-disk");
+    assert!(
+        !std::fs::read_to_string("/proc/self/mounts")
+            .unwrap()
+            .contains("/tmp/chaosplay-etcd-disk/"),
+        "the members' tmpfs mounts are left"
+    );
+    assert!(
+        project_objects("chaosplay-etcd-disk").is_empty(),
+        "left behind: {:?}",
+        project_objects("chaosplay-etcd-disk")
+    );
+}
+
+#[test]
+fn etcd_dns_failure_keeps_the_member_serving_and_it_resolves_again_after_heal() {
+    let dir = common::scratch("scenario-etcd-dns-failure");
+    let path = std::path::PathBuf::from(format!(
+        "{}/scenarios/etcd-dns-failure.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ));
+    let state = dir.to_str().unwrap();
+    let (out, report) = common::run_file_env(
+        &dir,
+        &path,
+        &["--seed", "5", "-q"],
+        &[("CHAOSPLAY_STATE_DIR", state)],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(step(&report, "dns")["output"]["service"], "etcd0");
+    let by_name = step(&report, "a client in etcd0 naming another member fails");
+    assert_ne!(by_name["output"]["exit_code"], 0);
+    let redial = step(&report, "etcd0 cannot dial the restarted member by name");
+    let logs = redial["output"]["logs"].as_str().unwrap();
+    assert!(logs.contains("lookup etcd1"), "{logs}");
+    let local = step(
+        &report,
+        "etcd0 still commits writes over its open peer connections",
+    );
+    assert_eq!(local["output"]["exit_code"], 0);
+    common::assert_nothing_to_recover(&dir, "chaosplay-etcd-dns");
+    assert!(
+        project_objects("chaosplay-etcd-dns").is_empty(),
+        "left behind: {:?}",
+        project_objects("chaosplay-etcd-dns")
+    );
+}

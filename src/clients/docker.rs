@@ -343,6 +343,18 @@ impl DockerClient {
         .await
     }
 
+    /// Where the engine keeps images, containers and volumes on its host (`DockerRootDir`).
+    pub async fn data_root(&self) -> Result<String, DockerError> {
+        let info = self
+            .bounded(Duration::ZERO, self.api.info(), |e| {
+                DockerError::from_api("read the engine's info", e)
+            })
+            .await?;
+        Ok(info
+            .docker_root_dir
+            .unwrap_or_else(|| "/var/lib/docker".into()))
+    }
+
     /// Docker's state of the container and, when it runs, whether its main process is stopped
     /// (read with `ps` through the Engine API's `top`, so it works on a remote engine too).
     pub async fn liveness(&self, container: &str) -> Result<Liveness, DockerError> {

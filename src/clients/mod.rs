@@ -1,6 +1,8 @@
 //! Clients of the systems a scenario acts on. Steps talk to these, never to raw APIs.
 
+pub mod blkio;
 pub mod command;
+pub mod disk;
 pub mod docker;
 pub mod http;
 pub mod limits;

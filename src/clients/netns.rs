@@ -145,12 +145,12 @@ fn verify_process(container: &str, id: &str, pid: i64) -> Result<(), NetnsError>
 /// Whether this machine's process `pid` is one of container `id`'s (by its cgroup, which names
 /// the container), `None` if there is no such process: a pid from the engine is only
 /// meaningful here if the engine runs here, and is reused once its process ends.
-fn in_container(id: &str, pid: i64) -> Option<bool> {
+pub(crate) fn in_container(id: &str, pid: i64) -> Option<bool> {
     let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
     Some(!id.is_empty() && cgroup.contains(id))
 }
 
-fn not_here(container: &str, pid: i64) -> NetnsError {
+pub(crate) fn not_here(container: &str, pid: i64) -> NetnsError {
     NetnsError::Environment(format!(
         "{REQUIREMENT}: process {pid} of {container} is not on this machine (is the engine remote, or in a VM?)"
     ))

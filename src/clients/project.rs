@@ -337,6 +337,8 @@ impl<'a> ProjectClient<'a> {
             let request = VolumeCreateRequest {
                 name: Some(volume.name.clone()),
                 driver: volume.driver.clone(),
+                driver_opts: (!volume.driver_opts.is_empty())
+                    .then(|| volume.driver_opts.clone().into_iter().collect()),
                 labels: Some(self.object_labels()),
                 ..Default::default()
             };

@@ -292,4 +292,8 @@ pub struct Volume {
     pub external: bool,
     /// Volume driver (Docker's default is `local`).
     pub driver: Option<String>,
+    /// The driver's options: for `local`, `type`, `device` and `o` mount a filesystem of its
+    /// own (a size-limited tmpfs, say), like `mount -t <type> -o <o> <device>`. Options with
+    /// an empty value are left out.
+    pub driver_opts: BTreeMap<String, String>,
 }

@@ -365,13 +365,14 @@ fn volumes(
             name,
             external,
             driver: None,
+            driver_opts: BTreeMap::new(),
         };
         for option in r.map(&entry.value, &scope)? {
             let os = scope.key(&option.key);
             match option.key.as_str() {
                 "name" | "external" => {}
                 key if key.starts_with("x-") => {}
-                "driver" if external => {
+                "driver" | "driver_opts" if external => {
                     return Err(r.invalid(
                         &option.value,
                         &os,
@@ -379,7 +380,22 @@ fn volumes(
                     ));
                 }
                 "driver" => volume.driver = r.opt_string(&option.value, &os)?,
-                _ => return Err(r.unsupported(option, &scope, &["name", "external", "driver"])),
+                // An option whose value is empty is left out, so that one file can turn a
+                // mount on with a variable (subjects/etcd's data volumes).
+                "driver_opts" => {
+                    for (key, value, _) in r.key_values(&option.value, &os, &['='])? {
+                        if let Some(value) = value.filter(|v| !v.is_empty()) {
+                            volume.driver_opts.insert(key, value);
+                        }
+                    }
+                }
+                _ => {
+                    return Err(r.unsupported(
+                        option,
+                        &scope,
+                        &["name", "external", "driver", "driver_opts"],
+                    ));
+                }
             }
         }
         volumes.insert(entry.key.clone(), volume);
@@ -602,9 +618,16 @@ mod tests {
             bad("    external: true\n    driver: local\n")
                 .contains("an external volume is managed outside")
         );
-        assert!(
-            bad("    driver_opts: {}\n").contains("volume \"v\": unsupported key \"driver_opts\"")
-        );
+        assert!(bad("    driver_op: {}\n").contains("volume \"v\": unsupported key \"driver_op\""));
+        let opts = project(&format!(
+            "{ONE}volumes:\n  t:\n    driver_opts: {{ type: tmpfs, device: tmpfs, o: \"size=${{SIZE:-8m}}\" }}\n"
+        ));
+        assert_eq!(opts.volumes["t"].driver_opts["o"], "size=8m");
+        assert_eq!(opts.volumes["t"].driver_opts["type"], "tmpfs");
+        let unset = project(&format!(
+            "{ONE}volumes:\n  t:\n    driver_opts: {{ type: \"${{UNSET_TYPE:-}}\", o: \"\" }}\n"
+        ));
+        assert!(unset.volumes["t"].driver_opts.is_empty());
         assert!(bad("    external: maybe\n").contains("expected true or false"));
     }
 

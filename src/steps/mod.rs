@@ -19,6 +19,7 @@ mod assert;
 mod await_;
 pub mod catalogue;
 mod compose;
+mod disk;
 mod dns;
 pub mod docker;
 mod exec;
@@ -273,6 +274,9 @@ registry! {
     NetworkBandwidth => "network.bandwidth", network::BandwidthParams, network::BANDWIDTH_DOC, network::bandwidth;
     NetworkDelay => "network.delay", network::DelayParams, network::DELAY_DOC, network::delay;
     NetworkDns => "network.dns", dns::DnsParams, dns::DOC, dns::run;
+    DiskFill => "disk.fill", disk::FillParams, disk::FILL_DOC, disk::fill;
+    DiskThrottle => "disk.throttle", disk::ThrottleParams, disk::THROTTLE_DOC, disk::throttle;
+    DiskRestore => "disk.restore", disk::RestoreParams, disk::RESTORE_DOC, disk::restore;
     ProcessSignal => "process.signal", process::SignalParams, process::DOC, process::run;
     FaultExec => "fault.exec", fault::ExecParams, fault::EXEC_DOC, fault::exec;
     FaultDockerExec => "fault.docker_exec", fault::DockerExecParams, fault::DOCKER_EXEC_DOC, fault::docker_exec;

@@ -15,7 +15,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clients::blkio::{self, Rates};
 use crate::clients::command::{self, Place};
+use crate::clients::disk::{self, Reach};
 use crate::clients::docker::{DockerClient, DockerError, Liveness, Process};
 use crate::clients::limits::{Kinds, Limits};
 use crate::clients::netns::{self, by_name};
@@ -80,6 +82,29 @@ pub enum Undo {
         before: Limits,
         kinds: Kinds,
     },
+    /// Remove the filler file `disk.fill` put in a container's filesystem: through the
+    /// container's root while it runs, else through the mount's directory on the host.
+    RemoveFiller {
+        container: String,
+        /// The filler's path in the container.
+        file: String,
+        /// Its filesystem's device (`major:minor`), to find it mounted on the host when the
+        /// container is down.
+        dev: String,
+        /// The filler's path in that filesystem.
+        in_fs: String,
+        /// A tmpfs, whose content goes when its container stops.
+        tmpfs: bool,
+        /// The free bytes before the fill, which must be back.
+        free_before: u64,
+    },
+    /// Put back the disk I/O rates `disk.throttle` changed on one device (`MAJ:MIN`) in a
+    /// container's control group, as read `before` it.
+    Throttle {
+        container: String,
+        device: String,
+        before: Rates,
+    },
     /// Run the undo command of a user-defined fault (`fault.exec`, `fault.docker_exec`), then
     /// its check, if any, until it succeeds.
     Command {
@@ -139,6 +164,12 @@ impl Undo {
             Undo::Limits {
                 container, kinds, ..
             } => format!("restore the {} limits of {container}", kind_names(*kinds)),
+            Undo::RemoveFiller {
+                container, file, ..
+            } => format!("remove the filler {file} in {container}"),
+            Undo::Throttle {
+                container, device, ..
+            } => format!("restore the disk I/O rates of {container} on {device}"),
             Undo::Command { place, undo, .. } => match place {
                 Place::Local { dir } => format!("run `{}` in {}", undo.join(" "), dir.display()),
                 Place::Container { container } => {
@@ -172,7 +203,8 @@ impl Undo {
         }
     }
 
-    /// The container the undo acts on; `None` for undos that act on something else.
+    /// The container the undo acts on, whose removal leaves nothing to undo; `None` for undos
+    /// that act on something else, or on what may outlive the container.
     fn container(&self) -> Option<&str> {
         match self {
             Undo::Start { container, .. }
@@ -183,6 +215,7 @@ impl Undo {
             | Undo::FlushIptables { container, .. }
             | Undo::ClearQdisc { container, .. }
             | Undo::Limits { container, .. }
+            | Undo::Throttle { container, .. }
             | Undo::Command {
                 place: Place::Container { container },
                 ..
@@ -192,6 +225,9 @@ impl Undo {
                 ..
             }
             | Undo::PdConfig { .. } => None,
+            // A filler outlives its container on a filesystem that does (a bind-mounted host
+            // directory): it is looked for on the host's mounts even when the container is gone.
+            Undo::RemoveFiller { .. } => None,
         }
     }
 
@@ -290,6 +326,24 @@ impl Undo {
                 let update = before.restore(*kinds, docker.cgroup().await?);
                 Ok(docker.update_limits(container, update).await?)
             }
+            Undo::RemoveFiller {
+                container,
+                file,
+                in_fs,
+                dev,
+                ..
+            } => match disk::reach(docker()?, container, file, dev, in_fs).await? {
+                Reach::At(path) => disk::remove(&path).map(drop).map_err(Into::into),
+                Reach::Nowhere => Ok(()),
+            },
+            Undo::Throttle {
+                container,
+                device,
+                before,
+            } => match blkio::cgroup(docker()?, container).await? {
+                Some(group) => Ok(blkio::write(&group, device, *before)?),
+                None => Ok(()),
+            },
             Undo::Command { place, undo, .. } => {
                 let ran = command::run(docker().ok(), place, undo, COMMAND_WITHIN).await?;
                 match ran.ok() {
@@ -360,6 +414,18 @@ impl Undo {
                 Err(DockerError::NoSuchContainer(_)) => None,
                 Err(e) => return Err(e.into()),
             },
+            Undo::RemoveFiller { .. } => filler_left(docker()?, self).await?,
+            Undo::Throttle {
+                container,
+                device,
+                before,
+            } => match blkio::cgroup(docker()?, container).await? {
+                Some(group) => {
+                    let now = blkio::read(&group, device)?;
+                    (now != *before).then(|| format!("{container} has {now:?} on {device}"))
+                }
+                None => None,
+            },
             Undo::Command { place, check, .. } => match check {
                 Some(check) => {
                     let ran = command::run(docker().ok(), place, check, VERIFY_WITHIN).await?;
@@ -376,6 +442,46 @@ impl Undo {
             }
         })
     }
+}
+
+/// What is left of a filler: the file itself, or the space it took (within 5% of the
+/// filesystem's size, or 1 MiB, for what the subject wrote meanwhile); `None` once both are
+/// gone, or when the filler went with its container's tmpfs.
+async fn filler_left(docker: &DockerClient, undo: &Undo) -> Result<Option<String>, StepError> {
+    let Undo::RemoveFiller {
+        container,
+        file,
+        in_fs,
+        dev,
+        tmpfs,
+        free_before,
+    } = undo
+    else {
+        return Ok(None);
+    };
+    let path = match disk::reach(docker, container, file, dev, in_fs).await? {
+        Reach::At(path) => path,
+        Reach::Nowhere if *tmpfs => return Ok(None),
+        Reach::Nowhere => {
+            return Ok(Some(format!(
+                "{container} is not running and the filesystem of its {file} is mounted nowhere on this host: start {container} (or mount that filesystem), then run `chaosplay recover`"
+            )));
+        }
+    };
+    if path.exists() {
+        return Ok(Some(format!("the filler {file} is still in {container}")));
+    }
+    let Some(space) = path.parent().and_then(|dir| disk::space(dir).ok()) else {
+        return Ok(None);
+    };
+    let tolerance = (space.size / 20).max(1 << 20);
+    Ok((space.free + tolerance < *free_before).then(|| {
+        format!(
+            "{container} has {} free, {} before the fill",
+            disk::human(space.free),
+            disk::human(*free_before)
+        )
+    }))
 }
 
 /// The kinds of limits, as words: "cpu, memory".
