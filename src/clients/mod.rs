@@ -1,5 +1,6 @@
 //! Clients of the systems a scenario acts on. Steps talk to these, never to raw APIs.
 
+pub mod cgroup;
 pub mod command;
 pub mod compose;
 pub mod docker;

@@ -80,6 +80,9 @@ pub enum Undo {
         before: Limits,
         kinds: Kinds,
     },
+    /// Remove the helper container `docker.stress` started to load `container`: its stressors
+    /// end with it (they live in its process namespace).
+    Stress { container: String, helper: String },
     /// Run the undo command of a user-defined fault (`fault.exec`, `fault.docker_exec`), then
     /// its check, if any, until it succeeds.
     Command {
@@ -139,6 +142,9 @@ impl Undo {
             Undo::Limits {
                 container, kinds, ..
             } => format!("restore the {} limits of {container}", kind_names(*kinds)),
+            Undo::Stress { container, helper } => {
+                format!("stop the stress on {container} (remove {helper})")
+            }
             Undo::Command { place, undo, .. } => match place {
                 Place::Local { dir } => format!("run `{}` in {}", undo.join(" "), dir.display()),
                 Place::Container { container } => {
@@ -183,6 +189,10 @@ impl Undo {
             | Undo::FlushIptables { container, .. }
             | Undo::ClearQdisc { container, .. }
             | Undo::Limits { container, .. }
+            // Its helper: with the helper gone, no stressor is left.
+            | Undo::Stress {
+                helper: container, ..
+            }
             | Undo::Command {
                 place: Place::Container { container },
                 ..
@@ -290,6 +300,7 @@ impl Undo {
                 let update = before.restore(*kinds, docker.cgroup().await?);
                 Ok(docker.update_limits(container, update).await?)
             }
+            Undo::Stress { helper, .. } => Ok(docker()?.remove(helper).await?),
             Undo::Command { place, undo, .. } => {
                 let ran = command::run(docker().ok(), place, undo, COMMAND_WITHIN).await?;
                 match ran.ok() {
@@ -360,6 +371,7 @@ impl Undo {
                 Err(DockerError::NoSuchContainer(_)) => None,
                 Err(e) => return Err(e.into()),
             },
+            Undo::Stress { container, helper } => stress_left(docker()?, container, helper).await?,
             Undo::Command { place, check, .. } => match check {
                 Some(check) => {
                     let ran = command::run(docker().ok(), place, check, VERIFY_WITHIN).await?;
@@ -405,6 +417,29 @@ async fn still_down(docker: &DockerClient, container: &str) -> Result<Option<Str
     }
     tokio::time::sleep(STAYS_UP).await;
     Ok(down(liveness(docker, container).await?))
+}
+
+/// What is left of a load on `container`: its helper, stressors in it, or the container
+/// itself down.
+async fn stress_left(
+    docker: &DockerClient,
+    container: &str,
+    helper: &str,
+) -> Result<Option<String>, StepError> {
+    if liveness(docker, helper).await?.is_some() {
+        return Ok(Some(format!("the helper {helper} still exists")));
+    }
+    let Some(seen) = liveness(docker, container).await? else {
+        return Ok(None);
+    };
+    if !seen.is_up() {
+        return Ok(Some(format!("{container} is {seen}")));
+    }
+    let left = docker.processes(container).await?;
+    Ok(left
+        .iter()
+        .find(|p| p.name.starts_with("stress-ng"))
+        .map(|p| format!("stressor {} ({}) is still in {container}", p.pid, p.name)))
 }
 
 /// Those of `pids` that are processes of `container` stopped by a signal now.
