@@ -7,6 +7,7 @@ writes raw figures as JSON; `table` turns them into the final table.
                             Chaos Toolkit vs a python-on-whales + httpx script
     drive.py reset OUT      compose.reset vs docker-compose (down -v, up -d, /health)
     drive.py rawkill OUT    kill + start of one container: chaosplay vs docker CLI vs raw API
+    drive.py faults OUT     apply + undo of each fault in FAULTS: chaosplay vs docker CLI vs raw API
     drive.py table DIR      the final table from DIR/*.json (markdown on stdout)
 
 Every child process is timed from spawn to exit with time.perf_counter; peak RSS is measured
@@ -374,6 +375,112 @@ def cmd_rawkill(out):
     report(data)
 
 
+# --- apply + undo of one fault, against the raw call -----------------------------------------
+# One function per fault (add yours to FAULTS): given the target `t` (its name, its id, and the
+# curl prefixes `get`/`post` of the Engine API), it returns a label and its sides, each a
+# command that applies the fault once and undoes it: chaosplay (a one-step playbook whose
+# cleanup undoes the fault and verifies the undo), the docker CLI, and the Engine API through
+# curl. The raw sides get the target's id for free and check nothing.
+FAULT_PROJECT, FAULT_TARGET = "benchft", "benchft-db-1"
+FAULT_HELPER = "benchft-stress"  # the hand-made stress helper of the CLI and curl sides
+
+
+def fault_playbook(name, step):
+    path = os.path.join(tempfile.mkdtemp(prefix="bench-fault-"), f"{name}.toml")
+    with open(path, "w") as f:
+        f.write(f'[scenario]\nname = "{name}"\n[subject]\nproject = "{FAULT_PROJECT}"\n[[steps]]\n{step}\n')
+    return path
+
+
+def fault_limit(t):
+    """docker.limit cpus = 0.5 vs `docker update` / POST /containers/{id}/update, there and back."""
+    c, quota, lift = t["name"], '{"CpuQuota":50000,"CpuPeriod":100000}', '{"CpuQuota":-1}'
+    return "docker.limit (cpus 0.5)", {
+        "chaosplay": fault_playbook("limit", f'uses = "docker.limit"\nwith = {{ container = "{c}", cpus = 0.5 }}'),
+        "docker CLI": f"docker update --cpu-quota 50000 --cpu-period 100000 {c} >/dev/null && docker update --cpu-quota -1 {c} >/dev/null",
+        "raw API (curl)": f"{t['post']}/containers/{c}/update -d '{quota}' >/dev/null && {t['post']}/containers/{c}/update -d '{lift}' >/dev/null",
+    }
+
+
+def fault_signal(t):
+    """process.signal SIGSTOP (undo SIGCONT) of the target's `sleep` vs top + the host's kill."""
+    c = t["name"]
+    return "process.signal (SIGSTOP, undo SIGCONT)", {
+        "chaosplay": fault_playbook("signal", f'uses = "process.signal"\nwith = {{ container = "{c}", process = "sleep", signal = "SIGSTOP" }}'),
+        "docker CLI": f"pid=$(docker top {c} -o pid,comm | awk '$2 == \"sleep\" {{print $1}}') && kill -STOP $pid && kill -CONT $pid",
+        "raw API (curl)": f"pid=$({t['get']}/containers/{c}/top?ps_args=-o+pid,comm | grep -o '\"[0-9]*\",\"sleep\"' | cut -d'\"' -f2) && kill -STOP $pid && kill -CONT $pid",
+    }
+
+
+def fault_stress(t):
+    """docker.stress (1 CPU worker at 20 %) vs a stress-ng helper made by hand with
+    --cgroup-parent (Docker's own way, for cgroup v1 with the cgroupfs driver only), removed."""
+    c, h, args = t["name"], FAULT_HELPER, ["--cpu", "1", "--cpu-load", "20"]
+    body = json.dumps({"Image": "chaosplay/stress-ng:local", "Entrypoint": ["stress-ng"], "Cmd": args, "HostConfig": {"CgroupParent": f"/docker/{t['id']}", "NetworkMode": "none"}})
+    return "docker.stress (1 CPU worker)", {
+        "chaosplay": fault_playbook("stress", f'uses = "docker.stress"\nwith = {{ container = "{c}", cpu = {{ workers = 1, load = 20 }} }}'),
+        "docker CLI": f"docker run -d --name {h} --network none --cgroup-parent /docker/{t['id']} --entrypoint stress-ng chaosplay/stress-ng:local {' '.join(args)} >/dev/null && docker rm -f {h} >/dev/null",
+        "raw API (curl)": f"{t['post']}/containers/create?name={h} -d '{body}' >/dev/null && {t['post']}/containers/{h}/start && {t['post'].replace('-X POST', '-X DELETE')}/containers/{h}'?force=1' >/dev/null",
+    }
+
+
+FAULTS = [fault_limit, fault_signal, fault_stress]
+
+
+def in_run_ms(report_path):
+    """The fault's own time inside a chaosplay run: its step plus its verified undo."""
+    run = json.load(open(report_path))["runs"][0]
+    us = sum(s["duration_us"] for s in run["steps"]) + sum(u["duration_us"] for u in run["undo"])
+    if not all(u["ok"] for u in run["undo"]):
+        raise Failed(f"an undo failed: {run['undo']}")
+    return us / 1000
+
+
+def cmd_faults(out):
+    api_version = subprocess.run(
+        ["docker", "version", "--format", "{{.Server.APIVersion}}"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    curl = f"curl -sf --unix-socket /var/run/docker.sock"
+    c = FAULT_TARGET
+    subprocess.run(["docker", "rm", "-f", c, FAULT_HELPER], capture_output=True)
+    cid = subprocess.run(
+        ["docker", "run", "-d", "--name", c, "--label", f"com.docker.compose.project={FAULT_PROJECT}",
+         "--label", "com.docker.compose.service=db", IMAGE, "sh", "-c", "sleep 3600 & wait"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    t = {
+        "name": c,
+        "id": cid,
+        "get": f"{curl} http://localhost/v{api_version}",
+        "post": f"{curl} -X POST -H 'Content-Type: application/json' http://localhost/v{api_version}",
+    }
+    report_path = os.path.join(tempfile.mkdtemp(prefix="bench-faults-"), "report.json")
+    data = {"faults": {}, "load_before": load()}
+    try:
+        for fault in FAULTS:
+            label, sides = fault(t)
+            figures = {k: {"wall_ms": []} for k in sides}
+            figures["chaosplay"]["in_run_ms"] = []
+            for _, warm, name in rounds_of(sides):
+                if name == "chaosplay":
+                    wall, _ = spawn([BIN, "run", "-q", "--report-json", report_path, sides[name]])
+                else:
+                    wall, _ = spawn(["sh", "-c", sides[name]])
+                if not warm:
+                    figures[name]["wall_ms"].append(wall * 1000)
+                    if name == "chaosplay":
+                        figures[name]["in_run_ms"].append(in_run_ms(report_path))
+            shutil.rmtree(os.path.dirname(sides["chaosplay"]), ignore_errors=True)
+            data["faults"][label] = figures
+            print(f" {label}")
+            report({"sides": figures, "load_before": data["load_before"], "load_after": load()})
+    finally:
+        subprocess.run(["docker", "rm", "-f", c, FAULT_HELPER], capture_output=True)
+        shutil.rmtree(os.path.dirname(report_path), ignore_errors=True)
+    data["load_after"] = load()
+    write(out, "faults", data)
+
+
 # --- output -----------------------------------------------------------------------------------
 
 
@@ -459,6 +566,17 @@ def cmd_table(out):
             b = med(rk["sides"][other]["wall_ms"])
             rows.append((f"kill + start of one container, one process, vs {other}", fmt_ms(a), fmt_ms(b), f"{ratio(a, b):.2f}× ({a - b:+.1f} ms)", "—", None))
 
+    f = get("faults")
+    for label, sides in (f or {"faults": {}})["faults"].items():
+        a = med(sides["chaosplay"]["wall_ms"])
+        inside = med(sides["chaosplay"]["in_run_ms"])
+        for other in ("docker CLI", "raw API (curl)"):
+            if other in sides:
+                b = med(sides[other]["wall_ms"])
+                rows.append((f"apply + undo of {label}, one process, vs {other}", fmt_ms(a), fmt_ms(b), f"{ratio(a, b):.2f}× ({a - b:+.1f} ms)", "—", None))
+        b = med(sides.get("raw API (curl)", sides["docker CLI"])["wall_ms"])
+        rows.append((f"apply + verified undo of {label} inside the run (step + undo), vs the fastest raw side", fmt_ms(inside), fmt_ms(b), f"{ratio(inside, b):.2f}×", "—", None))
+
     c = get("check")
     if c:
         for name, label in (("jepsen", "check the 61 Jepsen etcd histories"), ("kv", "check the 4 kv histories, per key")):
@@ -483,7 +601,7 @@ def cmd_table(out):
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("validate", "kill", "reset", "rawkill", "table"):
+    if len(sys.argv) != 3 or sys.argv[1] not in ("validate", "kill", "reset", "rawkill", "faults", "table"):
         sys.exit(__doc__)
     out = sys.argv[2]
     os.makedirs(out, exist_ok=True)

@@ -23,7 +23,7 @@ fi
 export CHAOSPLAY_STATE_DIR=$bench_dir/.out/state
 # Only these compose projects, and host ports 24500-24599, belong to the benchmark; other work
 # on the same engine uses other names and ports.
-bench_projects=(benchkl benchcp benchdc)
+bench_projects=(benchkl benchcp benchdc benchft)
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -90,5 +90,7 @@ down_projects() {
     [ -n "$(docker ps -aq --filter "label=com.docker.compose.project=$p")" ] || continue
     ETCD_IMAGE=chaosplay/etcd:local docker-compose -p "$p" -f "$compose_file" kill >/dev/null 2>&1 || true
     ETCD_IMAGE=chaosplay/etcd:local docker-compose -p "$p" -f "$compose_file" down -v >/dev/null 2>&1 || true
+    # Containers of the project that are no service of the etcd file (benchft's target).
+    docker ps -aq --filter "label=com.docker.compose.project=$p" | xargs -r docker rm -f >/dev/null
   done
 }

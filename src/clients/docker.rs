@@ -6,12 +6,14 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::models::{
-    ContainerSummary, ContainerUpdateBody, EndpointIpamConfig, EndpointSettings, ExecConfig,
-    NetworkConnectRequest, NetworkDisconnectRequest, SystemInfoCgroupVersionEnum,
+    ContainerCreateBody, ContainerSummary, ContainerUpdateBody, EndpointIpamConfig,
+    EndpointSettings, ExecConfig, NetworkConnectRequest, NetworkDisconnectRequest,
+    SystemInfoCgroupVersionEnum,
 };
 use bollard::query_parameters::{
-    KillContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
-    RestartContainerOptionsBuilder, StopContainerOptionsBuilder, TopOptionsBuilder,
+    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RestartContainerOptionsBuilder,
+    StopContainerOptionsBuilder, TopOptionsBuilder,
 };
 use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
 use futures_util::StreamExt;
@@ -558,6 +560,39 @@ impl DockerClient {
             self.not_found_or(container, "unpause", e)
         })
         .await
+    }
+
+    /// Creates a container of chaosplay's own (a fault's helper) named `name`; `Ok(false)` when
+    /// its image is not on the engine, so the caller can say how to build it.
+    pub async fn create(&self, name: &str, body: ContainerCreateBody) -> Result<bool, DockerError> {
+        let options = CreateContainerOptionsBuilder::new().name(name).build();
+        let call = async {
+            match self.api.create_container(Some(options), body).await {
+                Ok(_) => Ok(true),
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => Ok(false),
+                Err(e) => Err(e),
+            }
+        };
+        self.bounded(Duration::ZERO, call, |e| {
+            self.classify(&format!("create {name}"), e)
+        })
+        .await
+    }
+
+    /// Removes a container, killing it first if it runs; one already gone is fine.
+    pub async fn remove(&self, container: &str) -> Result<(), DockerError> {
+        let options = RemoveContainerOptionsBuilder::new().force(true).build();
+        let removed = self.bounded(
+            Duration::ZERO,
+            self.api.remove_container(container, Some(options)),
+            |e| self.not_found_or(container, "remove", e),
+        );
+        match removed.await {
+            Err(DockerError::NoSuchContainer(_)) => Ok(()),
+            other => other,
+        }
     }
 
     /// The container's resource limits, as its configuration holds them.

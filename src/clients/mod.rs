@@ -1,6 +1,7 @@
 //! Clients of the systems a scenario acts on. Steps talk to these, never to raw APIs.
 
 pub mod blkio;
+pub mod cgroup;
 pub mod command;
 pub mod disk;
 pub mod docker;

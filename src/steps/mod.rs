@@ -268,6 +268,7 @@ registry! {
     DockerWait => "docker.wait", docker::WaitParams, docker::WAIT_DOC, docker::wait;
     DockerLogs => "docker.logs", docker::LogsParams, docker::LOGS_DOC, docker::logs;
     DockerLimit => "docker.limit", docker::limit::LimitParams, docker::limit::DOC, docker::limit::run;
+    DockerStress => "docker.stress", docker::stress::StressParams, docker::stress::DOC, docker::stress::run;
     NetworkPartition => "network.partition", network::PartitionParams, network::PARTITION_DOC, network::partition;
     NetworkHeal => "network.heal", network::HealParams, network::HEAL_DOC, network::heal;
     NetworkLoss => "network.loss", network::LossParams, network::LOSS_DOC, network::loss;

@@ -105,6 +105,9 @@ pub enum Undo {
         device: String,
         before: Rates,
     },
+    /// Remove the helper container `docker.stress` started to load `container`: its stressors
+    /// end with it (they live in its process namespace).
+    Stress { container: String, helper: String },
     /// Run the undo command of a user-defined fault (`fault.exec`, `fault.docker_exec`), then
     /// its check, if any, until it succeeds.
     Command {
@@ -170,6 +173,9 @@ impl Undo {
             Undo::Throttle {
                 container, device, ..
             } => format!("restore the disk I/O rates of {container} on {device}"),
+            Undo::Stress { container, helper } => {
+                format!("stop the stress on {container} (remove {helper})")
+            }
             Undo::Command { place, undo, .. } => match place {
                 Place::Local { dir } => format!("run `{}` in {}", undo.join(" "), dir.display()),
                 Place::Container { container } => {
@@ -216,6 +222,10 @@ impl Undo {
             | Undo::ClearQdisc { container, .. }
             | Undo::Limits { container, .. }
             | Undo::Throttle { container, .. }
+            // Its helper: with the helper gone, no stressor is left.
+            | Undo::Stress {
+                helper: container, ..
+            }
             | Undo::Command {
                 place: Place::Container { container },
                 ..
@@ -344,6 +354,7 @@ impl Undo {
                 Some(group) => Ok(blkio::write(&group, device, *before)?),
                 None => Ok(()),
             },
+            Undo::Stress { helper, .. } => Ok(docker()?.remove(helper).await?),
             Undo::Command { place, undo, .. } => {
                 let ran = command::run(docker().ok(), place, undo, COMMAND_WITHIN).await?;
                 match ran.ok() {
@@ -426,6 +437,7 @@ impl Undo {
                 }
                 None => None,
             },
+            Undo::Stress { container, helper } => stress_left(docker()?, container, helper).await?,
             Undo::Command { place, check, .. } => match check {
                 Some(check) => {
                     let ran = command::run(docker().ok(), place, check, VERIFY_WITHIN).await?;
@@ -511,6 +523,29 @@ async fn still_down(docker: &DockerClient, container: &str) -> Result<Option<Str
     }
     tokio::time::sleep(STAYS_UP).await;
     Ok(down(liveness(docker, container).await?))
+}
+
+/// What is left of a load on `container`: its helper, stressors in it, or the container
+/// itself down.
+async fn stress_left(
+    docker: &DockerClient,
+    container: &str,
+    helper: &str,
+) -> Result<Option<String>, StepError> {
+    if liveness(docker, helper).await?.is_some() {
+        return Ok(Some(format!("the helper {helper} still exists")));
+    }
+    let Some(seen) = liveness(docker, container).await? else {
+        return Ok(None);
+    };
+    if !seen.is_up() {
+        return Ok(Some(format!("{container} is {seen}")));
+    }
+    let left = docker.processes(container).await?;
+    Ok(left
+        .iter()
+        .find(|p| p.name.starts_with("stress-ng"))
+        .map(|p| format!("stressor {} ({}) is still in {container}", p.pid, p.name)))
 }
 
 /// Those of `pids` that are processes of `container` stopped by a signal now.

@@ -189,3 +189,19 @@ pub fn main_process_state(container: &str) -> String {
         })
         .unwrap_or_else(|| panic!("pid {pid} of {container} not in:\n{top}"))
 }
+
+/// Builds docker.stress's helper image once per test process (scripts/build-stress-image.sh,
+/// offline from Debian's stress-ng; quick when it is up to date).
+pub fn stress_image() {
+    static BUILD: Once = Once::new();
+    BUILD.call_once(|| {
+        require_docker();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-stress-image.sh");
+        let out = Command::new("bash").arg(script).output().unwrap();
+        assert!(
+            out.status.success(),
+            "scripts/build-stress-image.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}

@@ -17,6 +17,7 @@ use crate::engine::{StepContext, StepError};
 
 pub mod limit;
 pub mod signal;
+pub mod stress;
 
 const HIT_OUTPUTS: &[(&str, &str)] = hit_outputs!();
 
