@@ -3,6 +3,7 @@
 pub mod command;
 pub mod compose;
 pub mod docker;
+pub mod etcd;
 pub mod http;
 pub mod limits;
 pub mod netns;

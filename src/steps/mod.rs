@@ -21,6 +21,7 @@ pub mod catalogue;
 mod compose;
 mod dns;
 pub mod docker;
+mod etcd;
 mod exec;
 mod fault;
 mod http;
@@ -144,6 +145,11 @@ unbounded!(
     pd::WaitHealthyParams,
     pd::RegionsCheckParams,
     pd::ConfigParams,
+    etcd::EndpointParams,
+    etcd::EndpointsParams,
+    etcd::WaitHealthyParams,
+    etcd::PutParams,
+    etcd::GetParams,
 );
 
 /// Applies [`Params::bounds`] at validation: a value written literally is reported at its place in the
@@ -254,6 +260,12 @@ registry! {
     PdRegionsCheck => "pd.regions_check", pd::RegionsCheckParams, pd::REGIONS_CHECK_DOC, pd::regions_check;
     PdConfig => "pd.config", pd::ConfigParams, pd::CONFIG_DOC, pd::config;
     PdLeader => "pd.leader", pd::PdParams, pd::LEADER_DOC, pd::leader;
+    EtcdMembers => "etcd.members", etcd::EndpointParams, etcd::MEMBERS_DOC, etcd::members;
+    EtcdStatus => "etcd.status", etcd::EndpointParams, etcd::STATUS_DOC, etcd::status;
+    EtcdLeader => "etcd.leader", etcd::EndpointsParams, etcd::LEADER_DOC, etcd::leader;
+    EtcdWaitHealthy => "etcd.wait_healthy", etcd::WaitHealthyParams, etcd::WAIT_HEALTHY_DOC, etcd::wait_healthy;
+    EtcdPut => "etcd.put", etcd::PutParams, etcd::PUT_DOC, etcd::put;
+    EtcdGet => "etcd.get", etcd::GetParams, etcd::GET_DOC, etcd::get;
     DockerKill => "docker.kill", docker::KillParams, docker::KILL_DOC, docker::kill;
     DockerStop => "docker.stop", docker::StopParams, docker::STOP_DOC, docker::stop;
     DockerStart => "docker.start", docker::StartParams, docker::START_DOC, docker::start;
@@ -288,6 +300,7 @@ impl StepKind {
         match self {
             StepKind::PdWaitStores => of(params, |p: &pd::WaitStoresParams| p.interval.0),
             StepKind::PdWaitHealthy => of(params, |p: &pd::WaitHealthyParams| p.interval.0),
+            StepKind::EtcdWaitHealthy => of(params, |p: &etcd::WaitHealthyParams| p.interval.0),
             StepKind::DockerWait => of(params, docker::WaitParams::pause),
             _ => None,
         }
