@@ -226,17 +226,41 @@ impl EtcdClient {
         Ok(raw.header.revision.0)
     }
 
-    /// Sets `key` to `to` if it holds `from` (one transaction comparing the value): whether
-    /// it did. A key that does not exist holds no value, so the comparison fails.
-    pub async fn compare_and_set(&self, key: &str, from: &str, to: &str) -> Result<bool, EtcdError> {
+    /// Deletes every key starting with `prefix`: how many there were.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<u64, EtcdError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(default)]
+            deleted: Number,
+        }
+        let body =
+            json!({"key": BASE64.encode(prefix), "range_end": BASE64.encode(prefix_end(prefix))});
+        let raw: Raw = self.call("/v3/kv/deleterange", body).await?;
+        Ok(raw.deleted.0)
+    }
+
+    /// Sets `key` to `to` if it holds `from`, or if it does not exist when `from` is `None`
+    /// (one transaction comparing the value, or the version with 0): whether it did.
+    pub async fn compare_and_set(
+        &self,
+        key: &str,
+        from: Option<&str>,
+        to: &str,
+    ) -> Result<bool, EtcdError> {
         #[derive(Deserialize)]
         struct Raw {
             #[serde(default)]
             succeeded: bool,
         }
         let key = BASE64.encode(key);
+        let compare = match from {
+            Some(from) => {
+                json!({"key": key, "target": "VALUE", "result": "EQUAL", "value": BASE64.encode(from)})
+            }
+            None => json!({"key": key, "target": "VERSION", "result": "EQUAL", "version": "0"}),
+        };
         let body = json!({
-            "compare": [{"key": key, "target": "VALUE", "result": "EQUAL", "value": BASE64.encode(from)}],
+            "compare": [compare],
             "success": [{"requestPut": {"key": key, "value": BASE64.encode(to)}}],
         });
         let raw: Raw = self.call("/v3/kv/txn", body).await?;
@@ -292,6 +316,19 @@ impl EtcdClient {
 
 fn as_string<S: serde::Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(id)
+}
+
+/// The end of the range of keys starting with `prefix`: the prefix with its last byte below
+/// 0xff incremented, as etcdctl's `--prefix` does (`"\0"`, every key, for an empty prefix).
+fn prefix_end(prefix: &str) -> Vec<u8> {
+    let mut end = prefix.as_bytes().to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
 }
 
 /// The gateway's error body is `{"error": …, "message": …, "code": N}`.
@@ -356,6 +393,12 @@ mod tests {
             "etcdserver: request timed out"
         );
         assert_eq!(error_message("plain"), "plain");
+    }
+
+    #[test]
+    fn a_prefix_ends_at_its_successor() {
+        assert_eq!(prefix_end("a/"), b"a0");
+        assert_eq!(prefix_end(""), b"\0");
     }
 
     #[test]

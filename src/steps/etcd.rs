@@ -79,9 +79,15 @@ pub async fn members(p: EndpointParams, _cx: &StepContext) -> Result<Value, Step
 pub const STATUS_DOC: StepDoc = StepDoc {
     summary: "One member's status (POST /v3/maintenance/status): its id and name, the leader it follows, raft term and index, version, database size.",
     outputs: &[
-        ("member_id", "the member's id (a string, as every etcd id here)"),
+        (
+            "member_id",
+            "the member's id (a string, as every etcd id here)",
+        ),
         ("name", "its name"),
-        ("leader", "the id of the leader it follows; \"0\" if it knows none"),
+        (
+            "leader",
+            "the id of the leader it follows; \"0\" if it knows none",
+        ),
         ("is_leader", "whether it is the leader"),
         ("raft_term", "its raft term"),
         ("raft_index", "its raft index"),
@@ -295,7 +301,10 @@ pub struct GetParams {
 pub const GET_DOC: StepDoc = StepDoc {
     summary: "Read one key (POST /v3/kv/range), linearizable unless `serializable = true`.",
     outputs: &[
-        ("value", "the value as text, or null if the key does not exist"),
+        (
+            "value",
+            "the value as text, or null if the key does not exist",
+        ),
         ("found", "whether the key exists"),
         ("revision", "the store revision the read saw"),
     ],

@@ -33,6 +33,7 @@ mod process;
 pub mod select;
 mod sleep;
 pub mod undo;
+mod workload;
 
 use select::Selector;
 
@@ -284,6 +285,7 @@ registry! {
     NetworkDns => "network.dns", dns::DnsParams, dns::DOC, dns::run;
     ProcessSignal => "process.signal", process::SignalParams, process::DOC, process::run;
     FaultExec => "fault.exec", fault::ExecParams, fault::EXEC_DOC, fault::exec;
+    WorkloadEtcd => "workload.etcd", workload::EtcdWorkloadParams, workload::ETCD_DOC, workload::etcd;
     FaultDockerExec => "fault.docker_exec", fault::DockerExecParams, fault::DOCKER_EXEC_DOC, fault::docker_exec;
 }
 
@@ -310,7 +312,7 @@ impl StepKind {
     /// asked to end (through [`StepContext::stopped`]) and keeps the output it returns, instead
     /// of being dropped: a load generator's figures are what the scenario asserts on.
     pub fn stops_gracefully(self) -> bool {
-        matches!(self, StepKind::LoadHttp)
+        matches!(self, StepKind::LoadHttp | StepKind::WorkloadEtcd)
     }
 
     pub fn from_name(name: &str) -> Option<StepKind> {
