@@ -24,7 +24,7 @@ pub fn text(checked: &Checked) -> Option<String> {
 
 /// The blocked operation(s), the longest legal prefix and the state(s) it leaves. Jepsen and
 /// EDN histories are timed by line number, so their operations are shown with their lines.
-fn why(v: &Violation, parsed: &Parsed) -> String {
+pub fn why(v: &Violation, parsed: &Parsed) -> String {
     let by_line = parsed.format != Format::JsonLines;
     let op = |&i: &usize| describe(&parsed.history.operations[i], by_line);
     let key = v

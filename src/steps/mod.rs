@@ -24,6 +24,7 @@ pub mod docker;
 mod etcd;
 mod exec;
 mod fault;
+mod history;
 mod http;
 mod load;
 mod log;
@@ -285,6 +286,7 @@ registry! {
     NetworkDns => "network.dns", dns::DnsParams, dns::DOC, dns::run;
     ProcessSignal => "process.signal", process::SignalParams, process::DOC, process::run;
     FaultExec => "fault.exec", fault::ExecParams, fault::EXEC_DOC, fault::exec;
+    HistoryCheck => "history.check", history::CheckParams, history::CHECK_DOC, history::check;
     WorkloadEtcd => "workload.etcd", workload::EtcdWorkloadParams, workload::ETCD_DOC, workload::etcd;
     FaultDockerExec => "fault.docker_exec", fault::DockerExecParams, fault::DOCKER_EXEC_DOC, fault::docker_exec;
 }
