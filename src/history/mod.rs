@@ -12,6 +12,7 @@ pub mod jepsen;
 pub mod json_lines;
 pub mod linearizability;
 pub mod models;
+pub mod stale;
 
 use std::fmt;
 

@@ -51,7 +51,7 @@ pub fn why(v: &Violation, parsed: &Parsed) -> String {
 }
 
 /// `client 3 read → 2 [85, 86]`, or `(lines 85–86)`; an unknown operation ends at `∞`.
-fn describe(op: &Operation, by_line: bool) -> String {
+pub fn describe(op: &Operation, by_line: bool) -> String {
     let unknown = op.outcome == Outcome::Unknown;
     let call = if unknown {
         format!("{} (unknown)", op.call)

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::{Effect, OutOfBounds, Params, StepDoc};
 use crate::duration::Duration;
 use crate::engine::{StepContext, StepError};
+use crate::history::stale::{Stale, stale_reads};
 use crate::history::{Budget, Model, Parsed, Verdict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -93,7 +94,11 @@ pub const CHECK_DOC: StepDoc = StepDoc {
         ),
         (
             "anomaly_ops",
-            "not linearizable: the operations that cannot be placed after the longest legal order found (the stale read, the impossible cas), as 0-based line indices in the file",
+            "not linearizable: the operations to look at, as 0-based line indices in the file: every stale read, or else those that cannot be placed after the longest legal order found (the impossible read or cas)",
+        ),
+        (
+            "stale_reads",
+            "the register reads that certainly returned an overwritten value, as 0-based line indices: found first, by a cheap rule that may miss some; when there are any, they are the verdict and the search is skipped",
         ),
         (
             "explanation",
@@ -128,8 +133,15 @@ pub async fn check(p: CheckParams, cx: &StepContext) -> Result<Value, StepError>
 
 struct Checked {
     parsed: Parsed,
-    verdict: Verdict,
+    finding: Finding,
     elapsed: std::time::Duration,
+}
+
+enum Finding {
+    /// Stale reads prove the history not linearizable without the search, and name every
+    /// offending read where the search would explain one point.
+    Stale(Vec<Stale>),
+    Searched(Verdict),
 }
 
 fn run_check(
@@ -143,14 +155,19 @@ fn run_check(
     })?;
     let parsed = crate::history::read(&text, model)
         .map_err(|e| StepError::Failed(format!("{}:{e}", path.display())))?;
-    let budget = Budget {
-        deadline: Some(started + time),
-        max_bytes,
+    let stale = stale_reads(&parsed.history);
+    let finding = if stale.is_empty() {
+        let budget = Budget {
+            deadline: Some(started + time),
+            max_bytes,
+        };
+        Finding::Searched(crate::history::check(&parsed.history, parsed.model, budget))
+    } else {
+        Finding::Stale(stale)
     };
-    let verdict = crate::history::check(&parsed.history, parsed.model, budget);
     Ok(Checked {
         parsed,
-        verdict,
+        finding,
         elapsed: started.elapsed(),
     })
 }
@@ -164,38 +181,76 @@ fn verdict(expect: Expect, path: &PathBuf, c: Checked) -> Result<Value, StepErro
         "operations": c.parsed.history.operations.len(),
         "key": null,
         "anomaly_ops": [],
+        "stale_reads": [],
         "explanation": null,
         "elapsed_ms": c.elapsed.as_millis() as u64,
     });
-    let failure = match (&c.verdict, expect) {
-        (Verdict::Linearizable, Expect::Linearizable) => None,
-        (Verdict::Linearizable, Expect::NotLinearizable) => Some(
-            "linearizable, but this negative control expects the check to find an anomaly"
-                .to_string(),
-        ),
-        (Verdict::NotLinearizable(v), _) => {
-            let why = crate::report::history::why(v, &c.parsed);
-            let lines: Vec<usize> = v.blocked.iter().map(|&i| c.parsed.lines[i] - 1).collect();
-            output["verdict"] = json!("not linearizable");
-            output["key"] = json!(v.key);
-            output["anomaly_ops"] = json!(lines);
-            output["explanation"] = json!(why);
-            (expect == Expect::Linearizable).then(|| format!("not linearizable — {why}"))
+    let line = |i: usize| c.parsed.lines[i] - 1;
+    let why = match &c.finding {
+        Finding::Searched(Verdict::Linearizable) => None,
+        Finding::Stale(stale) => {
+            let reads: Vec<usize> = stale.iter().map(|s| line(s.read)).collect();
+            output["key"] = json!(c.parsed.history.operations[stale[0].read].key);
+            output["anomaly_ops"] = json!(reads);
+            output["stale_reads"] = json!(reads);
+            Some(stale_explanation(stale, &c.parsed))
         }
-        (Verdict::Unknown(exhausted), _) => {
+        Finding::Searched(Verdict::NotLinearizable(v)) => {
+            output["key"] = json!(v.key);
+            output["anomaly_ops"] = json!(v.blocked.iter().map(|&i| line(i)).collect::<Vec<_>>());
+            Some(crate::report::history::why(v, &c.parsed))
+        }
+        Finding::Searched(Verdict::Unknown(exhausted)) => {
             let why = format!("{exhausted} before a verdict");
             output["verdict"] = json!("unknown");
             output["explanation"] = json!(why);
-            Some(format!(
-                "unknown — {why}: an inconclusive check does not pass"
-            ))
+            let message = format!("unknown — {why}: an inconclusive check does not pass");
+            return Err(failed(path, message, output));
         }
     };
-    match failure {
-        None => Ok(output),
-        Some(message) => Err(StepError::FailedWith {
-            message: format!("{}: {message}", path.display()),
-            output: Box::new(output),
-        }),
+    if let Some(why) = &why {
+        output["verdict"] = json!("not linearizable");
+        output["explanation"] = json!(why);
     }
+    match (why, expect) {
+        (None, Expect::Linearizable) | (Some(_), Expect::NotLinearizable) => Ok(output),
+        (Some(why), Expect::Linearizable) => {
+            Err(failed(path, format!("not linearizable — {why}"), output))
+        }
+        (None, Expect::NotLinearizable) => Err(failed(
+            path,
+            "linearizable, but this negative control expects the check to find an anomaly".into(),
+            output,
+        )),
+    }
+}
+
+fn failed(path: &std::path::Path, message: String, output: Value) -> StepError {
+    StepError::FailedWith {
+        message: format!("{}: {message}", path.display()),
+        output: Box::new(output),
+    }
+}
+
+/// `key "k": 12 reads returned a value already overwritten when they began, e.g. client 4
+/// read → 17 [t1, t2], after client 3 write 25 [t3, t4] had completed`.
+fn stale_explanation(stale: &[Stale], parsed: &Parsed) -> String {
+    let by_line = parsed.format != crate::history::Format::JsonLines;
+    let op = |i: usize| crate::report::history::describe(&parsed.history.operations[i], by_line);
+    let first = stale[0];
+    let key = parsed.history.operations[first.read]
+        .key
+        .as_ref()
+        .map(|k| format!("key {k:?}: "))
+        .unwrap_or_default();
+    let count = match stale.len() {
+        1 => "a read".to_string(),
+        n => format!("{n} reads"),
+    };
+    format!(
+        "{key}{count} returned a value already overwritten when they began (stale), e.g. {}, \
+         after {} had completed",
+        op(first.read),
+        op(first.overwritten_by)
+    )
 }

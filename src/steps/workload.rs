@@ -35,15 +35,12 @@ const MAX_KEYS: u32 = 1000;
 const MAX_RATE: u32 = 10_000;
 const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(3600);
 const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
-/// Register values are drawn from 0..VALUES: a small range makes compare-and-set succeed
-/// often and reads ambiguous enough to be worth checking (Jepsen's choice).
-const VALUES: i64 = 5;
 
 /// The operations recorded: those of the register model, or of the key-value one.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WorkloadModel {
-    /// read, write, cas (compare-and-set) of small integers.
+    /// read, write, cas (compare-and-set) of integers, each written value unique.
     #[default]
     Register,
     /// get, put, append of strings (append reads, then sets if unchanged: a changed value
@@ -197,6 +194,8 @@ struct Recording {
     start: Instant,
     history: Mutex<History>,
     started: AtomicU64,
+    /// The last value handed out to be written.
+    values: AtomicU64,
     max_ops: u64,
     /// Cancelled at the end of `duration` or when the step is stopped.
     done: CancellationToken,
@@ -212,6 +211,11 @@ impl Recording {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(op);
+    }
+
+    /// A value never written before in this recording.
+    fn next_value(&self) -> i64 {
+        self.values.fetch_add(1, Ordering::Relaxed) as i64 + 1
     }
 
     /// Claims the next operation, unless the recording is over.
@@ -235,6 +239,7 @@ pub async fn etcd(p: EtcdWorkloadParams, cx: &StepContext) -> Result<Value, Step
         start: Instant::now(),
         history: Mutex::default(),
         started: AtomicU64::new(0),
+        values: AtomicU64::new(0),
         max_ops: p.max_ops.unwrap_or(u64::MAX),
         done: CancellationToken::new(),
     };
@@ -254,6 +259,7 @@ pub async fn etcd(p: EtcdWorkloadParams, cx: &StepContext) -> Result<Value, Step
             etcd: &endpoints[slot as usize % endpoints.len()],
             p: &p,
             rng: rand::rngs::ChaCha8Rng::seed_from_u64(cx.next_seed()),
+            last: Default::default(),
         };
         // Slots start spread over one period, not all at once.
         let offset = period.mul_f64(f64::from(slot) / f64::from(p.clients));
@@ -332,6 +338,9 @@ struct Client<'a> {
     etcd: &'a EtcdClient,
     p: &'a EtcdWorkloadParams,
     rng: rand::rngs::ChaCha8Rng,
+    /// The register value this slot last read or wrote, per key: what its next
+    /// compare-and-set expects.
+    last: std::collections::HashMap<String, i64>,
 }
 
 impl Client<'_> {
@@ -344,7 +353,6 @@ impl Client<'_> {
     ) -> u64 {
         let mut id = self.slot;
         let mut ids = 1;
-        let mut seq = 0u64;
         let mut due = tokio::time::Instant::now() + offset;
         loop {
             tokio::select! {
@@ -359,11 +367,11 @@ impl Client<'_> {
                 self.p.key_prefix,
                 self.rng.random_range(0..self.p.keys)
             );
-            let call = self.choose(id, seq);
-            seq += 1;
+            let call = self.choose(&key, id, recording.next_value());
             let invoke = recording.micros();
             let (call, outcome) = self.perform(&key, call).await;
             let complete = recording.micros();
+            self.remember(&key, &call, outcome);
             recording.push(Operation {
                 client: id,
                 key: Some(key),
@@ -381,21 +389,32 @@ impl Client<'_> {
         ids
     }
 
-    /// The next operation, its result left empty for reads. Written values are unique per
-    /// client and operation in the kv model, so a get tells which appends it saw.
-    fn choose(&mut self, id: u64, seq: u64) -> Call {
-        let value = |rng: &mut rand::rngs::ChaCha8Rng| rng.random_range(0..VALUES);
+    /// The next operation, its result left empty for reads. Every value written is unique
+    /// (`value`, from a counter of the whole recording), so a read tells which write it saw:
+    /// the checker's search narrows at once, and a stale read can be proven without it
+    /// (`history::stale`). A compare-and-set expects what this client last saw of the key,
+    /// so it often succeeds. In the kv model the values are `<client>.<value>,`, so a get
+    /// tells which appends it saw.
+    fn choose(&mut self, key: &str, id: u64, value: i64) -> Call {
         match (self.p.model, self.rng.random_range(0..3)) {
             (WorkloadModel::Register, 0) => Call::Read(None),
-            (WorkloadModel::Register, 1) => Call::Write(value(&mut self.rng)),
+            (WorkloadModel::Register, 1) => Call::Write(value),
             (WorkloadModel::Register, _) => Call::Cas {
-                from: value(&mut self.rng),
-                to: value(&mut self.rng),
+                from: self.last.get(key).copied().unwrap_or(0),
+                to: value,
             },
             (WorkloadModel::Kv, 0) => Call::Get(String::new()),
-            (WorkloadModel::Kv, 1) => Call::Put(format!("{id}.{seq},")),
-            (WorkloadModel::Kv, _) => Call::Append(format!("{id}.{seq},")),
+            (WorkloadModel::Kv, 1) => Call::Put(format!("{id}.{value},")),
+            (WorkloadModel::Kv, _) => Call::Append(format!("{id}.{value},")),
         }
+    }
+
+    fn remember(&mut self, key: &str, call: &Call, outcome: Outcome) {
+        let seen = match (call, outcome) {
+            (Call::Read(Some(v)) | Call::Write(v) | Call::Cas { to: v, .. }, Outcome::Ok) => *v,
+            _ => return,
+        };
+        self.last.insert(key.to_string(), seen);
     }
 
     /// Performs the call: the call as recorded (with a read's result) and its outcome.
