@@ -232,8 +232,8 @@ fn failed(path: &std::path::Path, message: String, output: Value) -> StepError {
     }
 }
 
-/// `key "k": 12 reads returned a value already overwritten when they began, e.g. client 4
-/// read → 17 [t1, t2], after client 3 write 25 [t3, t4] had completed`.
+/// `key "k": 12 reads returned a value already overwritten when they began (stale): e.g.
+/// client 4 read → 17 [t1, t2], after client 3 write 25 [t3, t4] had completed`.
 fn stale_explanation(stale: &[Stale], parsed: &Parsed) -> String {
     let by_line = parsed.format != crate::history::Format::JsonLines;
     let op = |i: usize| crate::report::history::describe(&parsed.history.operations[i], by_line);
@@ -243,13 +243,13 @@ fn stale_explanation(stale: &[Stale], parsed: &Parsed) -> String {
         .as_ref()
         .map(|k| format!("key {k:?}: "))
         .unwrap_or_default();
-    let count = match stale.len() {
-        1 => "a read".to_string(),
-        n => format!("{n} reads"),
+    let (count, pronoun, example) = match stale.len() {
+        1 => ("a read".to_string(), "it", ""),
+        n => (format!("{n} reads"), "they", "e.g. "),
     };
     format!(
-        "{key}{count} returned a value already overwritten when they began (stale), e.g. {}, \
-         after {} had completed",
+        "{key}{count} returned a value already overwritten when {pronoun} began (stale): \
+         {example}{}, after {} had completed",
         op(first.read),
         op(first.overwritten_by)
     )
