@@ -5,7 +5,7 @@
 //! expected: an inconclusive check must never pass a scenario. A failure keeps its output
 //! (verdict, key, the operations to highlight), so the report can show the anomaly.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Instant;
 
 use schemars::JsonSchema;
@@ -173,7 +173,7 @@ fn run_check(
 }
 
 /// The output, and whether the step passes.
-fn verdict(expect: Expect, path: &PathBuf, c: Checked) -> Result<Value, StepError> {
+fn verdict(expect: Expect, path: &Path, c: Checked) -> Result<Value, StepError> {
     let mut output = json!({
         "history": path.display().to_string(),
         "verdict": "linearizable",
@@ -225,7 +225,7 @@ fn verdict(expect: Expect, path: &PathBuf, c: Checked) -> Result<Value, StepErro
     }
 }
 
-fn failed(path: &std::path::Path, message: String, output: Value) -> StepError {
+fn failed(path: &Path, message: String, output: Value) -> StepError {
     StepError::FailedWith {
         message: format!("{}: {message}", path.display()),
         output: Box::new(output),
