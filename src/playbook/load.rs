@@ -1065,9 +1065,12 @@ fn is_identifier(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// "did you mean …?" for serde's "unknown field `cwdd`, expected one of `cwd`, …".
+/// "did you mean …?" for serde's "unknown field `cwdd`, expected one of `cwd`, …", and for
+/// an enum's "unknown variant `registr`, expected `register` or `kv`".
 fn unknown_field_suggestion(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `")?;
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))?;
     let (field, expected) = rest.split_once('`')?;
     let candidates = expected.split('`').skip(1).step_by(2);
     did_you_mean(field, candidates).map(|s| format!("did you mean `{s}`?"))
