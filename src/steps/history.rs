@@ -254,3 +254,75 @@ fn stale_explanation(stale: &[Stale], parsed: &Parsed) -> String {
         op(first.overwritten_by)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STALE: &str = concat!(
+        r#"{"client":0,"f":"write","value":1,"invoke":0,"complete":10,"outcome":"ok"}"#,
+        "\n",
+        r#"{"client":1,"f":"write","value":2,"invoke":20,"complete":30,"outcome":"ok"}"#,
+        "\n\n",
+        r#"{"client":2,"f":"read","value":1,"invoke":40,"complete":50,"outcome":"ok"}"#,
+        "\n",
+    );
+
+    fn checked(text: &str, finding: impl FnOnce(&Parsed) -> Finding) -> Checked {
+        let parsed = crate::history::read(text, None).unwrap();
+        Checked {
+            finding: finding(&parsed),
+            parsed,
+            elapsed: std::time::Duration::ZERO,
+        }
+    }
+
+    fn stale() -> Checked {
+        checked(STALE, |p| Finding::Stale(stale_reads(&p.history)))
+    }
+
+    #[test]
+    fn a_stale_read_fails_the_check_and_is_named_by_its_line() {
+        let Err(StepError::FailedWith { message, output }) =
+            verdict(Expect::Linearizable, Path::new("/h"), stale())
+        else {
+            panic!("a stale read must fail the step")
+        };
+        assert!(
+            message.starts_with("/h: not linearizable — a read returned"),
+            "{message}"
+        );
+        assert_eq!(output["verdict"], "not linearizable");
+        // Line 4 of the file: the blank line counts.
+        assert_eq!(output["anomaly_ops"], json!([3]));
+        assert_eq!(output["stale_reads"], json!([3]));
+        let out = verdict(Expect::NotLinearizable, Path::new("/h"), stale()).unwrap();
+        assert_eq!(out["anomaly_ops"], json!([3]));
+    }
+
+    #[test]
+    fn unknown_fails_whatever_was_expected() {
+        for expect in [Expect::Linearizable, Expect::NotLinearizable] {
+            let c = checked(STALE, |_| {
+                Finding::Searched(Verdict::Unknown(
+                    crate::history::linearizability::Exhausted::Time,
+                ))
+            });
+            let Err(StepError::FailedWith { output, .. }) = verdict(expect, Path::new("/h"), c)
+            else {
+                panic!("unknown must fail")
+            };
+            assert_eq!(output["verdict"], "unknown");
+        }
+    }
+
+    #[test]
+    fn a_negative_control_fails_on_a_linearizable_history() {
+        let c = checked(STALE, |_| Finding::Searched(Verdict::Linearizable));
+        assert!(verdict(Expect::NotLinearizable, Path::new("/h"), c).is_err());
+        let c = checked(STALE, |_| Finding::Searched(Verdict::Linearizable));
+        let out = verdict(Expect::Linearizable, Path::new("/h"), c).unwrap();
+        assert_eq!(out["anomaly_ops"], json!([]));
+        assert_eq!(out["explanation"], Value::Null);
+    }
+}

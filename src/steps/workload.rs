@@ -309,22 +309,23 @@ fn write_history(path: &std::path::Path, history: &History) -> Result<(), StepEr
 }
 
 fn summary(history: &History, path: &std::path::Path, client_ids: u64) -> Value {
-    let mut by_f = serde_json::Map::new();
-    let mut counts = [0u64; 3];
+    let mut by_f = std::collections::BTreeMap::<&str, u64>::new();
+    let mut by_outcome = std::collections::HashMap::<Outcome, u64>::new();
     for op in &history.operations {
-        let f = crate::history::json_lines::function_name(&op.call);
-        let n = by_f.entry(f).or_insert(json!(0));
-        *n = json!(n.as_u64().unwrap_or(0) + 1);
-        counts[op.outcome as usize] += 1;
+        *by_f
+            .entry(crate::history::json_lines::function_name(&op.call))
+            .or_default() += 1;
+        *by_outcome.entry(op.outcome).or_default() += 1;
     }
+    let count = |outcome| by_outcome.get(&outcome).copied().unwrap_or(0);
     let first = history.operations.iter().map(|o| o.invoke).min();
     let last = history.operations.iter().filter_map(|o| o.complete).max();
     json!({
         "history": path.display().to_string(),
         "operations": history.operations.len(),
-        "ok": counts[Outcome::Ok as usize],
-        "fail": counts[Outcome::Fail as usize],
-        "unknown": counts[Outcome::Unknown as usize],
+        "ok": count(Outcome::Ok),
+        "fail": count(Outcome::Fail),
+        "unknown": count(Outcome::Unknown),
         "by_f": by_f,
         "client_ids": client_ids,
         "elapsed_ms": first.zip(last).map_or(0, |(f, l)| l.saturating_sub(f) / 1000),
@@ -487,5 +488,64 @@ fn outcome_of(e: &EtcdError) -> Outcome {
         Outcome::Fail
     } else {
         Outcome::Unknown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(client: u64, call: Call, outcome: Outcome) -> Operation {
+        Operation {
+            client,
+            key: Some("k".into()),
+            call,
+            invoke: 1000,
+            complete: Some(5000),
+            outcome,
+        }
+    }
+
+    #[test]
+    fn the_summary_counts_outcomes_and_functions() {
+        let history = History {
+            operations: vec![
+                op(0, Call::Write(1), Outcome::Ok),
+                op(1, Call::Read(Some(1)), Outcome::Ok),
+                op(2, Call::Cas { from: 3, to: 2 }, Outcome::Fail),
+                op(3, Call::Write(3), Outcome::Unknown),
+            ],
+        };
+        let out = summary(&history, std::path::Path::new("/h.jsonl"), 5);
+        assert_eq!(
+            out,
+            json!({
+                "history": "/h.jsonl", "operations": 4, "ok": 2, "fail": 1, "unknown": 1,
+                "by_f": {"cas": 1, "read": 1, "write": 2}, "client_ids": 5, "elapsed_ms": 4,
+            })
+        );
+    }
+
+    /// A request that never reached etcd did nothing; one that got no answer may have.
+    #[test]
+    fn only_a_request_that_never_left_certainly_failed() {
+        let unreachable = EtcdError::Unreachable {
+            endpoint: "e".into(),
+            reason: "refused".into(),
+        };
+        let no_answer = EtcdError::NoAnswer {
+            endpoint: "e".into(),
+            reason: "timeout".into(),
+        };
+        let refused = EtcdError::Api {
+            endpoint: "e".into(),
+            status: 503,
+            message: "etcdserver: request timed out".into(),
+        };
+        assert_eq!(outcome_of(&unreachable), Outcome::Fail);
+        assert_eq!(outcome_of(&no_answer), Outcome::Unknown);
+        assert_eq!(outcome_of(&refused), Outcome::Unknown);
+        assert_eq!(set_outcome(Ok(false)), Outcome::Fail);
+        assert_eq!(set_outcome(Ok(true)), Outcome::Ok);
     }
 }
