@@ -5,6 +5,7 @@ pub mod cgroup;
 pub mod command;
 pub mod disk;
 pub mod docker;
+pub mod etcd;
 pub mod http;
 pub mod limits;
 pub mod netns;

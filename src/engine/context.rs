@@ -549,6 +549,36 @@ impl StepContext {
         crate::clients::http::client()
     }
 
+    /// A file name stem for what this step records, unique per scenario, trial, step and run
+    /// start: `<scenario>-t<trial>-<step>-<started_at>`, with only characters every file
+    /// system takes.
+    pub fn artifact_stem(&self) -> String {
+        let run = |field: &str| {
+            self.shared
+                .run
+                .get_attr(field)
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        };
+        let step = self.step();
+        let step = step
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("step{}", step.index + 1));
+        let stem = format!(
+            "{}-t{}-{step}-{}",
+            run("scenario"),
+            run("trial"),
+            run("started_at")
+        );
+        stem.chars()
+            .map(|c| match c {
+                'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' | '.' => c,
+                _ => '-',
+            })
+            .collect()
+    }
+
     /// The playbook's directory: relative paths in parameters start here.
     pub fn base_dir(&self) -> &Path {
         self.shared.playbook.dir()

@@ -604,6 +604,9 @@ async fn execute(
                 StepError::Cancelled => StepStatus::Cancelled,
                 _ => StepStatus::Failed,
             };
+            if let StepError::FailedWith { output, .. } = &e {
+                record.output = Some((**output).clone());
+            }
             record.error = Some(ErrorRecord::from(&e));
         }
     }

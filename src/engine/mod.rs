@@ -35,6 +35,13 @@ pub enum StepError {
     /// The step ran and its expectation did not hold (an assertion, an exit code, a status).
     #[error("{0}")]
     Failed(String),
+    /// [`StepError::Failed`], with what the step found: the report keeps it as the step's
+    /// output, as it keeps a failed `until`'s last output (a failed check's anomaly).
+    #[error("{message}")]
+    FailedWith {
+        message: String,
+        output: Box<serde_json::Value>,
+    },
     /// Something the scenario depends on could not be reached (an endpoint, the Docker daemon).
     #[error("{0}")]
     Environment(String),

@@ -55,7 +55,7 @@ pub struct ErrorRecord {
 impl From<&StepError> for ErrorRecord {
     fn from(e: &StepError) -> Self {
         let kind = match e {
-            StepError::Failed(_) => ErrorKind::Failed,
+            StepError::Failed(_) | StepError::FailedWith { .. } => ErrorKind::Failed,
             StepError::Environment(_) | StepError::DockerUnreachable(_) => ErrorKind::Environment,
             StepError::Params(_) => ErrorKind::Params,
             StepError::Template(_) => ErrorKind::Template,

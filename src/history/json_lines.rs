@@ -82,6 +82,18 @@ pub fn line(op: &Operation) -> String {
     serde_json::to_string(&line).expect("a history line serializes")
 }
 
+/// The `f` of a call, as a line names it.
+pub fn function_name(call: &Call) -> &'static str {
+    match call {
+        Call::Read(_) => "read",
+        Call::Write(_) => "write",
+        Call::Cas { .. } => "cas",
+        Call::Get(_) => "get",
+        Call::Put(_) => "put",
+        Call::Append(_) => "append",
+    }
+}
+
 pub(super) fn parse(text: &str) -> Result<(History, Lines), ParseError> {
     let mut history = History::default();
     let mut lines = Vec::new();

@@ -12,6 +12,7 @@ pub mod jepsen;
 pub mod json_lines;
 pub mod linearizability;
 pub mod models;
+pub mod stale;
 
 use std::fmt;
 
@@ -178,6 +179,9 @@ pub struct Parsed {
     pub format: Format,
     pub model: Model,
     pub history: History,
+    /// The 1-based line of the file each operation of `history` was read from (its
+    /// invocation's, in event formats).
+    pub lines: Vec<usize>,
 }
 
 /// Reads a history in any known format; `model` (the user's `--model`) overrides the one the
@@ -218,6 +222,7 @@ pub fn read(text: &str, model: Option<Model>) -> Result<Parsed, ParseError> {
         format,
         model,
         history,
+        lines,
     })
 }
 

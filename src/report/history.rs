@@ -24,7 +24,7 @@ pub fn text(checked: &Checked) -> Option<String> {
 
 /// The blocked operation(s), the longest legal prefix and the state(s) it leaves. Jepsen and
 /// EDN histories are timed by line number, so their operations are shown with their lines.
-fn why(v: &Violation, parsed: &Parsed) -> String {
+pub fn why(v: &Violation, parsed: &Parsed) -> String {
     let by_line = parsed.format != Format::JsonLines;
     let op = |&i: &usize| describe(&parsed.history.operations[i], by_line);
     let key = v
@@ -51,7 +51,7 @@ fn why(v: &Violation, parsed: &Parsed) -> String {
 }
 
 /// `client 3 read → 2 [85, 86]`, or `(lines 85–86)`; an unknown operation ends at `∞`.
-fn describe(op: &Operation, by_line: bool) -> String {
+pub fn describe(op: &Operation, by_line: bool) -> String {
     let unknown = op.outcome == Outcome::Unknown;
     let call = if unknown {
         format!("{} (unknown)", op.call)

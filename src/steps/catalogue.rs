@@ -241,6 +241,10 @@ mod tests {
             ),
             ("kill", "uses = \"docker.kill\"\nwith = { service = \"x\" }"),
             (
+                "workload",
+                "uses = \"workload.etcd\"\nwith = { endpoints = [\"http://127.0.0.1:1\"], duration = \"1s\" }",
+            ),
+            (
                 "pause",
                 "uses = \"docker.pause\"\nwith = { service = \"x\" }",
             ),

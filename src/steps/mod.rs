@@ -22,8 +22,10 @@ mod compose;
 mod disk;
 mod dns;
 pub mod docker;
+mod etcd;
 mod exec;
 mod fault;
+mod history;
 mod http;
 mod load;
 mod log;
@@ -34,6 +36,7 @@ pub mod select;
 mod set;
 mod sleep;
 pub mod undo;
+mod workload;
 
 use select::Selector;
 
@@ -147,6 +150,11 @@ unbounded!(
     pd::WaitHealthyParams,
     pd::RegionsCheckParams,
     pd::ConfigParams,
+    etcd::EndpointParams,
+    etcd::EndpointsParams,
+    etcd::WaitHealthyParams,
+    etcd::PutParams,
+    etcd::GetParams,
 );
 
 /// Applies [`Params::bounds`] at validation: a value written literally is reported at its place in the
@@ -258,6 +266,12 @@ registry! {
     PdRegionsCheck => "pd.regions_check", pd::RegionsCheckParams, pd::REGIONS_CHECK_DOC, pd::regions_check;
     PdConfig => "pd.config", pd::ConfigParams, pd::CONFIG_DOC, pd::config;
     PdLeader => "pd.leader", pd::PdParams, pd::LEADER_DOC, pd::leader;
+    EtcdMembers => "etcd.members", etcd::EndpointParams, etcd::MEMBERS_DOC, etcd::members;
+    EtcdStatus => "etcd.status", etcd::EndpointParams, etcd::STATUS_DOC, etcd::status;
+    EtcdLeader => "etcd.leader", etcd::EndpointsParams, etcd::LEADER_DOC, etcd::leader;
+    EtcdWaitHealthy => "etcd.wait_healthy", etcd::WaitHealthyParams, etcd::WAIT_HEALTHY_DOC, etcd::wait_healthy;
+    EtcdPut => "etcd.put", etcd::PutParams, etcd::PUT_DOC, etcd::put;
+    EtcdGet => "etcd.get", etcd::GetParams, etcd::GET_DOC, etcd::get;
     DockerKill => "docker.kill", docker::KillParams, docker::KILL_DOC, docker::kill;
     DockerStop => "docker.stop", docker::StopParams, docker::STOP_DOC, docker::stop;
     DockerStart => "docker.start", docker::StartParams, docker::START_DOC, docker::start;
@@ -280,6 +294,8 @@ registry! {
     DiskRestore => "disk.restore", disk::RestoreParams, disk::RESTORE_DOC, disk::restore;
     ProcessSignal => "process.signal", process::SignalParams, process::DOC, process::run;
     FaultExec => "fault.exec", fault::ExecParams, fault::EXEC_DOC, fault::exec;
+    HistoryCheck => "history.check", history::CheckParams, history::CHECK_DOC, history::check;
+    WorkloadEtcd => "workload.etcd", workload::EtcdWorkloadParams, workload::ETCD_DOC, workload::etcd;
     FaultDockerExec => "fault.docker_exec", fault::DockerExecParams, fault::DOCKER_EXEC_DOC, fault::docker_exec;
 }
 
@@ -296,6 +312,7 @@ impl StepKind {
         match self {
             StepKind::PdWaitStores => of(params, |p: &pd::WaitStoresParams| p.interval.0),
             StepKind::PdWaitHealthy => of(params, |p: &pd::WaitHealthyParams| p.interval.0),
+            StepKind::EtcdWaitHealthy => of(params, |p: &etcd::WaitHealthyParams| p.interval.0),
             StepKind::DockerWait => of(params, docker::WaitParams::pause),
             _ => None,
         }
@@ -305,7 +322,7 @@ impl StepKind {
     /// asked to end (through [`StepContext::stopped`]) and keeps the output it returns, instead
     /// of being dropped: a load generator's figures are what the scenario asserts on.
     pub fn stops_gracefully(self) -> bool {
-        matches!(self, StepKind::LoadHttp)
+        matches!(self, StepKind::LoadHttp | StepKind::WorkloadEtcd)
     }
 
     pub fn from_name(name: &str) -> Option<StepKind> {
