@@ -425,6 +425,9 @@ pub struct StepContext {
     /// Cancelled when `await` with `cancel = true` stops this step, if it is a background step
     /// whose kind [stops gracefully](StepKind::stops_gracefully); never cancelled otherwise.
     pub(crate) stop: CancellationToken,
+    /// How late the step saw what it waited for, if it knows better than its polling
+    /// interval (see [`StepContext::seen_within`]).
+    pub(crate) seen: Mutex<Option<std::time::Duration>>,
 }
 
 impl StepContext {
@@ -502,6 +505,17 @@ impl StepContext {
             step: self.step(),
             message,
         });
+    }
+
+    /// Says that what the step waited for happened at most `lag` before the step saw it (a
+    /// wait told by an event): the step's recorded resolution becomes `lag` instead of its
+    /// polling interval.
+    pub fn seen_within(&self, lag: std::time::Duration) {
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(lag);
+    }
+
+    pub(crate) fn seen(&self) -> Option<std::time::Duration> {
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn last_status(&self) -> Option<String> {
