@@ -185,7 +185,17 @@ async fn run_steps(shared: &Arc<RunShared>, cancel: &CancellationToken) -> (Vec<
             break;
         }
         if step.background {
+            let ready = step
+                .kind
+                .holds_until_ready()
+                .then(|| shared.await_ready(step.index));
             start_background(shared, step, cancel);
+            if let Some(ready) = ready {
+                tokio::select! {
+                    _ = ready.cancelled() => {}
+                    _ = cancel.cancelled() => {}
+                }
+            }
             continue;
         }
         let record = execute(shared, step, cancel, None).await;
@@ -208,7 +218,10 @@ fn start_background(shared: &Arc<RunShared>, step: &Step, cancel: &CancellationT
     let handle = tokio::spawn(async move {
         let (task_shared, task_stop, task_abort) = task;
         let step = task_shared.step(Phase::Steps, index);
-        execute(&task_shared, step, &task_stop, Some(&task_abort)).await
+        let record = execute(&task_shared, step, &task_stop, Some(&task_abort)).await;
+        // A step that ended before it was ready (skipped, failed to bind) holds nothing.
+        task_shared.mark_ready(Phase::Steps, index);
+        record
     });
     let id = step
         .id
