@@ -90,7 +90,7 @@ pub async fn wait(p: WaitParams, cx: &StepContext) -> Result<Value, StepError> {
     }
     let start = Instant::now();
     let hit = select(cx, &p.selector()).await?;
-    let mut engine = Engine {
+    let mut containers = Containers {
         docker: cx.docker().await?,
         names: hit.iter().map(|c| c.name.clone()).collect(),
         params: &p,
@@ -100,7 +100,7 @@ pub async fn wait(p: WaitParams, cx: &StepContext) -> Result<Value, StepError> {
         .flatten()
         .collect::<Vec<_>>()
         .join(" and ");
-    let done = watch(&mut engine, p.pause(), |look| {
+    let done = watch(&mut containers, p.pause(), |look| {
         cx.status(format!("{}/{} {wanted}", look.ready, look.containers.len()))
     })
     .await?;
@@ -139,13 +139,13 @@ trait Watched {
     fn events(&self, since: SystemTime) -> BoxStream<'static, Result<SystemTime, DockerError>>;
 }
 
-struct Engine<'a> {
+struct Containers<'a> {
     docker: &'a DockerClient,
     names: Vec<String>,
     params: &'a WaitParams,
 }
 
-impl Watched for Engine<'_> {
+impl Watched for Containers<'_> {
     async fn look(&mut self) -> Result<Look, StepError> {
         let mut look = Look {
             containers: Vec::new(),
