@@ -122,3 +122,25 @@ with = { steps = ["diag"] }
         "{message}"
     );
 }
+
+#[test]
+fn a_skipped_background_receive_does_not_hold_the_playbook() {
+    let dir = scratch("receive-skipped");
+    let playbook = r#"[scenario]
+name = "receive"
+[[steps]]
+id = "diag"
+uses = "http.receive"
+background = true
+if = "false"
+with = { port = 18745 }
+[[steps]]
+id = "next"
+uses = "log"
+with = { message = "went on" }
+"#;
+    let (out, report) = run(&dir, playbook, &[]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(step(&report, "diag")["status"], "skipped");
+    assert_eq!(step(&report, "next")["status"], "passed");
+}
