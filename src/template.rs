@@ -35,7 +35,38 @@ pub fn environment() -> Environment<'static> {
     // Python's string, list and dict methods (`.startswith()`, `.split()`, `.items()`), which
     // people who write Jinja expressions expect to work.
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    // Times between events of a run (a fault's `at`, a report's arrival, now): the outputs
+    // carry RFC 3339 times, and a metric such as time-to-repair is a difference of two.
+    env.add_filter("timestamp", timestamp);
+    env.add_function("now", now);
     env
+}
+
+/// The global functions chaosplay adds to minijinja's, which validation accepts as names.
+pub const FUNCTIONS: &[&str] = &["now"];
+
+/// `"2026-12-05T10:00:00.250Z" | timestamp`: seconds since the Unix epoch, with fractions.
+fn timestamp(text: &str) -> Result<f64, minijinja::Error> {
+    let at = humantime::parse_rfc3339_weak(text).map_err(|e| {
+        minijinja::Error::new(
+            ErrorKind::InvalidOperation,
+            format!("`{text}` is not an RFC 3339 time: {e}"),
+        )
+    })?;
+    Ok(epoch_seconds(at))
+}
+
+/// `now()`: the current time in seconds since the Unix epoch, with fractions; e.g.
+/// `(now() - (steps.kill.at | timestamp)) * 1000` is the milliseconds since a kill.
+fn now() -> f64 {
+    epoch_seconds(std::time::SystemTime::now())
+}
+
+fn epoch_seconds(at: std::time::SystemTime) -> f64 {
+    match at.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64(),
+        Err(before) => -before.duration().as_secs_f64(),
+    }
 }
 
 /// If the whole string is one `{{ expression }}`, the expression: its value keeps its type
@@ -118,6 +149,35 @@ pub fn error_message(e: &minijinja::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamp_reads_rfc3339_and_now_is_after_it() {
+        let env = environment();
+        let eval = |e: &str| {
+            env.compile_expression(e)
+                .unwrap()
+                .eval(())
+                .map(|v| v.to_string())
+        };
+        assert_eq!(
+            eval("'1970-01-01T00:00:01.250Z' | timestamp").unwrap(),
+            "1.25"
+        );
+        assert_eq!(
+            eval("'2026-12-05T10:00:00.5Z' | timestamp").unwrap(),
+            "1796464800.5"
+        );
+        assert_eq!(
+            eval("now() > ('2026-01-01T00:00:00Z' | timestamp)").unwrap(),
+            "True"
+        );
+        let e = eval("'yesterday' | timestamp").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("`yesterday` is not an RFC 3339 time"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn sole_expression_only_for_whole_string() {

@@ -233,3 +233,61 @@ timeout = "10s"
     assert!(report["runs"][0]["undo"].as_array().unwrap().is_empty());
     assert_eq!(state("cpt-pause-db-1"), "running");
 }
+
+/// Milliseconds since the epoch of an RFC 3339 time, as the report writes them.
+fn epoch_ms(rfc3339: &str) -> f64 {
+    let t = humantime::parse_rfc3339(rfc3339).unwrap_or_else(|e| panic!("{rfc3339}: {e}"));
+    t.duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        * 1000.0
+}
+
+#[test]
+fn wait_is_told_of_a_kill_by_the_engine_event_not_by_its_fallback_look() {
+    let f = Fixture::new("cpt-wait-event", &["db"]);
+    let dir = scratch("docker-wait-event");
+    // The kill comes a second after the wait's first look, whose fallback would look again
+    // only after a minute: only the event can end the wait in time.
+    let steps = r#"
+[[steps]]
+id = "later"
+uses = "exec"
+background = true
+with = { argv = ["sh", "-c", "sleep 1 && docker kill cpt-wait-event-db-1"] }
+[[steps]]
+id = "down"
+uses = "docker.wait"
+with = { service = "db", state = "exited", interval = "60s" }
+timeout = "30s"
+[[steps]]
+uses = "await"
+with = { steps = ["later"] }
+"#;
+    let (out, report) = run(&dir, &playbook(&f.project, steps), &[]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    let down = step(&report, "down");
+    assert_eq!(down["output"]["seen_by"], "event", "{down:#}");
+    let resolution_us = down["resolution_us"].as_u64().unwrap();
+    assert!(
+        resolution_us < 60_000_000,
+        "the event, not the 60s interval, sets the resolution: {down:#}"
+    );
+    // The step ended after the engine stamped the change, and no earlier than the resolution
+    // it claims after it (the lag is measured before the step's end is taken).
+    let run = &report["runs"][0];
+    let end_ms = epoch_ms(run["started_at"].as_str().unwrap())
+        + (down["start_us"].as_u64().unwrap() + down["duration_us"].as_u64().unwrap()) as f64
+            / 1000.0;
+    let changed_ms = epoch_ms(down["output"]["changed_at"].as_str().unwrap());
+    let after_change_ms = end_ms - changed_ms;
+    assert!(
+        after_change_ms >= -1.0,
+        "ended {after_change_ms} ms after the change"
+    );
+    assert!(
+        resolution_us as f64 / 1000.0 <= after_change_ms + 1.0,
+        "resolution {resolution_us} µs, ended {after_change_ms} ms after the change"
+    );
+    assert_eq!(state("cpt-wait-event-db-1"), "exited");
+}

@@ -296,3 +296,64 @@ fn etcd_dns_failure_keeps_the_member_serving_and_it_resolves_again_after_heal() 
         project_objects("chaosplay-etcd-dns")
     );
 }
+
+#[test]
+fn tikv_operator_eval_times_the_reference_operator_on_the_simulator() {
+    let report = run_tikv_sim(
+        "tikv-operator-eval",
+        &["--seed", "24", "--trials", "2", "-q"],
+    );
+    assert_sane_summary(&report, 2);
+    for run in report["runs"].as_array().unwrap() {
+        let metrics = &run["metrics"];
+        assert_eq!(metrics["diagnosis_right"], 1.0, "{metrics}");
+        let detect = metrics["time_to_detect_ms"].as_f64().unwrap();
+        let repair = metrics["time_to_repair_ms"].as_f64().unwrap();
+        // PD calls a store Disconnected 3 s (the simulator's setting) after its last heartbeat:
+        // the operator cannot know sooner, and repairs after it reports.
+        assert!(detect > 0.0 && detect < repair, "{metrics}");
+    }
+    let diagnosis = &step(&report, "the operator reports its diagnosis")["output"];
+    let kill = &step(&report, "kill")["output"];
+    assert_eq!(diagnosis["body"]["container"], kill["container"]);
+    assert_eq!(diagnosis["path"], "/diagnosis");
+}
+
+/// Without an operator nobody reports or repairs: the run fails saying what did not come, and
+/// cleanup still starts the killed store and removes the cluster.
+#[test]
+fn tikv_operator_eval_without_an_operator_fails_and_cleanup_restores() {
+    let _one_at_a_time = TIKV.lock().unwrap_or_else(|e| e.into_inner());
+    let (out, report) = run_scenario(
+        "tikv-operator-eval",
+        &[
+            "--var",
+            "subject=sim",
+            "--var",
+            "operator=false",
+            "--var",
+            "detect_within=8s",
+            "--seed",
+            "25",
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stdout));
+    let diagnosis = step(&report, "the operator reports its diagnosis");
+    assert_eq!(diagnosis["status"], "timed_out", "{diagnosis:#}");
+    let message = step(&report, "wait for the operator's report")["error"]["message"]
+        .as_str()
+        .unwrap();
+    assert!(message.contains("`diagnosis` timed out"), "{message}");
+    let killed = step(&report, "kill")["output"]["container"]
+        .as_str()
+        .unwrap();
+    let undo = report["runs"][0]["undo"].as_array().unwrap();
+    assert_eq!(undo.len(), 1, "{undo:?}");
+    assert_eq!(undo[0]["description"], format!("start {killed}"));
+    assert_eq!(undo[0]["ok"], true);
+    assert!(
+        project_objects("chaosplay-tikv").is_empty(),
+        "left behind: {:?}",
+        project_objects("chaosplay-tikv")
+    );
+}

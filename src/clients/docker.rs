@@ -11,9 +11,9 @@ use bollard::models::{
     SystemInfoCgroupVersionEnum,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RestartContainerOptionsBuilder,
-    StopContainerOptionsBuilder, TopOptionsBuilder,
+    CreateContainerOptionsBuilder, EventsOptionsBuilder, KillContainerOptionsBuilder,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    RestartContainerOptionsBuilder, StopContainerOptionsBuilder, TopOptionsBuilder,
 };
 use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
 use futures_util::StreamExt;
@@ -330,6 +330,37 @@ impl DockerClient {
             .map(|s| s.to_string())
             .filter(|s| !s.is_empty() && s != "none");
         Ok((status, health))
+    }
+
+    /// The engine's events about `containers` (names or ids) from `since` on, as the times the
+    /// daemon stamped them (nanoseconds). With `since` in the past the daemon first replays what
+    /// it already has, so a change between a look and the subscription is not missed. Only
+    /// the response's head is under the per-call deadline: the stream itself stays open until
+    /// dropped, and ends with an error when the connection breaks.
+    pub fn container_events(
+        &self,
+        containers: &[String],
+        since: std::time::SystemTime,
+    ) -> impl futures_util::Stream<Item = Result<std::time::SystemTime, DockerError>> + Send + use<>
+    {
+        let since = since
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let since = format!("{}.{:09}", since.as_secs(), since.subsec_nanos());
+        let filters = HashMap::from([
+            ("type".to_string(), vec!["container".to_string()]),
+            ("container".to_string(), containers.to_vec()),
+        ]);
+        let options = EventsOptionsBuilder::new()
+            .since(&since)
+            .filters(&filters)
+            .build();
+        let client = self.clone();
+        self.api.events(Some(options)).map(move |event| {
+            let event = event.map_err(|e| client.classify("follow the events of", e))?;
+            let nanos = event.time_nano.unwrap_or_default().max(0) as u64;
+            Ok(std::time::UNIX_EPOCH + Duration::from_nanos(nanos))
+        })
     }
 
     /// `GET /containers/{name}/json`, under the per-call deadline.

@@ -95,6 +95,9 @@ pub(crate) struct RunShared {
     /// How finely each recorded metric is known, where that is known.
     pub resolutions: Mutex<BTreeMap<String, f64>>,
     background: Mutex<HashMap<String, Background>>,
+    /// Fired when the background step at this index is ready (or has ended), for kinds that
+    /// [hold the playbook until ready](crate::steps::StepKind::holds_until_ready).
+    ready: Mutex<HashMap<usize, CancellationToken>>,
     docker: tokio::sync::OnceCell<DockerClient>,
     /// The compose project the run owns: selectors only see its containers.
     project: Option<String>,
@@ -143,6 +146,7 @@ impl RunShared {
             recorded: Mutex::default(),
             resolutions: Mutex::default(),
             background: Mutex::default(),
+            ready: Mutex::default(),
             joined: Mutex::default(),
             in_flight: tokio_util::task::TaskTracker::new(),
             docker_given_up: std::sync::OnceLock::new(),
@@ -351,6 +355,26 @@ impl RunShared {
         };
     }
 
+    /// A token fired when the background step at `index` is ready: the engine waits for it
+    /// before going on.
+    pub fn await_ready(&self, index: usize) -> CancellationToken {
+        let token = CancellationToken::new();
+        let mut map = self.ready.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(index, token.clone());
+        token
+    }
+
+    /// Fires the token of [`RunShared::await_ready`], if anyone waits on it.
+    pub fn mark_ready(&self, phase: Phase, index: usize) {
+        if phase != Phase::Steps {
+            return;
+        }
+        let mut map = self.ready.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(token) = map.remove(&index) {
+            token.cancel();
+        }
+    }
+
     pub fn add_background(&self, id: String, background: Background) {
         let mut map = self.background.lock().unwrap_or_else(|e| e.into_inner());
         map.insert(id, background);
@@ -432,6 +456,9 @@ pub struct StepContext {
     pub(crate) stop: CancellationToken,
     /// What the step noticed without failing (a soft assertion), moved into its record.
     pub(crate) warnings: Mutex<Vec<String>>,
+    /// How late the step saw what it waited for, if it knows better than its polling
+    /// interval (see [`StepContext::seen_within`]).
+    pub(crate) seen: Mutex<Option<std::time::Duration>>,
 }
 
 impl StepContext {
@@ -521,6 +548,24 @@ impl StepContext {
             step: self.step(),
             message,
         });
+    }
+
+    /// Says that what the step waited for happened at most `lag` before the step saw it (a
+    /// wait told by an event): the step's recorded resolution becomes `lag` instead of its
+    /// polling interval.
+    pub fn seen_within(&self, lag: std::time::Duration) {
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(lag);
+    }
+
+    /// Says the step is ready for what comes after it (a listener is bound): a background step
+    /// of a kind that [holds until ready](crate::steps::StepKind::holds_until_ready) lets the
+    /// playbook go on from here.
+    pub fn ready(&self) {
+        self.shared.mark_ready(self.phase, self.index);
+    }
+
+    pub(crate) fn seen(&self) -> Option<std::time::Duration> {
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn last_status(&self) -> Option<String> {

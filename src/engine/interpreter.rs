@@ -185,7 +185,17 @@ async fn run_steps(shared: &Arc<RunShared>, cancel: &CancellationToken) -> (Vec<
             break;
         }
         if step.background {
+            let ready = step
+                .kind
+                .holds_until_ready()
+                .then(|| shared.await_ready(step.index));
             start_background(shared, step, cancel);
+            if let Some(ready) = ready {
+                tokio::select! {
+                    _ = ready.cancelled() => {}
+                    _ = cancel.cancelled() => {}
+                }
+            }
             continue;
         }
         let record = execute(shared, step, cancel, None).await;
@@ -208,7 +218,10 @@ fn start_background(shared: &Arc<RunShared>, step: &Step, cancel: &CancellationT
     let handle = tokio::spawn(async move {
         let (task_shared, task_stop, task_abort) = task;
         let step = task_shared.step(Phase::Steps, index);
-        execute(&task_shared, step, &task_stop, Some(&task_abort)).await
+        let record = execute(&task_shared, step, &task_stop, Some(&task_abort)).await;
+        // A step that ended before it was ready (skipped, failed to bind) holds nothing.
+        task_shared.mark_ready(Phase::Steps, index);
+        record
     });
     let id = step
         .id
@@ -701,12 +714,13 @@ async fn attempt_all(
         last_status: Default::default(),
         warnings: Default::default(),
         stop,
+        seen: Default::default(),
     };
     let timings = timings(shared, step)?;
-    record.resolution_us = step
-        .until
-        .as_ref()
-        .map(|_| timings.interval.0)
+    // `until`'s interval and retry delays add to the step's own resolution: its polling
+    // interval, or how late it says it saw the change (`StepContext::seen_within`).
+    let mut outer = step.until.as_ref().map(|_| timings.interval.0);
+    record.resolution_us = outer
         .into_iter()
         .chain(step.kind.poll_interval(&params))
         .max()
@@ -732,7 +746,13 @@ async fn attempt_all(
             // must not count as a pass. (A token is cancelled before its children are seen to
             // be, so this check cannot miss it.)
             Ok(_) if cancel.is_cancelled() => return Err(StepError::Cancelled),
-            Ok(output) => return Ok(Some(output)),
+            Ok(output) => {
+                if let Some(seen) = cx.seen() {
+                    record.resolution_us =
+                        Some(timing::micros(outer.map_or(seen, |o| o.max(seen))));
+                }
+                return Ok(Some(output));
+            }
             Err(
                 e @ (StepError::Cancelled | StepError::Params(_) | StepError::DockerUnreachable(_)),
             ) => return Err(e),
@@ -751,6 +771,7 @@ async fn attempt_all(
                 }
                 // A retry is a poll too: what it waits for may have come just after a failure.
                 record.resolution_us = record.resolution_us.max(Some(timing::micros(delay)));
+                outer = outer.max(Some(delay));
                 // Saturating: `delay × backoff^n` leaves Duration's range after enough attempts.
                 delay = std::time::Duration::try_from_secs_f64(
                     delay.as_secs_f64() * step.retry.backoff,

@@ -32,6 +32,7 @@ mod log;
 mod network;
 mod pd;
 mod process;
+mod receive;
 pub mod select;
 mod set;
 mod sleep;
@@ -254,6 +255,7 @@ registry! {
     Assert => "assert", assert::AssertParams, assert::DOC, assert::run;
     Exec => "exec", exec::ExecParams, exec::DOC, exec::run;
     HttpRequest => "http.request", http::HttpRequestParams, http::DOC, http::run;
+    HttpReceive => "http.receive", receive::ReceiveParams, receive::DOC, receive::run;
     LoadHttp => "load.http", load::LoadHttpParams, load::DOC, load::run;
     Await => "await", await_::AwaitParams, await_::DOC, await_::run;
     ComposeUp => "compose.up", compose::UpParams, compose::UP_DOC, compose::up;
@@ -323,6 +325,13 @@ impl StepKind {
     /// of being dropped: a load generator's figures are what the scenario asserts on.
     pub fn stops_gracefully(self) -> bool {
         matches!(self, StepKind::LoadHttp | StepKind::WorkloadEtcd)
+    }
+
+    /// Whether a background step of this kind holds the playbook until it says it is ready
+    /// ([`StepContext::ready`]) or ends: a listener must be bound before the step after it
+    /// starts whoever will talk to it.
+    pub fn holds_until_ready(self) -> bool {
+        matches!(self, StepKind::HttpReceive)
     }
 
     pub fn from_name(name: &str) -> Option<StepKind> {

@@ -194,6 +194,7 @@ fn reference_problem(path: &str, scope: &Scope<'_>) -> Option<(String, Option<St
         "env" => None,
         // minijinja's own global functions
         "range" | "dict" | "namespace" | "debug" => None,
+        name if crate::template::FUNCTIONS.contains(&name) => None,
         other => {
             let roots = CONTEXT_ROOTS.iter().copied().filter(|r| *r != "output");
             let label = suggest(other, &mut CONTEXT_ROOTS.iter().copied()).or_else(|| {

@@ -5,8 +5,6 @@
 
 use std::time::Duration as StdDuration;
 
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::select::{self, hit_output, hit_outputs, select, selector_params};
@@ -18,6 +16,9 @@ use crate::engine::{StepContext, StepError};
 pub mod limit;
 pub mod signal;
 pub mod stress;
+mod wait;
+
+pub use wait::{WAIT_DOC, WaitParams, wait};
 
 const HIT_OUTPUTS: &[(&str, &str)] = hit_outputs!();
 
@@ -309,132 +310,6 @@ pub async fn exec(p: ExecParams, cx: &StepContext) -> Result<Value, StepError> {
         "stderr": first["stderr"],
         "results": results,
     }))
-}
-
-selector_params! {
-    pick = "select::pick_all";
-    pub struct WaitParams {
-        /// Wanted state: running, exited, paused, created, restarting, removing or dead.
-        #[serde(default)]
-        pub state: Option<ContainerState>,
-        /// Wanted health: healthy, unhealthy or starting.
-        #[serde(default)]
-        pub health: Option<Health>,
-        /// Pause between checks.
-        #[serde(default = "half_second")]
-        pub interval: Duration,
-    }
-}
-
-/// A container's state as the Engine API reports it (`State.Status`): a closed set, so a
-/// misspelt one is refused at validation with a suggestion instead of waiting out the timeout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ContainerState {
-    Created,
-    Running,
-    Paused,
-    Restarting,
-    Removing,
-    Exited,
-    Dead,
-}
-
-/// A container's health as its healthcheck reports it (`State.Health.Status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Health {
-    Starting,
-    Healthy,
-    Unhealthy,
-}
-
-impl ContainerState {
-    fn name(self) -> &'static str {
-        match self {
-            ContainerState::Created => "created",
-            ContainerState::Running => "running",
-            ContainerState::Paused => "paused",
-            ContainerState::Restarting => "restarting",
-            ContainerState::Removing => "removing",
-            ContainerState::Exited => "exited",
-            ContainerState::Dead => "dead",
-        }
-    }
-}
-
-impl Health {
-    fn name(self) -> &'static str {
-        match self {
-            Health::Starting => "starting",
-            Health::Healthy => "healthy",
-            Health::Unhealthy => "unhealthy",
-        }
-    }
-}
-
-fn half_second() -> Duration {
-    Duration::from_millis(500)
-}
-
-impl WaitParams {
-    /// The pause between checks: `interval`, but never under 10 ms, so a tiny one cannot
-    /// flood the daemon.
-    pub fn pause(&self) -> StdDuration {
-        StdDuration::max(self.interval.0, StdDuration::from_millis(10))
-    }
-}
-
-pub const WAIT_DOC: StepDoc = StepDoc {
-    summary: "Wait until the selected containers (all matches by default) reach a state and/or health; bounded by the step's timeout.",
-    outputs: &[
-        (
-            "containers",
-            "each container's name, state and health when the wait ended",
-        ),
-        ("elapsed_ms", "how long the wait took"),
-    ],
-    expressions: &[],
-    read_only: true,
-    needs_docker: true,
-    effect: Effect::None,
-    example: "uses = \"docker.wait\"\nwith = { service = \"etcd*\", health = \"healthy\" }\ntimeout = \"60s\"",
-};
-
-pub async fn wait(p: WaitParams, cx: &StepContext) -> Result<Value, StepError> {
-    if p.state.is_none() && p.health.is_none() {
-        return Err(StepError::Params("give `state`, `health` or both".into()));
-    }
-    let start = std::time::Instant::now();
-    let hit = select(cx, &p.selector()).await?;
-    let docker = cx.docker().await?;
-    loop {
-        let mut seen = Vec::new();
-        let mut ready = 0;
-        for c in &hit {
-            let (state, health) = docker.state(&c.name).await?;
-            let ok = p.state.is_none_or(|s| s.name() == state)
-                && p.health.is_none_or(|h| health.as_deref() == Some(h.name()));
-            ready += usize::from(ok);
-            seen.push(json!({"name": c.name, "state": state, "health": health}));
-        }
-        let wanted = [
-            p.state.map(ContainerState::name),
-            p.health.map(Health::name),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" and ");
-        cx.status(format!("{ready}/{} {wanted}", hit.len()));
-        if ready == hit.len() {
-            return Ok(
-                json!({"containers": seen, "elapsed_ms": start.elapsed().as_millis() as u64}),
-            );
-        }
-        // The step's timeout bounds this loop.
-        tokio::time::sleep(p.pause()).await;
-    }
 }
 
 selector_params! {
