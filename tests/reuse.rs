@@ -60,3 +60,45 @@ with.that = [
     );
     assert_eq!(step(&report, "check")["status"], "passed");
 }
+
+#[test]
+fn unknown_filters_and_tests_are_caught_at_validation() {
+    insta::assert_snapshot!(invalid("filters.toml"));
+}
+
+#[test]
+fn filters_decode_parse_and_match_at_run_time() {
+    let dir = scratch("reuse-filters");
+    let (out, report) = run(
+        &dir,
+        r#"
+[scenario]
+name = "filters"
+[[steps]]
+id = "kv"
+uses = "exec"
+with = { argv = ["echo", '{"key": "ZXRjZDE=", "members": ["etcd0:2379", "etcd1:2379"]}'] }
+[[steps]]
+id = "parsed"
+uses = "set"
+with = { doc = "{{ steps.kv.stdout | from_json }}" }
+[[steps]]
+id = "derived"
+uses = "set"
+with = { key = "{{ steps.parsed.doc.key | b64decode }}", ports = "{{ steps.parsed.doc.members | map('regex_replace', '^.*:', '') | list }}", body = "{{ {'k': steps.parsed.doc.key} | to_json }}" }
+[[steps]]
+name = "check"
+uses = "assert"
+with.that = [
+  "steps.derived.key == 'etcd1'",
+  "steps.derived.key is match('etcd[0-9]$')",
+  "steps.derived.ports == ['2379', '2379']",
+  "steps.derived.body == '{\"k\":\"ZXRjZDE=\"}'",
+  "'etcd1' | b64encode == steps.parsed.doc.key",
+]
+"#,
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(step(&report, "check")["status"], "passed");
+}

@@ -57,7 +57,8 @@ pub(super) struct Scope<'a> {
 }
 
 impl Validator {
-    /// Checks a template's (or expression's) syntax and every name it reads.
+    /// Checks a template's (or expression's) syntax, every name it reads, and the filters and
+    /// tests it applies.
     pub(super) fn template(
         &mut self,
         text: &str,
@@ -86,6 +87,17 @@ impl Validator {
                 });
                 self.error(message, narrowed).label = label;
             }
+        }
+        let text_written = source.text.get(span.clone()).unwrap_or_default();
+        for misuse in template::misuses(&self.env, text, expression) {
+            let at = written
+                .as_ref()
+                .and_then(|w| w.get(misuse.at.as_str()).copied())
+                .or_else(|| text_written.find(&misuse.at));
+            let narrowed = at.map_or(span.clone(), |at| {
+                span.start + at..span.start + at + misuse.at.len()
+            });
+            self.error(misuse.message, narrowed).label = misuse.label;
         }
     }
 }
