@@ -102,3 +102,101 @@ with.that = [
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(step(&report, "check")["status"], "passed");
 }
+
+#[test]
+fn loop_mistakes_are_caught_at_validation() {
+    insta::assert_snapshot!(invalid("for_each.toml"));
+}
+
+#[test]
+fn for_each_runs_once_per_item_and_outputs_a_list_in_order() {
+    let dir = scratch("reuse-for-each");
+    let (out, report) = run(
+        &dir,
+        r#"
+[scenario]
+name = "loops"
+[vars]
+members = ["etcd0", "etcd1", "etcd2"]
+[[steps]]
+id = "touch"
+uses = "exec"
+for_each = "{{ vars.members }}"
+with = { argv = ["sh", "-c", "echo {{ index }} > {{ item }}; echo {{ item | upper }}"] }
+[[steps]]
+id = "literal"
+uses = "set"
+for_each = [1, 2, "{{ vars.members | length }}"]
+with = { double = "{{ item * 2 }}" }
+[[steps]]
+name = "check"
+uses = "assert"
+with.that = [
+  "steps.touch | map(attribute='stdout') | map('trim') | list == ['ETCD0', 'ETCD1', 'ETCD2']",
+  "steps.literal | map(attribute='double') | list == [2, 4, 6]",
+]
+"#,
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(step(&report, "check")["status"], "passed");
+    for (i, member) in ["etcd0", "etcd1", "etcd2"].iter().enumerate() {
+        let written = std::fs::read_to_string(dir.join(member)).unwrap();
+        assert_eq!(written.trim(), i.to_string());
+    }
+    assert_eq!(
+        step(&report, "touch")["params"].as_array().unwrap().len(),
+        3
+    );
+}
+
+#[test]
+fn a_failing_item_fails_the_step_naming_the_item() {
+    let dir = scratch("reuse-for-each-fail");
+    let (out, report) = run(
+        &dir,
+        r#"
+[scenario]
+name = "loop fails"
+[[steps]]
+id = "each"
+uses = "exec"
+for_each = ["ok", "bad", "never"]
+with = { argv = ["sh", "-c", "test {{ item }} != bad && touch {{ item }}"] }
+"#,
+        &[],
+    );
+    assert_eq!(code(&out), 1);
+    let each = step(&report, "each");
+    let message = each["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("item 1 (\"bad\"): "), "{message}");
+    assert!(dir.join("ok").exists() && !dir.join("never").exists());
+}
+
+#[test]
+fn a_background_loop_is_awaited_with_its_list() {
+    let dir = scratch("reuse-for-each-background");
+    let (out, report) = run(
+        &dir,
+        r#"
+[scenario]
+name = "background loop"
+[[steps]]
+id = "waits"
+uses = "sleep"
+for_each = ["50ms", "60ms"]
+with = { duration = "{{ item }}" }
+background = true
+[[steps]]
+uses = "await"
+with = { steps = ["waits"] }
+[[steps]]
+name = "check"
+uses = "assert"
+with.that = ["steps.waits | length == 2", "steps.waits[1].slept_ms >= 60"]
+"#,
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(step(&report, "check")["status"], "passed");
+}

@@ -18,7 +18,7 @@ use super::{StepError, StepRecord, StepStatus};
 use crate::clients::docker::DockerClient;
 use crate::duration::Duration;
 use crate::playbook::node::{Node, Value as NodeValue};
-use crate::playbook::{Phase, Playbook, Step, StepDuration};
+use crate::playbook::{MAX_ITEMS, Phase, Playbook, Step, StepDuration};
 use crate::steps::StepKind;
 use crate::steps::undo::Undo;
 use crate::template;
@@ -197,7 +197,7 @@ impl RunShared {
         }
     }
 
-    fn context(&self, output: Option<&serde_json::Value>) -> Value {
+    fn context(&self, output: Option<&serde_json::Value>, iteration: Option<&Iteration>) -> Value {
         let mut ctx = BTreeMap::from([
             ("vars", self.vars.clone()),
             ("matrix", self.matrix.clone()),
@@ -209,6 +209,10 @@ impl RunShared {
         if let Some(output) = output {
             ctx.insert("output", Value::from(Serde(output)));
         }
+        if let Some(iteration) = iteration {
+            ctx.insert("item", Value::from(Serde(&iteration.item)));
+            ctx.insert("index", Value::from(iteration.index));
+        }
         Value::from(ctx)
     }
 
@@ -217,22 +221,42 @@ impl RunShared {
         expr: &str,
         output: Option<&serde_json::Value>,
     ) -> Result<Value, StepError> {
+        self.evaluate_in(expr, output, None)
+    }
+
+    /// [`RunShared::evaluate`] in one iteration of a `for_each` step: `item` and `index` too.
+    pub fn evaluate_in(
+        &self,
+        expr: &str,
+        output: Option<&serde_json::Value>,
+        iteration: Option<&Iteration>,
+    ) -> Result<Value, StepError> {
         self.env
             .compile_expression(expr)
-            .and_then(|e| e.eval(self.context(output)))
+            .and_then(|e| e.eval(self.context(output, iteration)))
             .map_err(|e| StepError::Template(format!("`{expr}`: {}", template::error_message(&e))))
     }
 
     /// A text template rendered with `output` in scope (a monitor's `show`).
     pub fn render_text(&self, text: &str, output: &serde_json::Value) -> Result<String, StepError> {
         self.env
-            .render_str(text, self.context(Some(output)))
+            .render_str(text, self.context(Some(output), None))
             .map_err(|e| StepError::Template(format!("`{text}`: {}", template::error_message(&e))))
     }
 
     /// `with` rendered into plain JSON, ready to deserialize into the step's parameters.
     pub fn render(&self, with: &Node, kind: StepKind) -> Result<serde_json::Value, StepError> {
-        let ctx = self.context(None);
+        self.render_in(with, kind, None)
+    }
+
+    /// [`RunShared::render`] in one iteration of a `for_each` step.
+    pub fn render_in(
+        &self,
+        with: &Node,
+        kind: StepKind,
+        iteration: Option<&Iteration>,
+    ) -> Result<serde_json::Value, StepError> {
+        let ctx = self.context(None, iteration);
         let expressions = kind.doc().expressions;
         let mut out = serde_json::Map::new();
         for (key, value) in with.as_table().unwrap_or_default() {
@@ -249,7 +273,7 @@ impl RunShared {
     /// `with` rendered as far as it can be before the run: strings whose templates read what
     /// only the run produces (`steps.*`) stay as written. For `chaosplay plan`.
     pub fn render_known(&self, with: &Node) -> serde_json::Value {
-        let ctx = self.context(None);
+        let ctx = self.context(None, None);
         self.render_node(with, &ctx)
             .unwrap_or_else(|_| match &with.value {
                 NodeValue::Table(entries) => entries
@@ -315,7 +339,7 @@ impl RunShared {
             StepDuration::Template(text) => text,
         };
         let rendered = self
-            .render_string(text, &self.context(None))
+            .render_string(text, &self.context(None, None))
             .map_err(|e| StepError::Template(format!("`{key}`: {e}")))?;
         let invalid = |why: String| StepError::Params(format!("`{key}` = \"{text}\": {why}"));
         let duration: Duration = match &rendered {
@@ -388,14 +412,30 @@ impl RunShared {
         statuses
     }
 
-    fn reference_values(&self, expr: &str) -> Vec<(String, String)> {
+    /// The items of a `for_each` step, rendered: a list of at most [`MAX_ITEMS`].
+    pub fn items(&self, for_each: &Node) -> Result<Vec<serde_json::Value>, StepError> {
+        let rendered = self.render_node(for_each, &self.context(None, None))?;
+        match rendered {
+            serde_json::Value::Array(items) if items.len() <= MAX_ITEMS => Ok(items),
+            serde_json::Value::Array(items) => Err(StepError::Params(format!(
+                "`for_each` has {} items; at most {MAX_ITEMS} are allowed",
+                items.len()
+            ))),
+            other => Err(StepError::Params(format!(
+                "`for_each` rendered {}, not a list",
+                truncate(&other.to_string(), 100)
+            ))),
+        }
+    }
+
+    fn reference_values(&self, expr: &str, iteration: Option<&Iteration>) -> Vec<(String, String)> {
         let Ok(paths) = template::references(&self.env, expr, true) else {
             return Vec::new();
         };
         paths
             .into_iter()
             .map(|path| {
-                let shown = match self.evaluate(&path, None) {
+                let shown = match self.evaluate_in(&path, None, iteration) {
                     Ok(v) => {
                         let text = serde_json::to_string(&v).unwrap_or_else(|_| format!("{v}"));
                         truncate(&text, 300)
@@ -415,6 +455,13 @@ fn truncate(text: &str, max: usize) -> String {
     }
 }
 
+/// One run of a `for_each` step: its item and that item's position, from 0.
+#[derive(Debug, Clone)]
+pub(crate) struct Iteration {
+    pub item: serde_json::Value,
+    pub index: usize,
+}
+
 /// What a step function can use while it runs.
 pub struct StepContext {
     pub(crate) shared: Arc<RunShared>,
@@ -425,6 +472,8 @@ pub struct StepContext {
     /// Cancelled when `await` with `cancel = true` stops this step, if it is a background step
     /// whose kind [stops gracefully](StepKind::stops_gracefully); never cancelled otherwise.
     pub(crate) stop: CancellationToken,
+    /// The item this run of a `for_each` step is for: `item` and `index` in its expressions.
+    pub(crate) iteration: Option<Iteration>,
 }
 
 impl StepContext {
@@ -536,12 +585,22 @@ impl StepContext {
     }
 
     pub fn evaluate(&self, expr: &str) -> Result<Value, StepError> {
-        self.shared.evaluate(expr, None)
+        self.shared.evaluate_in(expr, None, self.iteration.as_ref())
+    }
+
+    /// An expression over the step's latest `output` (`until`).
+    pub(crate) fn evaluate_output(
+        &self,
+        expr: &str,
+        output: &serde_json::Value,
+    ) -> Result<Value, StepError> {
+        self.shared
+            .evaluate_in(expr, Some(output), self.iteration.as_ref())
     }
 
     /// The values an expression read, as `(path, JSON text)`, to explain a failed assertion.
     pub fn reference_values(&self, expr: &str) -> Vec<(String, String)> {
-        self.shared.reference_values(expr)
+        self.shared.reference_values(expr, self.iteration.as_ref())
     }
 
     pub async fn await_background(

@@ -8,7 +8,7 @@ use tokio::time::Instant as Deadline;
 use tokio_util::sync::CancellationToken;
 
 use super::cancel::Cancel;
-use super::context::{Background, Join, RunShared, StepContext};
+use super::context::{Background, Iteration, Join, RunShared, StepContext};
 use super::events::{EventKind, Listener, RunEvent};
 use super::ledger::Ledger;
 use super::monitor;
@@ -634,7 +634,9 @@ fn duration_resolution(record: &StepRecord) -> f64 {
     record.resolution_us.unwrap_or(1) as f64 / 1000.0
 }
 
-/// `Ok(None)` when the step's `if` is false.
+/// `Ok(None)` when the step's `if` is false. A `for_each` step runs its attempts once per item,
+/// in order, its output the list of theirs; the first item that fails fails the step, and a
+/// deliberate stop (`await` with `cancel = true`) ends it after the item under way.
 async fn attempt_all(
     shared: &Arc<RunShared>,
     step: &Step,
@@ -647,7 +649,61 @@ async fn attempt_all(
     {
         return Ok(None);
     }
-    let params = shared.render(&step.with, step.kind)?;
+    let Some(for_each) = &step.for_each else {
+        return attempts(shared, step, None, cancel, stop, record)
+            .await
+            .map(Some);
+    };
+    let items = shared.items(for_each)?;
+    let mut outputs = Vec::with_capacity(items.len());
+    let mut params = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        if stop.is_cancelled() {
+            break;
+        }
+        let shown = item.to_string();
+        let iteration = Iteration { item, index };
+        let output = attempts(shared, step, Some(iteration), cancel, stop.clone(), record)
+            .await
+            .map_err(|e| for_item(e, index, &shown))?;
+        params.extend(record.params.take());
+        outputs.push(output);
+    }
+    record.params = Some(params.into());
+    Ok(Some(outputs.into()))
+}
+
+/// An error of one item of a `for_each` step, saying which item, of the same kind.
+fn for_item(e: StepError, index: usize, item: &str) -> StepError {
+    let at = format!("item {index} ({})", brief_text(item, 80));
+    match e {
+        StepError::Failed(m) => StepError::Failed(format!("{at}: {m}")),
+        StepError::Environment(m) => StepError::Environment(format!("{at}: {m}")),
+        StepError::DockerUnreachable(m) => StepError::DockerUnreachable(format!("{at}: {m}")),
+        StepError::Params(m) => StepError::Params(format!("{at}: {m}")),
+        StepError::Template(m) => StepError::Template(format!("{at}: {m}")),
+        StepError::Timeout { after, last } => StepError::Timeout {
+            after,
+            last: Some(match last {
+                Some(last) => format!("{at}: {last}"),
+                None => at,
+            }),
+        },
+        StepError::Cancelled => StepError::Cancelled,
+    }
+}
+
+/// One execution of a step (one item's, in a `for_each` step): its parameters rendered, then
+/// its attempts under `retry`.
+async fn attempts(
+    shared: &Arc<RunShared>,
+    step: &Step,
+    iteration: Option<Iteration>,
+    cancel: &CancellationToken,
+    stop: CancellationToken,
+    record: &mut StepRecord,
+) -> Result<serde_json::Value, StepError> {
+    let params = shared.render_in(&step.with, step.kind, iteration.as_ref())?;
     record.params = Some(params.clone());
     let cx = StepContext {
         shared: Arc::clone(shared),
@@ -655,6 +711,7 @@ async fn attempt_all(
         index: step.index,
         last_status: Default::default(),
         stop,
+        iteration,
     };
     let timings = timings(shared, step)?;
     record.resolution_us = step
@@ -679,7 +736,7 @@ async fn attempt_all(
             // must not count as a pass. (A token is cancelled before its children are seen to
             // be, so this check cannot miss it.)
             Ok(_) if cancel.is_cancelled() => return Err(StepError::Cancelled),
-            Ok(output) => return Ok(Some(output)),
+            Ok(output) => return Ok(output),
             Err(
                 e @ (StepError::Cancelled | StepError::Params(_) | StepError::DockerUnreachable(_)),
             ) => return Err(e),
@@ -765,7 +822,7 @@ async fn once(
         record.polls += 1;
         let poll = tokio::time::timeout_at(deadline, step.kind.run(params.clone(), cx)).await;
         match poll {
-            Ok(Ok(output)) => match cx.shared.evaluate(&until.condition, Some(&output)) {
+            Ok(Ok(output)) => match cx.evaluate_output(&until.condition, &output) {
                 Ok(v) if v.is_true() => {
                     let since = *holding_since.get_or_insert_with(Instant::now);
                     let stable = timings.stable_for.is_none_or(|d| since.elapsed() >= d.0);
@@ -810,9 +867,12 @@ async fn once(
 }
 
 fn brief(output: &serde_json::Value) -> String {
-    let text = output.to_string();
-    match text.char_indices().nth(400) {
+    brief_text(&output.to_string(), 400)
+}
+
+fn brief_text(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &text[..i]),
-        None => text,
+        None => text.to_string(),
     }
 }

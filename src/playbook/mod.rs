@@ -56,6 +56,10 @@ pub type Cell = BTreeMap<String, serde_json::Value>;
 /// Most attempts a `retry` may make: every loop the engine runs is bounded.
 pub const MAX_ATTEMPTS: u32 = 1_000;
 
+/// Most items a `for_each` step runs for: every loop the engine runs is bounded, and a report
+/// of thousands of outputs in one step is more likely a mistake than a plan.
+pub const MAX_ITEMS: usize = 1_000;
+
 /// Largest `retry.backoff`: beyond it the second delay already dwarfs any scenario.
 pub const MAX_BACKOFF: f64 = 10.0;
 
@@ -275,6 +279,8 @@ pub struct Step {
     pub until: Option<Until>,
     pub background: bool,
     pub record: Option<Record>,
+    /// `for_each`: the items (a list, or a template giving one) the step runs once for each.
+    pub for_each: Option<node::Node>,
     /// Where `uses` is written: what annotations and runtime errors point at.
     pub span: Range<usize>,
 }
@@ -390,6 +396,7 @@ pub const STEP_KEYS: &[&str] = &[
     "stable_for",
     "background",
     "record",
+    "for_each",
 ];
 
 /// Top-level tables of a playbook.

@@ -53,6 +53,13 @@ pub fn playbook_schema() -> Value {
             "record": {
                 "description": "Record a metric: the step's duration (a name), or `{ name, value }` with an expression over `output`.",
                 "anyOf": [{ "type": "string" }, record]
+            },
+            "for_each": {
+                "description": "Run the step once per item, reading `item` and `index` in `with` and `until`; its output is the list of the items' outputs.",
+                "anyOf": [
+                    { "type": "array", "maxItems": super::MAX_ITEMS },
+                    { "type": "string", "pattern": "\\{[{%]", "description": "A template that renders a list." }
+                ]
             }
         },
         "allOf": variants

@@ -20,6 +20,8 @@ pub(super) enum Output {
     Kind(StepKind),
     /// Fields the playbook names: a `set` step's keys.
     Named(Vec<String>),
+    /// A `for_each` step's: a list of its iterations' outputs.
+    List,
 }
 
 impl Output {
@@ -54,6 +56,8 @@ pub(super) struct Scope<'a> {
     pub metrics: &'a [String],
     /// Keys of `[matrix]`, read as `matrix.<key>`.
     pub matrix: &'a [String],
+    /// Whether `item` and `index` are defined: in the `with` and `until` of a `for_each` step.
+    pub in_loop: bool,
 }
 
 impl Validator {
@@ -204,6 +208,11 @@ fn reference_problem(path: &str, scope: &Scope<'_>) -> Option<(String, Option<St
             Some((format!("unknown matrix key `matrix.{key}`"), label))
         }
         "env" => None,
+        "item" | "index" if scope.in_loop => None,
+        name @ ("item" | "index") => Some((
+            format!("`{name}` is only defined in a step with `for_each`"),
+            Some("its `with` and `until` read the current item and its position".into()),
+        )),
         // minijinja's own global functions
         "range" | "dict" | "namespace" | "debug" => None,
         other => {
@@ -235,6 +244,12 @@ fn output_problem(
                 outputs.iter().map(|(n, _)| *n).collect(),
                 format!("`{kind}`"),
             )
+        }
+        Output::List => {
+            return Some((
+                format!("`{prefix}` is a list, one output per item of `for_each`"),
+                Some(format!("read one item's as `{prefix}[0].{field}`")),
+            ));
         }
         Output::Named(names) => (
             names.iter().map(String::as_str).collect(),

@@ -10,8 +10,8 @@ use crate::duration::Duration;
 use crate::playbook::check::CheckError;
 use crate::playbook::node::{Node, Value};
 use crate::playbook::{
-    MAX_ATTEMPTS, MAX_BACKOFF, MIN_INTERVAL, MIN_TIMEOUT, MONITOR_KEYS, Phase, Record, RecordSpec,
-    Retry, STEP_KEYS, Step, StepDuration, Until,
+    MAX_ATTEMPTS, MAX_BACKOFF, MAX_ITEMS, MIN_INTERVAL, MIN_TIMEOUT, MONITOR_KEYS, Phase, Record,
+    RecordSpec, Retry, STEP_KEYS, Step, StepDuration, Until,
 };
 use crate::steps::StepKind;
 use crate::template;
@@ -44,18 +44,33 @@ impl Validator {
             self.template(&text, n.span.clone(), true, scope);
             Some(text)
         });
-        let output = kind.as_ref().map(|(k, _)| Output::of(*k, node.get("with")));
-        let output_scope = Scope {
-            output: output.as_ref(),
+        let for_each = match phase {
+            Phase::Monitors => None,
+            _ => node.get("for_each").and_then(|n| self.for_each(n, scope)),
+        };
+        // `item` and `index` in `with` and `until`, once per item; `record` reads the list. (An
+        // invalid `for_each` is reported once, not again at each `item`.)
+        let each = Scope {
+            in_loop: phase != Phase::Monitors && node.get("for_each").is_some(),
             ..*scope
         };
-        let until = self.until(node, phase, &output_scope);
-        let record = node
-            .get("record")
-            .and_then(|n| self.record(n, phase, &output_scope));
+        let output = kind.as_ref().map(|(k, _)| Output::of(*k, node.get("with")));
+        let until = self.until(
+            node,
+            phase,
+            &Scope {
+                output: output.as_ref(),
+                ..each
+            },
+        );
+        let list = for_each.as_ref().map(|_| Output::List);
+        let record = node.get("record").and_then(|n| {
+            let output = list.as_ref().or(output.as_ref());
+            self.record(n, phase, &Scope { output, ..*scope })
+        });
         let with_node = node.get("with").cloned();
         let (kind, uses_span) = kind?;
-        let with = self.with(kind, with_node, &uses_span, scope)?;
+        let with = self.with(kind, with_node, &uses_span, &each)?;
         if kind == StepKind::Set {
             self.set_names(&with, &uses_span, id.is_some());
         }
@@ -72,8 +87,47 @@ impl Validator {
             until,
             background,
             record,
+            for_each,
             span: uses_span,
         })
+    }
+
+    /// `for_each`: a list, or a template giving one (its items rendered before the first run).
+    fn for_each(&mut self, n: &Node, scope: &Scope<'_>) -> Option<Node> {
+        match &n.value {
+            Value::Array(items) if items.len() > MAX_ITEMS => {
+                self.error(
+                    format!(
+                        "`for_each` has {} items; at most {MAX_ITEMS} are allowed",
+                        items.len()
+                    ),
+                    n.span.clone(),
+                );
+                return None;
+            }
+            Value::Array(_) => {}
+            Value::String(text) if template::is_template(text) => {}
+            _ => {
+                self.error(
+                    format!(
+                        "`for_each` must be a list, or a template giving one, not {}",
+                        n.value.type_name()
+                    ),
+                    n.span.clone(),
+                )
+                .help = Some(
+                    "e.g. for_each = [\"etcd0\", \"etcd1\"] or for_each = \"{{ vars.members }}\""
+                        .into(),
+                );
+                return None;
+            }
+        }
+        for (text, span) in n.strings() {
+            if template::is_template(text) {
+                self.template(text, span, false, scope);
+            }
+        }
+        Some(n.clone())
     }
 
     /// Checks that the entry is a table of known keys; what the entry is called in messages.

@@ -77,6 +77,7 @@ impl Validator {
                     output: None,
                     metrics: &defined.metrics,
                     matrix,
+                    in_loop: false,
                 };
                 if let Some(step) = self.step(node, phase, index, &scope) {
                     self.define(node, &step, &mut defined);
@@ -110,9 +111,11 @@ impl Validator {
                 Some(format!("first defined on line {line}"));
         } else {
             defined.id_spans.insert(id.clone(), span);
-            defined
-                .ids
-                .insert(id.clone(), Output::of(step.kind, Some(&step.with)));
+            let output = match step.for_each {
+                Some(_) => Output::List,
+                None => Output::of(step.kind, Some(&step.with)),
+            };
+            defined.ids.insert(id.clone(), output);
             if step.background {
                 defined.background.push(id.clone());
             }
@@ -136,6 +139,7 @@ impl Validator {
             output: None,
             metrics: &[],
             matrix,
+            in_loop: false,
         };
         let mut monitors = Vec::new();
         for (index, node) in nodes.iter().enumerate() {
