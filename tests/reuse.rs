@@ -200,3 +200,50 @@ with.that = ["steps.waits | length == 2", "steps.waits[1].slept_ms >= 60"]
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(step(&report, "check")["status"], "passed");
 }
+
+#[test]
+fn step_group_mistakes_point_into_the_group_file() {
+    insta::assert_snapshot!(invalid("groups.toml"));
+}
+
+#[test]
+fn step_groups_run_with_inputs_and_outputs_from_steps_loops_and_finally() {
+    let dir = scratch("reuse-groups");
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/groups");
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    for file in ["playbook.toml", "lib/member.toml"] {
+        std::fs::copy(fixtures.join(file), dir.join(file)).unwrap();
+    }
+    let (out, report) = common::run_file(&dir, &dir.join("playbook.toml"), &[]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(step(&report, "check")["status"], "passed");
+    assert_eq!(
+        step(&report, "one")["output"],
+        serde_json::json!({"said": "etcd1", "address": "etcd1:2380"})
+    );
+    // exec's cwd is the playbook's directory, whichever file the step is in.
+    let calls = std::fs::read_to_string(dir.join("calls")).unwrap();
+    assert_eq!(calls, "etcd1\netcd0\netcd2\ncleanup\n");
+}
+
+#[test]
+fn a_failing_step_in_a_group_fails_the_calling_step_naming_it() {
+    let dir = scratch("reuse-group-fails");
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    common::write(
+        &dir,
+        "lib/fails.toml",
+        "[[steps]]\nname = \"boom\"\nuses = \"exec\"\nwith = { argv = [\"false\"] }\n",
+    );
+    let (out, report) = run(
+        &dir,
+        "[scenario]\nname = \"g\"\n[[steps]]\nid = \"g\"\nuses = \"./lib/fails.toml\"\n",
+        &[],
+    );
+    assert_eq!(code(&out), 1);
+    let message = step(&report, "g")["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("lib/fails.toml:3 `boom`: "), "{message}");
+}

@@ -8,7 +8,7 @@ use tokio::time::Instant as Deadline;
 use tokio_util::sync::CancellationToken;
 
 use super::cancel::Cancel;
-use super::context::{Background, Iteration, Join, RunShared, StepContext};
+use super::context::{Background, Frame, GroupScope, Iteration, Join, RunShared, StepContext};
 use super::events::{EventKind, Listener, RunEvent};
 use super::ledger::Ledger;
 use super::monitor;
@@ -16,7 +16,7 @@ use super::project_lock::ProjectLock;
 use super::timing::{self, Timing};
 use super::{ErrorRecord, RunResult, RunStatus, StepError, StepRecord, StepStatus, UndoRecord};
 use crate::duration::Duration;
-use crate::playbook::{MIN_INTERVAL, MIN_TIMEOUT, Phase, Playbook, Record, Step};
+use crate::playbook::{Group, MIN_INTERVAL, MIN_TIMEOUT, Phase, Playbook, Record, Step};
 use crate::steps::undo::Undo;
 
 pub struct RunOptions {
@@ -555,7 +555,15 @@ async fn execute(
         }
         _ => (cancel, CancellationToken::new()),
     };
-    let outcome = attempt_all(shared, step, cancel, stop.clone(), &mut record).await;
+    let outcome = attempt_all(
+        shared,
+        step,
+        &Frame::default(),
+        cancel,
+        stop.clone(),
+        &mut record,
+    )
+    .await;
     match outcome {
         Ok(Some(output)) => {
             if stop.is_cancelled() {
@@ -640,21 +648,22 @@ fn duration_resolution(record: &StepRecord) -> f64 {
 async fn attempt_all(
     shared: &Arc<RunShared>,
     step: &Step,
+    frame: &Frame,
     cancel: &CancellationToken,
     stop: CancellationToken,
     record: &mut StepRecord,
 ) -> Result<Option<serde_json::Value>, StepError> {
     if let Some(condition) = &step.condition
-        && !shared.evaluate(condition, None)?.is_true()
+        && !shared.evaluate_in(condition, None, frame)?.is_true()
     {
         return Ok(None);
     }
     let Some(for_each) = &step.for_each else {
-        return attempts(shared, step, None, cancel, stop, record)
+        return attempts(shared, step, frame.clone(), cancel, stop, record)
             .await
             .map(Some);
     };
-    let items = shared.items(for_each)?;
+    let items = shared.items(for_each, frame)?;
     let mut outputs = Vec::with_capacity(items.len());
     let mut params = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
@@ -662,10 +671,13 @@ async fn attempt_all(
             break;
         }
         let shown = item.to_string();
-        let iteration = Iteration { item, index };
-        let output = attempts(shared, step, Some(iteration), cancel, stop.clone(), record)
+        let frame = Frame {
+            iteration: Some(Iteration { item, index }),
+            ..frame.clone()
+        };
+        let output = attempts(shared, step, frame, cancel, stop.clone(), record)
             .await
-            .map_err(|e| for_item(e, index, &shown))?;
+            .map_err(|e| within(e, format!("item {index} ({})", brief_text(&shown, 80))))?;
         params.extend(record.params.take());
         outputs.push(output);
     }
@@ -673,9 +685,9 @@ async fn attempt_all(
     Ok(Some(outputs.into()))
 }
 
-/// An error of one item of a `for_each` step, saying which item, of the same kind.
-fn for_item(e: StepError, index: usize, item: &str) -> StepError {
-    let at = format!("item {index} ({})", brief_text(item, 80));
+/// An error of one item of a `for_each` step, or of one step of a group, saying which (`at`),
+/// of the same kind.
+fn within(e: StepError, at: String) -> StepError {
     match e {
         StepError::Failed(m) => StepError::Failed(format!("{at}: {m}")),
         StepError::Environment(m) => StepError::Environment(format!("{at}: {m}")),
@@ -693,27 +705,79 @@ fn for_item(e: StepError, index: usize, item: &str) -> StepError {
     }
 }
 
+/// Runs a step group's steps in order for the step `cx` runs, each with the retries, `until`
+/// and loop of its own; the first that fails fails the calling step, saying which. Returns the
+/// group's `[outputs]`.
+pub(super) async fn run_group(
+    cx: &StepContext,
+    group: Arc<Group>,
+    inputs: serde_json::Map<String, serde_json::Value>,
+) -> Result<serde_json::Value, StepError> {
+    let mut vars = group.vars.clone();
+    vars.extend(inputs);
+    let scope = Arc::new(GroupScope::new(&vars));
+    let frame = Frame {
+        iteration: None,
+        group: Some(Arc::clone(&scope)),
+        at: Some((cx.phase, cx.index)),
+    };
+    // The calling step's own cancellation drops this future, and the steps with it.
+    let cancel = CancellationToken::new();
+    for step in &group.steps {
+        let mut scratch = base_record(&cx.shared, step, Instant::now());
+        let output = attempt_all(
+            &cx.shared,
+            step,
+            &frame,
+            &cancel,
+            cx.stop.clone(),
+            &mut scratch,
+        )
+        .await
+        .map_err(|e| {
+            let (line, _) = group.source.line_col(step.span.start);
+            let at = format!(
+                "{}:{line} `{}`",
+                group.source.path.display(),
+                step.display_name()
+            );
+            within(e, at)
+        })?;
+        if let (Some(id), Some(output)) = (&step.id, output) {
+            scope.set_output(id, &output);
+        }
+    }
+    let mut outputs = serde_json::Map::new();
+    for (name, template) in &group.outputs {
+        let value = cx.shared.render_template(template, &frame)?;
+        outputs.insert(name.clone(), value);
+    }
+    Ok(outputs.into())
+}
+
 /// One execution of a step (one item's, in a `for_each` step): its parameters rendered, then
 /// its attempts under `retry`.
 async fn attempts(
     shared: &Arc<RunShared>,
     step: &Step,
-    iteration: Option<Iteration>,
+    frame: Frame,
     cancel: &CancellationToken,
     stop: CancellationToken,
     record: &mut StepRecord,
 ) -> Result<serde_json::Value, StepError> {
-    let params = shared.render_in(&step.with, step.kind, iteration.as_ref())?;
+    let params = shared.render_in(&step.with, step.kind, &frame)?;
     record.params = Some(params.clone());
+    let timings = timings(shared, step, &frame)?;
+    let (phase, index) = frame.at.unwrap_or((step.phase, step.index));
     let cx = StepContext {
         shared: Arc::clone(shared),
-        phase: step.phase,
-        index: step.index,
+        phase,
+        index,
         last_status: Default::default(),
         stop,
-        iteration,
+        frame,
+        group: step.group.clone(),
     };
-    let timings = timings(shared, step)?;
     record.resolution_us = step
         .until
         .as_ref()
@@ -775,9 +839,9 @@ struct Timings {
 
 /// The step's `timeout` (the scenario's `step_timeout` if it sets none) and `until` timings,
 /// rendered with its parameters, before its first attempt.
-fn timings(shared: &RunShared, step: &Step) -> Result<Timings, StepError> {
+fn timings(shared: &RunShared, step: &Step, frame: &Frame) -> Result<Timings, StepError> {
     let timeout = match &step.timeout {
-        Some(timeout) => shared.duration("timeout", timeout, MIN_TIMEOUT)?,
+        Some(timeout) => shared.duration("timeout", timeout, MIN_TIMEOUT, frame)?,
         None => shared.playbook.scenario.step_timeout,
     };
     let Some(until) = &step.until else {
@@ -790,9 +854,9 @@ fn timings(shared: &RunShared, step: &Step) -> Result<Timings, StepError> {
     let stable_for = until.stable_for.as_ref();
     Ok(Timings {
         timeout,
-        interval: shared.duration("interval", &until.interval, MIN_INTERVAL)?,
+        interval: shared.duration("interval", &until.interval, MIN_INTERVAL, frame)?,
         stable_for: stable_for
-            .map(|d| shared.duration("stable_for", d, Duration::default()))
+            .map(|d| shared.duration("stable_for", d, Duration::default(), frame))
             .transpose()?,
     })
 }

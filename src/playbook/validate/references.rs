@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::Validator;
 use crate::diagnostic::did_you_mean;
 use crate::playbook::node::Node;
-use crate::playbook::{CONTEXT_ROOTS, RUN_FIELDS};
+use crate::playbook::{CONTEXT_ROOTS, Group, RUN_FIELDS, Step};
 use crate::steps::StepKind;
 use crate::template;
 
@@ -25,8 +25,11 @@ pub(super) enum Output {
 }
 
 impl Output {
-    /// What a step of `kind` with parameters `with` outputs.
-    pub fn of(kind: StepKind, with: Option<&Node>) -> Output {
+    /// What a step of `kind` with parameters `with` (running `group`, if a group) outputs.
+    pub fn of(kind: StepKind, with: Option<&Node>, group: Option<&Group>) -> Output {
+        if let Some(group) = group {
+            return Output::Named(group.outputs.iter().map(|(n, _)| n.clone()).collect());
+        }
         match kind {
             StepKind::Set => Output::Named(
                 with.and_then(Node::as_table)
@@ -36,6 +39,14 @@ impl Output {
                     .collect(),
             ),
             kind => Output::Kind(kind),
+        }
+    }
+
+    /// What a validated step outputs: a list if it loops.
+    pub fn of_step(step: &Step) -> Output {
+        match step.for_each {
+            Some(_) => Output::List,
+            None => Output::of(step.kind, Some(&step.with), step.group.as_deref()),
         }
     }
 }

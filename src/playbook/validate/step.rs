@@ -26,11 +26,21 @@ impl Validator {
         scope: &Scope<'_>,
     ) -> Option<Step> {
         let what = self.step_keys(node, phase)?;
-        let kind = self.uses(node, what);
+        let group = self.group_call(node);
+        let kind = match &group {
+            Some((_, span)) => Some((StepKind::Group, span.clone())),
+            None => self.uses(node, what),
+        };
+        let group = group.map(|(group, _)| group);
         let id = node.get("id").and_then(|n| self.step_id(n));
         let name = node
             .get("name")
-            .and_then(|n| self.typed::<String>(n, "invalid `name`"));
+            .and_then(|n| self.typed::<String>(n, "invalid `name`"))
+            // Shown as its path, not as `group`, unless it has an id.
+            .or_else(|| match (&group, &id) {
+                (Some(_), None) => node.get("uses")?.as_str().map(Into::into),
+                _ => None,
+            });
         let retry = node
             .get("retry")
             .and_then(|n| self.retry(n))
@@ -54,7 +64,9 @@ impl Validator {
             in_loop: phase != Phase::Monitors && node.get("for_each").is_some(),
             ..*scope
         };
-        let output = kind.as_ref().map(|(k, _)| Output::of(*k, node.get("with")));
+        let output = kind
+            .as_ref()
+            .map(|(k, _)| Output::of(*k, node.get("with"), group.as_deref()));
         let until = self.until(
             node,
             phase,
@@ -74,6 +86,9 @@ impl Validator {
         if kind == StepKind::Set {
             self.set_names(&with, &uses_span, id.is_some());
         }
+        if let Some(group) = &group {
+            self.group_inputs(group, &with);
+        }
         Some(Step {
             phase,
             index,
@@ -88,6 +103,7 @@ impl Validator {
             background,
             record,
             for_each,
+            group,
             span: uses_span,
         })
     }
@@ -163,10 +179,16 @@ impl Validator {
             self.error("`uses` must be a string", uses.span.clone());
             return None;
         };
+        if StepKind::is_group_path(name) {
+            return None; // a step group that did not load, reported by `group_call`
+        }
         if let Some(kind) = StepKind::from_name(name) {
             return Some((kind, uses.span.clone()));
         }
-        let names = StepKind::ALL.iter().map(|k| k.name());
+        let names = StepKind::ALL
+            .iter()
+            .filter(|k| **k != StepKind::Group)
+            .map(|k| k.name());
         let suggestion = did_you_mean(name, names);
         let d = self.error(format!("unknown step `{name}`"), uses.span.clone());
         match suggestion {

@@ -42,22 +42,21 @@ impl Validator {
     }
 
     /// `[[steps]]` then `[[finally]]`: a `[[finally]]` step may read any main step's output.
+    /// Also returns every id defined, with what its step outputs.
     pub(super) fn steps_and_finally(
         &mut self,
         main_nodes: &[Node],
         finally_nodes: &[Node],
         vars: &serde_json::Map<String, serde_json::Value>,
         matrix: &[String],
-    ) -> (Vec<Step>, Vec<Step>) {
+    ) -> (Vec<Step>, Vec<Step>, HashMap<String, Output>) {
         // Ids first, so a reference to a step defined later gets a precise message.
         let mut all_ids: HashSet<String> = HashSet::new();
         for node in main_nodes.iter().chain(finally_nodes) {
-            if let (Some(id), Some(_)) = (
-                node.get("id").and_then(Node::as_str),
-                node.get("uses")
-                    .and_then(Node::as_str)
-                    .and_then(StepKind::from_name),
-            ) {
+            let uses = node.get("uses").and_then(Node::as_str);
+            let known = uses
+                .is_some_and(|u| StepKind::from_name(u).is_some() || StepKind::is_group_path(u));
+            if let (Some(id), true) = (node.get("id").and_then(Node::as_str), known) {
                 all_ids.insert(id.to_string());
             }
         }
@@ -85,7 +84,7 @@ impl Validator {
                 }
             }
         }
-        (steps, finally)
+        (steps, finally, defined.ids)
     }
 
     /// Adds what `step` defines (its metric, its id) to `defined`, refusing duplicates.
@@ -111,11 +110,7 @@ impl Validator {
                 Some(format!("first defined on line {line}"));
         } else {
             defined.id_spans.insert(id.clone(), span);
-            let output = match step.for_each {
-                Some(_) => Output::List,
-                None => Output::of(step.kind, Some(&step.with)),
-            };
-            defined.ids.insert(id.clone(), output);
+            defined.ids.insert(id.clone(), Output::of_step(step));
             if step.background {
                 defined.background.push(id.clone());
             }
@@ -175,7 +170,7 @@ impl Validator {
         }
         let show = node.get("show").and_then(|n| {
             let text = self.typed::<String>(n, "invalid `show`")?;
-            let output = Output::of(step.kind, Some(&step.with));
+            let output = Output::of(step.kind, Some(&step.with), None);
             let scope = Scope {
                 output: Some(&output),
                 ..*scope
