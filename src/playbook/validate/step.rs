@@ -193,6 +193,11 @@ impl Validator {
         let d = self.error(format!("unknown step `{name}`"), uses.span.clone());
         match suggestion {
             Some(s) => d.label = Some(format!("did you mean `{s}`?")),
+            None if name.ends_with(".toml") => {
+                d.help = Some(format!(
+                    "a step group's path starts with `./` or `../`: uses = \"./{name}\""
+                ))
+            }
             None => d.help = Some("run `chaosplay steps` to list every step".into()),
         }
         None

@@ -149,8 +149,12 @@ impl Validator {
 
     fn monitor(&mut self, node: &Node, step: Step, scope: &Scope<'_>) -> Monitor {
         if !step.kind.doc().read_only {
+            let what = match &step.group {
+                Some(_) => "a step group may change things".to_string(),
+                None => format!("`{}` changes things", step.kind),
+            };
             self.error(
-                format!("`{}` changes things, so it cannot be a monitor", step.kind),
+                format!("{what}, so it cannot be a monitor"),
                 step.span.clone(),
             )
             .help = Some(
