@@ -101,6 +101,9 @@ impl Validator {
                 self.unknown_key(key, GROUP_KEYS, "a step group");
             }
         }
+        if let Some(n) = root.get("description") {
+            self.typed::<String>(n, "invalid `description`");
+        }
         let vars = match root.get("vars").map(Node::to_json) {
             None => serde_json::Map::new(),
             Some(serde_json::Value::Object(map)) => map,
