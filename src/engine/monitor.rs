@@ -63,6 +63,8 @@ async fn sample_until_stopped(
         // A monitor is stopped with the run, by dropping its sample: nothing to hear.
         stop: CancellationToken::new(),
         seen: Default::default(),
+        frame: Default::default(),
+        group: None,
     };
     // A sample may take longer than the interval, but never long enough to hide the run's end.
     let limit = (monitor.interval.0 * 2).clamp(Duration::from_secs(2), Duration::from_secs(30));

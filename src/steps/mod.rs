@@ -26,6 +26,7 @@ mod etcd;
 mod exec;
 mod fault;
 mod history;
+mod group;
 mod http;
 mod load;
 mod log;
@@ -138,6 +139,7 @@ unbounded!(
     sleep::SleepParams,
     log::LogParams,
     set::SetParams,
+    group::GroupParams,
     assert::AssertParams,
     exec::ExecParams,
     http::HttpRequestParams,
@@ -252,6 +254,7 @@ registry! {
     Sleep => "sleep", sleep::SleepParams, sleep::DOC, sleep::run;
     Log => "log", log::LogParams, log::DOC, log::run;
     Set => "set", set::SetParams, set::DOC, set::run;
+    Group => "group", group::GroupParams, group::DOC, group::run;
     Assert => "assert", assert::AssertParams, assert::DOC, assert::run;
     Exec => "exec", exec::ExecParams, exec::DOC, exec::run;
     HttpRequest => "http.request", http::HttpRequestParams, http::DOC, http::run;
@@ -334,8 +337,18 @@ impl StepKind {
         matches!(self, StepKind::HttpReceive)
     }
 
+    /// The kind `uses` names; `group` is named by a group's path, not by its name.
     pub fn from_name(name: &str) -> Option<StepKind> {
-        StepKind::ALL.iter().copied().find(|k| k.name() == name)
+        StepKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == name && *k != StepKind::Group)
+    }
+
+    /// Whether `uses` names a step group file rather than a kind: a path relative to the file
+    /// (`./lib/etcd-leader.toml`, `../lib/x.toml`).
+    pub fn is_group_path(uses: &str) -> bool {
+        (uses.starts_with("./") || uses.starts_with("../")) && uses.ends_with(".toml")
     }
 }
 
