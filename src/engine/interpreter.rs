@@ -780,7 +780,7 @@ async fn once(
                     last = Some(format!(
                         "`{}` was false; last output: {}",
                         until.condition,
-                        brief(&output)
+                        crate::text::clip(&output.to_string(), 400).into_owned()
                     ));
                     record.output = Some(output);
                 }
@@ -806,13 +806,5 @@ async fn once(
             });
         }
         tokio::time::sleep_until((now + timings.interval.0).min(deadline)).await;
-    }
-}
-
-fn brief(output: &serde_json::Value) -> String {
-    let text = output.to_string();
-    match text.char_indices().nth(400) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text,
     }
 }
