@@ -668,7 +668,7 @@ async fn attempt_all(
     let mut delay = step.retry.delay.0;
     loop {
         record.attempts += 1;
-        let attempt = once(&cx, step, params.clone(), &timings, record);
+        let attempt = run_attempt(&cx, step, params.clone(), &timings, record);
         let result = tokio::select! {
             _ = cancel.cancelled() => Err(StepError::Cancelled),
             r = attempt => r,
@@ -741,7 +741,7 @@ fn timings(shared: &RunShared, step: &Step) -> Result<Timings, StepError> {
 }
 
 /// One attempt: a single execution under the timeout, or `until` polling to the deadline.
-async fn once(
+async fn run_attempt(
     cx: &StepContext,
     step: &Step,
     params: serde_json::Value,

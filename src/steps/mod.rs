@@ -16,7 +16,7 @@ use crate::playbook::check::{CheckError, check, convert};
 use crate::playbook::node::Node;
 
 mod assert;
-mod await_;
+mod background;
 pub mod catalogue;
 mod compose;
 mod dns;
@@ -134,7 +134,7 @@ unbounded!(
     assert::AssertParams,
     exec::ExecParams,
     http::HttpRequestParams,
-    await_::AwaitParams,
+    background::AwaitParams,
     compose::UpParams,
     compose::DownParams,
     compose::ResetParams,
@@ -243,7 +243,7 @@ registry! {
     Exec => "exec", exec::ExecParams, exec::DOC, exec::run;
     HttpRequest => "http.request", http::HttpRequestParams, http::DOC, http::run;
     LoadHttp => "load.http", load::LoadHttpParams, load::DOC, load::run;
-    Await => "await", await_::AwaitParams, await_::DOC, await_::run;
+    Await => "await", background::AwaitParams, background::DOC, background::run;
     ComposeUp => "compose.up", compose::UpParams, compose::UP_DOC, compose::up;
     ComposeDown => "compose.down", compose::DownParams, compose::DOWN_DOC, compose::down;
     ComposeReset => "compose.reset", compose::ResetParams, compose::RESET_DOC, compose::reset;
