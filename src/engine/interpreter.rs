@@ -144,19 +144,10 @@ pub async fn run(
         shared.emit(EventKind::Unavailable { message: &message });
     }
     let result = RunResult {
-        scenario: playbook.scenario.clone(),
-        name: playbook.run_name(),
-        matrix: playbook.cell.clone(),
-        file: playbook.source.path.display().to_string(),
-        seed: options.seed,
-        trial: options.trial,
-        trials: options.trials,
-        started_at,
         duration: shared.started.elapsed(),
         status,
         interrupted_by: cancel.reason(),
         exit_code: status.exit_code(cancel.reason()),
-        error: None,
         metrics: shared
             .recorded
             .lock()
@@ -170,6 +161,7 @@ pub async fn run(
         steps: records,
         undo: undo_records,
         monitors: series,
+        ..not_run(&playbook, &options, started_at)
     };
     shared.emit(EventKind::RunFinished { result: &result });
     result
@@ -375,6 +367,20 @@ fn refuse(
         kind: EventKind::Unavailable { message: &message },
     });
     let result = RunResult {
+        error: Some(message),
+        ..not_run(playbook, options, started_at)
+    };
+    listener.event(&RunEvent {
+        elapsed: std::time::Duration::ZERO,
+        kind: EventKind::RunFinished { result: &result },
+    });
+    result
+}
+
+/// The result of a run that did not get to start: which run it was (said here only, for
+/// refused and finished runs alike), nothing run, an environment error.
+fn not_run(playbook: &Playbook, options: &RunOptions, started_at: SystemTime) -> RunResult {
+    RunResult {
         scenario: playbook.scenario.clone(),
         name: playbook.run_name(),
         matrix: playbook.cell.clone(),
@@ -387,18 +393,13 @@ fn refuse(
         status: RunStatus::EnvironmentError,
         interrupted_by: None,
         exit_code: RunStatus::EnvironmentError.exit_code(None),
-        error: Some(message.clone()),
+        error: None,
         metrics: Default::default(),
         resolutions: Default::default(),
         steps: Vec::new(),
         undo: Vec::new(),
         monitors: Vec::new(),
-    };
-    listener.event(&RunEvent {
-        elapsed: std::time::Duration::ZERO,
-        kind: EventKind::RunFinished { result: &result },
-    });
-    result
+    }
 }
 
 /// A scenario name as a file name.
