@@ -472,7 +472,7 @@ impl RunShared {
             ))),
             other => Err(StepError::Params(format!(
                 "`for_each` rendered {}, not a list",
-                truncate(&other.to_string(), 100)
+                crate::text::clip(&other.to_string(), 100).into_owned()
             ))),
         }
     }
@@ -487,20 +487,13 @@ impl RunShared {
                 let shown = match self.evaluate_in(&path, None, frame) {
                     Ok(v) => {
                         let text = serde_json::to_string(&v).unwrap_or_else(|_| format!("{v}"));
-                        truncate(&text, 300)
+                        crate::text::clip(&text, 300).into_owned()
                     }
                     Err(_) => "undefined".to_string(),
                 };
                 (path, shown)
             })
             .collect()
-    }
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_string(),
     }
 }
 

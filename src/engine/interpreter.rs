@@ -144,19 +144,10 @@ pub async fn run(
         shared.emit(EventKind::Unavailable { message: &message });
     }
     let result = RunResult {
-        scenario: playbook.scenario.clone(),
-        name: playbook.run_name(),
-        matrix: playbook.cell.clone(),
-        file: playbook.source.path.display().to_string(),
-        seed: options.seed,
-        trial: options.trial,
-        trials: options.trials,
-        started_at,
         duration: shared.started.elapsed(),
         status,
         interrupted_by: cancel.reason(),
         exit_code: status.exit_code(cancel.reason()),
-        error: None,
         metrics: shared
             .recorded
             .lock()
@@ -170,6 +161,7 @@ pub async fn run(
         steps: records,
         undo: undo_records,
         monitors: series,
+        ..not_run(&playbook, &options, started_at)
     };
     shared.emit(EventKind::RunFinished { result: &result });
     result
@@ -391,6 +383,20 @@ fn refuse(
         kind: EventKind::Unavailable { message: &message },
     });
     let result = RunResult {
+        error: Some(message),
+        ..not_run(playbook, options, started_at)
+    };
+    listener.event(&RunEvent {
+        elapsed: std::time::Duration::ZERO,
+        kind: EventKind::RunFinished { result: &result },
+    });
+    result
+}
+
+/// The result of a run that did not get to start: which run it was (said here only, for
+/// refused and finished runs alike), nothing run, an environment error.
+fn not_run(playbook: &Playbook, options: &RunOptions, started_at: SystemTime) -> RunResult {
+    RunResult {
         scenario: playbook.scenario.clone(),
         name: playbook.run_name(),
         matrix: playbook.cell.clone(),
@@ -403,18 +409,13 @@ fn refuse(
         status: RunStatus::EnvironmentError,
         interrupted_by: None,
         exit_code: RunStatus::EnvironmentError.exit_code(None),
-        error: Some(message.clone()),
+        error: None,
         metrics: Default::default(),
         resolutions: Default::default(),
         steps: Vec::new(),
         undo: Vec::new(),
         monitors: Vec::new(),
-    };
-    listener.event(&RunEvent {
-        elapsed: std::time::Duration::ZERO,
-        kind: EventKind::RunFinished { result: &result },
-    });
-    result
+    }
 }
 
 /// A scenario name as a file name.
@@ -736,7 +737,12 @@ async fn attempt_all(
         };
         let output = attempts(shared, step, frame, cancel, stop.clone(), graceful, record)
             .await
-            .map_err(|e| within(e, format!("item {index} ({})", brief_text(&shown, 80))))?;
+            .map_err(|e| {
+                within(
+                    e,
+                    format!("item {index} ({})", crate::text::clip(&shown, 80)),
+                )
+            })?;
         params.extend(record.params.take());
         outputs.push(output);
     }
@@ -856,7 +862,7 @@ async fn attempts(
     let mut delay = step.retry.delay.0;
     loop {
         record.attempts += 1;
-        let attempt = once(&cx, step, params.clone(), &timings, record);
+        let attempt = run_attempt(&cx, step, params.clone(), &timings, record);
         // A step that stops gracefully hears `cancel` through `cx.stop` and ends with its
         // output so far, within its request timeout: it is not dropped.
         let result = match graceful {
@@ -943,7 +949,7 @@ fn timings(shared: &RunShared, step: &Step, frame: &Frame) -> Result<Timings, St
 }
 
 /// One attempt: a single execution under the timeout, or `until` polling to the deadline.
-async fn once(
+async fn run_attempt(
     cx: &StepContext,
     step: &Step,
     params: serde_json::Value,
@@ -982,7 +988,7 @@ async fn once(
                     last = Some(format!(
                         "`{}` was false; last output: {}",
                         until.condition,
-                        brief(&output)
+                        crate::text::clip(&output.to_string(), 400).into_owned()
                     ));
                     record.output = Some(output);
                 }
@@ -1008,16 +1014,5 @@ async fn once(
             });
         }
         tokio::time::sleep_until((now + timings.interval.0).min(deadline)).await;
-    }
-}
-
-fn brief(output: &serde_json::Value) -> String {
-    brief_text(&output.to_string(), 400)
-}
-
-fn brief_text(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_string(),
     }
 }

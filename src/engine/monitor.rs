@@ -91,7 +91,7 @@ async fn sample_until_stopped(
                     Some(template) => shared
                         .render_text(template, &output)
                         .unwrap_or_else(|e| e.to_string()),
-                    None => brief(&output),
+                    None => crate::text::clip(&output.to_string(), 120).into_owned(),
                 };
                 Sample {
                     at,
@@ -132,12 +132,4 @@ async fn sample_until_stopped(
         }
     }
     series
-}
-
-fn brief(output: &serde_json::Value) -> String {
-    let text = output.to_string();
-    match text.char_indices().nth(120) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text,
-    }
 }

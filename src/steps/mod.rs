@@ -16,7 +16,7 @@ use crate::playbook::check::{CheckError, check, convert};
 use crate::playbook::node::Node;
 
 mod assert;
-mod await_;
+mod background;
 pub mod catalogue;
 mod compose;
 mod disk;
@@ -25,8 +25,8 @@ pub mod docker;
 mod etcd;
 mod exec;
 mod fault;
-mod history;
 mod group;
+mod history;
 mod http;
 mod load;
 mod log;
@@ -143,7 +143,7 @@ unbounded!(
     assert::AssertParams,
     exec::ExecParams,
     http::HttpRequestParams,
-    await_::AwaitParams,
+    background::AwaitParams,
     compose::UpParams,
     compose::DownParams,
     compose::ResetParams,
@@ -260,7 +260,7 @@ registry! {
     HttpRequest => "http.request", http::HttpRequestParams, http::DOC, http::run;
     HttpReceive => "http.receive", receive::ReceiveParams, receive::DOC, receive::run;
     LoadHttp => "load.http", load::LoadHttpParams, load::DOC, load::run;
-    Await => "await", await_::AwaitParams, await_::DOC, await_::run;
+    Await => "await", background::AwaitParams, background::DOC, background::run;
     ComposeUp => "compose.up", compose::UpParams, compose::UP_DOC, compose::up;
     ComposeDown => "compose.down", compose::DownParams, compose::DOWN_DOC, compose::down;
     ComposeReset => "compose.reset", compose::ResetParams, compose::RESET_DOC, compose::reset;
