@@ -595,6 +595,7 @@ fn matrix_cells(playbooks: Vec<Playbook>, filters: &[String]) -> Result<Vec<Play
         filter.push((key.trim().to_string(), value.trim().to_string()));
     }
     let mut cells = Vec::new();
+    let unmatched = playbook::cell_filter::unmatched(&playbooks, &filter);
     for playbook in playbooks {
         match playbook.expand() {
             Ok(expanded) => cells.extend(
@@ -617,6 +618,9 @@ fn matrix_cells(playbooks: Vec<Playbook>, filters: &[String]) -> Result<Vec<Play
                 .collect::<Vec<_>>()
                 .join(" ")
         );
+        for line in unmatched {
+            eprintln!("  {line}");
+        }
         return Err(exit::INVALID);
     }
     Ok(cells)

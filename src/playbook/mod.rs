@@ -14,6 +14,7 @@ use crate::diagnostic::Source;
 use crate::duration::Duration;
 use crate::steps::StepKind;
 
+pub mod cell_filter;
 pub mod check;
 mod discover;
 mod load;
