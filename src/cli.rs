@@ -321,14 +321,14 @@ fn overrides(args: &VarArgs) -> Result<serde_json::Map<String, serde_json::Value
             .map_err(|e| format!("invalid vars file {}: {e}", file.display()))?;
         let json = serde_json::to_value(table).map_err(|e| e.to_string())?;
         if let serde_json::Value::Object(vars) = json {
-            map.extend(vars);
+            playbook::vars::merge(&mut map, &vars);
         }
     }
     for pair in &args.vars {
         let (key, value) = pair
             .split_once('=')
             .ok_or_else(|| format!("--var `{pair}` must look like KEY=VALUE"))?;
-        map.insert(key.trim().to_string(), typed_value(value));
+        playbook::vars::set(&mut map, key.trim(), typed_value(value));
     }
     Ok(map)
 }

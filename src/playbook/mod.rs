@@ -20,6 +20,7 @@ mod discover;
 mod load;
 pub mod node;
 pub mod schema;
+pub mod vars;
 
 pub use discover::discover;
 pub use load::{LoadError, load, parse};
