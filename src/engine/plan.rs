@@ -10,6 +10,7 @@ use super::context::RunShared;
 use super::events::Listener;
 use super::ledger::Ledger;
 use crate::playbook::{Phase, Playbook, Step};
+use crate::steps::StepKind;
 use crate::steps::select::{Pick, matching};
 use crate::template::is_template;
 
@@ -100,8 +101,16 @@ pub async fn plan(playbook: Arc<Playbook>, seed: u64) -> Plan {
         .collect();
     let daemon = docker.as_ref().and_then(|d| d.as_ref().ok().copied());
     let mut steps = Vec::new();
+    // The last step so far that creates the subject's containers: what a later fault hits may
+    // not exist yet when planning.
+    let mut creator: Option<&Step> = None;
     for step in playbook.steps.iter().chain(&playbook.finally) {
-        steps.push(plan_step(&shared, step, daemon).await);
+        steps.push(plan_step(&shared, step, daemon, creator).await);
+        match step.kind {
+            StepKind::ComposeReset | StepKind::ComposeUp => creator = Some(step),
+            StepKind::ComposeDown => creator = None,
+            _ => {}
+        }
     }
     Plan {
         name: playbook.run_name(),
@@ -120,6 +129,7 @@ async fn plan_step(
     shared: &RunShared,
     step: &Step,
     docker: Option<&crate::clients::docker::DockerClient>,
+    creator: Option<&Step>,
 ) -> PlannedStep {
     let with = shared.render_known(&step.with);
     let targets = match step.kind.selector(with.clone()) {
@@ -132,6 +142,11 @@ async fn plan_step(
             None => "unknown: the Docker daemon cannot be reached".into(),
             Some(docker) => {
                 match matching(docker, shared.playbook.project.as_deref(), &selector).await {
+                    Err(_) if let Some(creator) = creator => format!(
+                        "resolved when the step runs: `{}` (line {}) creates the containers before it",
+                        creator.kind,
+                        shared.playbook.source.line_col(creator.span.start).0
+                    ),
                     Err(e) => format!("nothing: {e}"),
                     Ok(matched) => {
                         let names: Vec<&str> = matched.iter().map(|c| c.name.as_str()).collect();
