@@ -71,6 +71,13 @@ enum Command {
         #[arg(long)]
         project: Option<String>,
     },
+    /// Remove a compose project a run left up: its containers, networks and volumes (and
+    /// the project's lock when its holder is dead; a live run's lock is an error).
+    Down {
+        /// The compose project.
+        #[arg(long)]
+        project: String,
+    },
     /// Check recorded operation histories for linearizability: chaosplay's JSON lines,
     /// Jepsen etcd logs or EDN key-value histories (told apart by their content).
     Check(CheckArgs),
@@ -207,6 +214,7 @@ pub fn main() -> ExitCode {
         } => list(&paths, format, &vars),
         Command::Steps { name, format } => steps(name.as_deref(), format),
         Command::Recover { project } => recover(project.as_deref()),
+        Command::Down { project } => down(&project),
         Command::Check(args) => check(&args),
         Command::Compare(args) => compare::compare(args),
         Command::Merge(args) => compare::merge(args),
@@ -310,6 +318,30 @@ fn recover(project: Option<&str>) -> i32 {
             }
         }
     })
+}
+
+fn down(project: &str) -> i32 {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::ENVIRONMENT;
+        }
+    };
+    match runtime.block_on(engine::down(project)) {
+        Ok(removed) if removed.is_empty() => {
+            stdout(&format!("nothing of project {project} on the engine\n"));
+            exit::PASSED
+        }
+        Ok(removed) => {
+            stdout(&(removed.join("\n") + "\n"));
+            exit::PASSED
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::ENVIRONMENT
+        }
+    }
 }
 
 fn overrides(args: &VarArgs) -> Result<serde_json::Map<String, serde_json::Value>, String> {
