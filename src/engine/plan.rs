@@ -32,6 +32,9 @@ pub struct PlannedService {
     pub container: String,
     pub image: String,
     pub ports: Vec<String>,
+    /// Host addresses it publishes that something holds now: unless that is this project's
+    /// own container, starting the service will fail.
+    pub ports_in_use: Vec<String>,
     pub depends_on: Vec<String>,
 }
 
@@ -96,6 +99,7 @@ pub async fn plan(playbook: Arc<Playbook>, seed: u64) -> Plan {
                     _ => format!("{}/{}", p.target, p.protocol.as_str()),
                 })
                 .collect(),
+            ports_in_use: s.ports.iter().filter_map(host_port_in_use).collect(),
             depends_on: s.depends_on.keys().cloned().collect(),
         })
         .collect();
@@ -182,4 +186,20 @@ fn has_template(value: &serde_json::Value) -> bool {
         serde_json::Value::Object(map) => map.values().any(has_template),
         _ => false,
     }
+}
+
+/// The host address a published port would bind, if something holds it now: binding it here
+/// for a moment is the one check that sees every holder (a container, a process), and it
+/// changes nothing.
+fn host_port_in_use(port: &crate::compose::Port) -> Option<String> {
+    let published = port.published?;
+    let ip = port
+        .host_ip
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let address = std::net::SocketAddr::new(ip, published);
+    let free = match port.protocol {
+        crate::compose::Protocol::Udp => std::net::UdpSocket::bind(address).is_ok(),
+        _ => std::net::TcpListener::bind(address).is_ok(),
+    };
+    (!free).then(|| address.to_string())
 }
