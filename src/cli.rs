@@ -75,6 +75,13 @@ enum Command {
         #[arg(long)]
         project: Option<String>,
     },
+    /// Remove a compose project a run left up: its containers, networks and volumes (and
+    /// the project's lock when its holder is dead; a live run's lock is an error).
+    Down {
+        /// The compose project.
+        #[arg(long)]
+        project: String,
+    },
     /// Check recorded operation histories for linearizability: chaosplay's JSON lines,
     /// Jepsen etcd logs or EDN key-value histories (told apart by their content).
     Check(CheckArgs),
@@ -221,6 +228,7 @@ fn dispatch(command: Command) -> Result<ExitCode, Error> {
         } => list(&paths, format, &vars),
         Command::Steps { name, format } => steps(name.as_deref(), format),
         Command::Recover { project } => recover(project.as_deref()),
+        Command::Down { project } => down(&project),
         Command::Check(args) => check(&args),
         Command::Compare(args) => compare::compare(args),
         Command::Merge(args) => compare::merge(args),
@@ -311,6 +319,18 @@ fn recover(project: Option<&str>) -> Result<ExitCode, Error> {
     }))
 }
 
+fn down(project: &str) -> Result<ExitCode, Error> {
+    let removed = runtime()?
+        .block_on(engine::down(project))
+        .map_err(Error::environment)?;
+    if removed.is_empty() {
+        stdout(&format!("nothing of project {project} on the engine\n"));
+    } else {
+        stdout(&(removed.join("\n") + "\n"));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn overrides(args: &VarArgs) -> Result<serde_json::Map<String, serde_json::Value>, String> {
     let mut map = serde_json::Map::new();
     for file in &args.vars_file {
@@ -320,14 +340,14 @@ fn overrides(args: &VarArgs) -> Result<serde_json::Map<String, serde_json::Value
             .map_err(|e| format!("invalid vars file {}: {e}", file.display()))?;
         let json = serde_json::to_value(table).map_err(|e| e.to_string())?;
         if let serde_json::Value::Object(vars) = json {
-            map.extend(vars);
+            playbook::vars::merge(&mut map, &vars);
         }
     }
     for pair in &args.vars {
         let (key, value) = pair
             .split_once('=')
             .ok_or_else(|| format!("--var `{pair}` must look like KEY=VALUE"))?;
-        map.insert(key.trim().to_string(), typed_value(value));
+        playbook::vars::set(&mut map, key.trim(), typed_value(value));
     }
     Ok(map)
 }
@@ -523,6 +543,7 @@ fn matrix_cells(playbooks: Vec<Playbook>, filters: &[String]) -> Result<Vec<Play
         filter.push((key.trim().to_string(), value.trim().to_string()));
     }
     let mut cells = Vec::new();
+    let unmatched = playbook::cell_filter::unmatched(&playbooks, &filter);
     for playbook in playbooks {
         let expanded = playbook.expand().map_err(|e| Error::diagnostics([e]))?;
         cells.extend(
@@ -532,14 +553,18 @@ fn matrix_cells(playbooks: Vec<Playbook>, filters: &[String]) -> Result<Vec<Play
         );
     }
     if cells.is_empty() {
-        return Err(Error::invalid(format_args!(
+        let mut message = format!(
             "no [matrix] cell matches {}",
             filters
                 .iter()
                 .map(|f| format!("--cell {f}"))
                 .collect::<Vec<_>>()
                 .join(" ")
-        )));
+        );
+        for line in unmatched {
+            message.push_str(&format!("\n  {line}"));
+        }
+        return Err(Error::invalid(message));
     }
     Ok(cells)
 }

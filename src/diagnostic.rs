@@ -213,12 +213,24 @@ pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    let similar = candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(word, c), *c))
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+        .map(|(_, c)| c);
+    // Jaro-Winkler finds nothing alike in names of a letter or two (`vars.m` for `vars.n`):
+    // one edit away is then the suggestion, if only one candidate is.
+    similar.or_else(|| {
+        let mut near = candidates
+            .iter()
+            .filter(|c| strsim::levenshtein(word, c) == 1);
+        match (near.next(), near.next()) {
+            (Some(only), None) => Some(*only),
+            _ => None,
+        }
+    })
 }
 
 #[cfg(test)]

@@ -318,3 +318,48 @@ with = { url = "http://127.0.0.1:9/", rate = 20000, duration = "1s" }
         "{stderr}"
     );
 }
+
+#[test]
+fn an_interrupted_run_keeps_the_loads_figures_as_partial() {
+    let server = LoadServer::start(|_| answer(200));
+    let dir = scratch("load-interrupt");
+    let path = common::write(
+        &dir,
+        "p.toml",
+        r#"
+[scenario]
+name = "load"
+[vars]
+port = 0
+[[steps]]
+id = "load"
+name = "load"
+uses = "load.http"
+with = { url = "http://127.0.0.1:{{ vars.port }}/", rate = 50, duration = "60s" }
+background = true
+timeout = "2m"
+[[steps]]
+uses = "sleep"
+with = { duration = "60s" }
+"#,
+    );
+    let report = dir.join("report.json");
+    let port = format!("port={}", server.port);
+    let child = common::spawn_run(
+        &dir,
+        &path,
+        &["--var", &port, "--report-json", report.to_str().unwrap()],
+    );
+    common::wait_until("requests arrive", || server.received() >= 20);
+    common::signal(&child, "INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 130, "{}", stdout(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let load = step(&report, "load");
+    assert_eq!(load["status"], "cancelled");
+    let output = &load["output"];
+    assert_eq!(output["partial"], true, "{output:#}");
+    assert!(u64_at(output, "/sent") >= 20, "{output:#}");
+    assert_eq!(u64_at(output, "/ok"), u64_at(output, "/sent"), "{output:#}");
+}

@@ -88,6 +88,24 @@ fn a_cell_filter_matching_nothing_is_a_usage_error() {
 }
 
 #[test]
+fn a_cell_filter_matching_nothing_says_what_the_matrix_offers() {
+    let dir = scratch("matrix-offers");
+    let path = write(&dir, "p.toml", PLAYBOOK);
+    let out = chaosplay()
+        .arg("plan")
+        .arg(&path)
+        .args(["--cell", "fault=kil", "--cell", "store=3"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2);
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stderr), @r"
+    error: no [matrix] cell matches --cell fault=kil --cell store=3
+      `fault` takes kill, pause, not `kil`: did you mean `fault=kill`?
+      no [matrix] key `store`: did you mean `stores`?
+    ");
+}
+
+#[test]
 fn trial_summaries_keep_cells_apart() {
     let dir = scratch("matrix-trials");
     let (out, report) = run(&dir, PLAYBOOK, &["--trials", "2", "--cell", "stores=3"]);

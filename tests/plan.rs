@@ -114,3 +114,47 @@ fn plan_mentions_docker_only_when_a_step_needs_it() {
         "{text}"
     );
 }
+
+/// A fault after `compose.reset` hits containers the reset creates: before the run there may
+/// be none, which the plan must not call a miss.
+#[test]
+fn faults_after_a_reset_are_resolved_when_they_run() {
+    let project = "cpt-plan-after-reset";
+    remove_project(project);
+    let dir = scratch("plan-after-reset");
+    write(
+        &dir,
+        "compose.yaml",
+        "services:\n  etcd0:\n    image: chaosplay/none:local\n",
+    );
+    let text = format!(
+        r#"
+[scenario]
+name = "after reset"
+[subject]
+compose = "compose.yaml"
+project = "{project}"
+[[steps]]
+uses = "docker.kill"
+with = {{ service = "etcd*" }}
+[[steps]]
+uses = "compose.reset"
+[[steps]]
+uses = "docker.pause"
+with = {{ service = "etcd*" }}
+"#
+    );
+    let path = write(&dir, "p.toml", &text);
+    let out = chaosplay().arg("plan").arg(&path).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Before the reset, nothing is there: said plainly. After it, left to the run.
+    assert!(text.contains("hits    nothing"), "{text}");
+    assert!(
+        text.contains(
+            "hits    resolved when the step runs: `compose.reset` (line 11) creates the containers before it"
+        ),
+        "{text}"
+    );
+    remove_project(project);
+}

@@ -47,6 +47,7 @@ golden!(
     compose_shape,
     enum_values,
     services,
+    expression_hints,
 );
 
 #[test]

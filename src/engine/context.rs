@@ -240,10 +240,58 @@ impl RunShared {
         output: Option<&serde_json::Value>,
         frame: &Frame,
     ) -> Result<Value, StepError> {
+        let ctx = self.context(output, frame);
         self.env
             .compile_expression(expr)
-            .and_then(|e| e.eval(self.context(output, frame)))
-            .map_err(|e| StepError::Template(format!("`{expr}`: {}", template::error_message(&e))))
+            .and_then(|e| e.eval(ctx.clone()))
+            .map_err(|e| self.template_error(expr, true, &e, &ctx))
+    }
+
+    /// A failed evaluation, naming the expression and, when it read a null (`steps.h.json`
+    /// of a request that got no response), which: "tried to use + on none and number" alone
+    /// does not say where the none came from.
+    fn template_error(
+        &self,
+        text: &str,
+        expression: bool,
+        e: &minijinja::Error,
+        ctx: &Value,
+    ) -> StepError {
+        let mut message = format!("`{text}`: {}", template::error_message(e));
+        let nulls = self.null_references(text, expression, ctx);
+        if !nulls.is_empty() {
+            let named: Vec<String> = nulls.iter().map(|p| format!("`{p}`")).collect();
+            message.push_str(&format!(" ({} is null)", named.join(", ")));
+        }
+        StepError::Template(message)
+    }
+
+    /// The shortest prefixes of the names `text` reads whose value is null (none), in order.
+    fn null_references(&self, text: &str, expression: bool, ctx: &Value) -> Vec<String> {
+        let Ok(paths) = template::references(&self.env, text, expression) else {
+            return Vec::new();
+        };
+        let mut nulls: Vec<String> = Vec::new();
+        for path in paths {
+            let mut prefix = String::new();
+            for part in path.split('.') {
+                if !prefix.is_empty() {
+                    prefix.push('.');
+                }
+                prefix.push_str(part);
+                let value = self
+                    .env
+                    .compile_expression(&prefix)
+                    .and_then(|e| e.eval(ctx.clone()));
+                if value.is_ok_and(|v| v.is_none()) {
+                    if !nulls.contains(&prefix) {
+                        nulls.push(prefix.clone());
+                    }
+                    break;
+                }
+            }
+        }
+        nulls
     }
 
     /// A text template rendered with `output` in scope (a monitor's `show`).
@@ -313,9 +361,7 @@ impl RunShared {
     }
 
     fn render_string(&self, text: &str, ctx: &Value) -> Result<serde_json::Value, StepError> {
-        let fail = |e: minijinja::Error| {
-            StepError::Template(format!("`{text}`: {}", template::error_message(&e)))
-        };
+        let fail = |e: minijinja::Error| self.template_error(text, false, &e, ctx);
         match template::sole_expression(text) {
             Some(expr) => {
                 let value = self

@@ -4,6 +4,7 @@
 
 mod cancel;
 mod context;
+mod down;
 mod events;
 mod interpreter;
 pub mod ledger;
@@ -18,6 +19,7 @@ pub mod trials;
 
 pub use cancel::{Cancel, CancelReason};
 pub use context::StepContext;
+pub use down::{DownError, down};
 pub use events::{EventKind, Listener, RunEvent};
 pub use interpreter::{RunOptions, run};
 pub use monitor::{MonitorSeries, Sample};

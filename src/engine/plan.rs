@@ -10,6 +10,7 @@ use super::context::RunShared;
 use super::events::Listener;
 use super::ledger::Ledger;
 use crate::playbook::{Phase, Playbook, Step};
+use crate::steps::StepKind;
 use crate::steps::select::{Pick, matching};
 use crate::template::is_template;
 
@@ -31,6 +32,9 @@ pub struct PlannedService {
     pub container: String,
     pub image: String,
     pub ports: Vec<String>,
+    /// Host addresses it publishes that something holds now: unless that is this project's
+    /// own container, starting the service will fail.
+    pub ports_in_use: Vec<String>,
     pub depends_on: Vec<String>,
 }
 
@@ -95,13 +99,22 @@ pub async fn plan(playbook: Arc<Playbook>, seed: u64) -> Plan {
                     _ => format!("{}/{}", p.target, p.protocol.as_str()),
                 })
                 .collect(),
+            ports_in_use: s.ports.iter().filter_map(host_port_in_use).collect(),
             depends_on: s.depends_on.keys().cloned().collect(),
         })
         .collect();
     let daemon = docker.as_ref().and_then(|d| d.as_ref().ok().copied());
     let mut steps = Vec::new();
+    // The last step so far that creates the subject's containers: what a later fault hits may
+    // not exist yet when planning.
+    let mut creator: Option<&Step> = None;
     for step in playbook.steps.iter().chain(&playbook.finally) {
-        steps.push(plan_step(&shared, step, daemon).await);
+        steps.push(plan_step(&shared, step, daemon, creator).await);
+        match step.kind {
+            StepKind::ComposeReset | StepKind::ComposeUp => creator = Some(step),
+            StepKind::ComposeDown => creator = None,
+            _ => {}
+        }
     }
     Plan {
         name: playbook.run_name(),
@@ -120,6 +133,7 @@ async fn plan_step(
     shared: &RunShared,
     step: &Step,
     docker: Option<&crate::clients::docker::DockerClient>,
+    creator: Option<&Step>,
 ) -> PlannedStep {
     let with = shared.render_known(&step.with);
     let targets = match step.kind.selector(with.clone()) {
@@ -133,6 +147,11 @@ async fn plan_step(
             None => "unknown: the Docker daemon cannot be reached".into(),
             Some(docker) => {
                 match matching(docker, shared.playbook.project.as_deref(), &selector).await {
+                    Err(_) if let Some(creator) = creator => format!(
+                        "resolved when the step runs: `{}` (line {}) creates the containers before it",
+                        creator.kind,
+                        shared.playbook.source.line_col(creator.span.start).0
+                    ),
                     Err(e) => format!("nothing: {e}"),
                     Ok(matched) => {
                         let names: Vec<&str> = matched.iter().map(|c| c.name.as_str()).collect();
@@ -168,4 +187,20 @@ fn has_template(value: &serde_json::Value) -> bool {
         serde_json::Value::Object(map) => map.values().any(has_template),
         _ => false,
     }
+}
+
+/// The host address a published port would bind, if something holds it now: binding it here
+/// for a moment is the one check that sees every holder (a container, a process), and it
+/// changes nothing.
+fn host_port_in_use(port: &crate::compose::Port) -> Option<String> {
+    let published = port.published?;
+    let ip = port
+        .host_ip
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let address = std::net::SocketAddr::new(ip, published);
+    let free = match port.protocol {
+        crate::compose::Protocol::Udp => std::net::UdpSocket::bind(address).is_ok(),
+        _ => std::net::TcpListener::bind(address).is_ok(),
+    };
+    (!free).then(|| address.to_string())
 }

@@ -14,11 +14,13 @@ use crate::diagnostic::Source;
 use crate::duration::Duration;
 use crate::steps::StepKind;
 
+pub mod cell_filter;
 pub mod check;
 mod discover;
 pub mod node;
 pub mod schema;
 mod validate;
+pub mod vars;
 
 pub use discover::discover;
 pub use validate::{LoadError, load, parse};

@@ -19,7 +19,8 @@ pub fn playbook_schema() -> Value {
     let variants: Vec<Value> = StepKind::ALL
         .iter()
         .map(|kind| {
-            let params = kind.params_schema(&mut generator).to_value();
+            let mut params = kind.params_schema(&mut generator).to_value();
+            accept_templates(&mut params);
             json!({
                 "if": { "properties": { "uses": { "const": kind.name() } }, "required": ["uses"] },
                 "then": { "properties": { "with": params } }
@@ -27,12 +28,7 @@ pub fn playbook_schema() -> Value {
         })
         .collect();
     // A step's `timeout`, `interval` and `stable_for` may be templates, rendered before it runs.
-    let step_duration = json!({
-        "anyOf": [
-            duration,
-            { "type": "string", "pattern": "\\{[{%]", "description": "A template that renders a duration, right before the step runs." }
-        ]
-    });
+    let step_duration = json!({ "anyOf": [duration, template()] });
     let names: Vec<&str> = StepKind::ALL
         .iter()
         .filter(|k| **k != StepKind::Group)
@@ -99,6 +95,14 @@ pub fn playbook_schema() -> Value {
     monitor["properties"]["show"] =
         json!({ "type": "string", "description": "Template over `output`: the live status line." });
     let mut defs = generator.take_definitions(true);
+    // Parameters are defined once each and referenced from `with`; the playbook's own tables
+    // (never rendered) keep their strict types.
+    let playbook_own = [&scenario, &subject, &retry, &record].map(|s| s["$ref"].clone());
+    for (name, def) in defs.iter_mut() {
+        if !playbook_own.contains(&json!(format!("#/$defs/{name}"))) {
+            accept_templates(def);
+        }
+    }
     defs.insert("Step".into(), step);
     defs.insert("Monitor".into(), monitor);
     json!({
@@ -133,4 +137,86 @@ pub fn playbook_schema() -> Value {
         },
         "$defs": defs
     })
+}
+
+/// A string holding a template (`"{{ vars.stores }}"`): valid wherever a parameter is, since
+/// it is rendered (and then checked against the parameter's type) right before the step runs.
+fn template() -> Value {
+    json!({
+        "type": "string",
+        "pattern": "\\{[{%]",
+        "description": "A template, rendered right before the step runs."
+    })
+}
+
+/// Lets a template stand in for every parameter value that is not already any string, at any
+/// depth (`count = "{{ vars.stores }}"`, `argv = ["{{ vars.cmd }}"]`), as validation does: an
+/// editor checking with this schema then agrees with `chaosplay validate`. The description
+/// moves to the wrapper, where editors look for it.
+fn accept_templates(schema: &mut Value) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    if let Some(Value::Object(properties)) = object.get_mut("properties") {
+        properties.values_mut().for_each(templatable);
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(inner) = object.get_mut(key).filter(|v| v.is_object()) {
+            templatable(inner);
+        }
+    }
+    for key in ["anyOf", "oneOf", "allOf"] {
+        if let Some(Value::Array(options)) = object.get_mut(key) {
+            options.iter_mut().for_each(accept_templates);
+        }
+    }
+}
+
+/// One value's schema: its own children made [`accept_templates`], then itself wrapped unless
+/// any string already fits it.
+fn templatable(schema: &mut Value) {
+    accept_templates(schema);
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    let plain_string = object.get("type") == Some(&json!("string"))
+        && !object.contains_key("enum")
+        && !object.contains_key("pattern")
+        && !object.contains_key("format");
+    if plain_string || object.is_empty() {
+        return;
+    }
+    let description = object.remove("description");
+    let mut wrapper = json!({ "anyOf": [Value::Object(object.clone()), template()] });
+    if let Some(description) = description {
+        wrapper["description"] = description;
+    }
+    *schema = wrapper;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_template_fits_every_typed_parameter_at_any_depth() {
+        let mut schema = json!({
+            "type": "object",
+            "properties": {
+                "count": { "type": "integer", "description": "How many." },
+                "name": { "type": "string" },
+                "argv": { "type": "array", "items": { "type": "integer" } }
+            }
+        });
+        accept_templates(&mut schema);
+        let count = &schema["properties"]["count"];
+        assert_eq!(count["description"], "How many.");
+        assert_eq!(count["anyOf"][0], json!({ "type": "integer" }));
+        assert_eq!(count["anyOf"][1], template());
+        assert_eq!(schema["properties"]["name"], json!({ "type": "string" }));
+        assert_eq!(
+            schema["properties"]["argv"]["anyOf"][0]["items"]["anyOf"][1],
+            template()
+        );
+    }
 }

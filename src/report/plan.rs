@@ -24,6 +24,13 @@ pub fn text(plan: &Plan) -> String {
                 let _ = write!(out, "  after {}", s.depends_on.join(", "));
             }
             out.push('\n');
+            for address in &s.ports_in_use {
+                let _ = writeln!(
+                    out,
+                    "  warning: host port {address} is in use now; unless this project's own container holds it, starting `{}` will fail (exit 3)",
+                    s.name
+                );
+            }
         }
     }
     out.push_str("\nsteps:\n");

@@ -12,11 +12,34 @@ use crate::engine::{StepContext, StepError};
 impl From<ProjectError> for StepError {
     fn from(e: ProjectError) -> Self {
         match e {
-            ProjectError::Docker(d) => d.into(),
+            ProjectError::Docker(d) => match host_port_taken(&d.to_string()) {
+                Some(port) => StepError::Environment(format!(
+                    "host port {port} is already in use (by another container or process), so the subject cannot publish it: free it, or publish another one (take the port from a variable in the compose file, e.g. `${{PORT:-{}}}`, and set it in [subject] env)\n{d}",
+                    port.rsplit(':').next().unwrap_or(&port)
+                )),
+                None => d.into(),
+            },
             ProjectError::ImageUnavailable { .. } => StepError::Environment(e.to_string()),
             ProjectError::Service { .. } => StepError::Failed(e.to_string()),
         }
     }
+}
+
+/// The host address a container could not publish because it is taken, from the daemon's
+/// "Bind for 127.0.0.1:20180 failed: port is already allocated" (or "… address already in
+/// use"): the machine's state, not the scenario's, so an environment error naming the port.
+fn host_port_taken(message: &str) -> Option<String> {
+    if !(message.contains("port is already allocated")
+        || message.contains("address already in use"))
+    {
+        return None;
+    }
+    let after = message
+        .split("Bind for ")
+        .nth(1)
+        .or_else(|| message.split("listen tcp4 ").nth(1))?;
+    let address = after.split([' ', ',']).next()?.trim_end_matches(':');
+    (!address.is_empty()).then(|| address.to_string())
 }
 
 fn project(cx: &StepContext) -> Result<&ComposeProject, StepError> {
@@ -162,4 +185,22 @@ pub const PS_DOC: StepDoc = StepDoc {
 pub async fn ps(_: PsParams, cx: &StepContext) -> Result<Value, StepError> {
     let docker = cx.docker().await?;
     states(&ProjectClient::new(docker, project(cx)?)).await
+}
+
+#[cfg(test)]
+mod port_tests {
+    use super::host_port_taken;
+
+    #[test]
+    fn the_taken_host_port_is_read_from_the_daemons_message() {
+        assert_eq!(
+            host_port_taken("start tikv0: driver failed programming external connectivity on endpoint x-tikv0-1: Bind for 127.0.0.1:20180 failed: port is already allocated").as_deref(),
+            Some("127.0.0.1:20180")
+        );
+        assert_eq!(
+            host_port_taken("Error starting userland proxy: listen tcp4 0.0.0.0:2379: bind: address already in use").as_deref(),
+            Some("0.0.0.0:2379")
+        );
+        assert_eq!(host_port_taken("no such container"), None);
+    }
 }

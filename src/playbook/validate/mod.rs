@@ -8,6 +8,7 @@
 //! [`references`].
 
 mod group;
+mod hints;
 mod matrix;
 mod record;
 mod references;

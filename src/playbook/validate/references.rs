@@ -89,7 +89,8 @@ impl Validator {
                 self.error(
                     format!("invalid {what}: {}", template::error_message(&e)),
                     span,
-                );
+                )
+                .help = expression.then(|| super::hints::expression(text)).flatten();
                 return;
             }
         };
@@ -158,10 +159,11 @@ fn reference_problem(path: &str, scope: &Scope<'_>) -> Option<(String, Option<St
     match parts[0] {
         "vars" => {
             let name = parts.get(1)?;
-            if scope.vars.contains_key(*name) {
-                return None;
+            if let Some(value) = scope.vars.get(*name) {
+                return nested_var_problem(value, &parts[..2], &parts[2..]);
             }
-            let label = suggest(name, &mut scope.vars.keys().map(String::as_str));
+            let label = did_you_mean(name, scope.vars.keys().map(String::as_str))
+                .map(|s| format!("did you mean `vars.{s}`?"));
             Some((format!("unknown variable `vars.{name}`"), label))
         }
         "steps" => {
@@ -236,6 +238,40 @@ fn reference_problem(path: &str, scope: &Scope<'_>) -> Option<(String, Option<St
                 ))
             });
             Some((format!("unknown name `{other}`"), label))
+        }
+    }
+}
+
+/// A field read inside a table variable (`vars.ports.etcd1`) that the table does not have,
+/// named in full. Only tables are looked into: what a template does with other values is
+/// known when it runs.
+fn nested_var_problem(
+    value: &serde_json::Value,
+    read: &[&str],
+    rest: &[&str],
+) -> Option<(String, Option<String>)> {
+    let (field, rest) = rest.split_first()?;
+    let table = value.as_object()?;
+    let path = format!("{}.{field}", read.join("."));
+    match table.get(*field) {
+        Some(inner) => {
+            let read: Vec<&str> = path.split('.').collect();
+            nested_var_problem(inner, &read, rest)
+        }
+        None => {
+            let label = match did_you_mean(field, table.keys().map(String::as_str)) {
+                Some(s) => format!("did you mean `{}.{s}`?", read.join(".")),
+                None => format!(
+                    "`{}` has: {}",
+                    read.join("."),
+                    table
+                        .keys()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            Some((format!("unknown variable `{path}`"), Some(label)))
         }
     }
 }

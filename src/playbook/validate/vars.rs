@@ -34,7 +34,7 @@ impl Validator {
         if let Some(entries) = root.get("secrets").and_then(Node::as_table) {
             declared.extend(entries.iter().map(|(k, _)| k.name.clone()));
         }
-        vars.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+        crate::playbook::vars::merge(&mut vars, overrides);
         let secrets = root
             .get("secrets")
             .map(|n| self.secrets(n, &mut vars))
