@@ -37,7 +37,7 @@ pub mod select;
 mod set;
 mod sleep;
 pub mod undo;
-mod workload;
+pub(crate) mod workload;
 
 use select::Selector;
 

@@ -31,7 +31,7 @@ use crate::engine::{StepContext, StepError};
 use crate::history::{Call, History, Operation, Outcome};
 
 mod http;
-pub use http::{HTTP_DOC, HttpWorkloadParams, http};
+pub use http::{HTTP_DOC, HttpWorkloadParams, REQUEST_NAMES, RESPONSE_NAMES, TEMPLATE_FIELDS, http};
 
 const MAX_CLIENTS: u32 = 256;
 const MAX_KEYS: u32 = 1000;
