@@ -216,14 +216,14 @@ fn an_http_store_serving_stale_reads_is_flagged() {
 fn bad_request_templates_are_refused_at_load() {
     let dir = common::scratch("workload-http-invalid");
     let text = playbook(1, "register", "linearizable")
-        .replace("{{ key }}\", value", "{{ kye }}\", value")
+        .replace("{{ key }}\", value", "{{ keyy }}\", value")
         .replace("status == 409", "status ==");
     let path = common::write(&dir, "p.toml", &text);
     let out = common::chaosplay().arg("validate").arg(&path).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(&out), 2, "{stderr}");
-    assert!(stderr.contains("unknown name `kye`"), "{stderr}");
+    assert!(stderr.contains("unknown name `keyy`"), "{stderr}");
     assert!(stderr.contains("did you mean `key`?"), "{stderr}");
     assert!(stderr.contains("invalid expression"), "{stderr}");
-    assert!(stderr.contains("p.toml:14:"), "{stderr}");
+    assert!(stderr.contains("p.toml:16:"), "{stderr}");
 }

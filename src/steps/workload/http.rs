@@ -373,3 +373,36 @@ fn evaluation_error(f: &str, field: &str, text: &str, e: &minijinja::Error) -> S
         crate::template::error_message(e)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a read's `value` expression gives becomes the recorded result: none is no value,
+    /// an integer or its text is the register's, anything else was not written by the
+    /// workload.
+    #[test]
+    fn a_read_records_what_its_value_expression_gives() {
+        let read = |v: minijinja::Value| read_call(&Call::Read(None), &v);
+        assert_eq!(read(minijinja::Value::from(())), (Call::Read(None), Outcome::Ok));
+        assert_eq!(read(7.into()), (Call::Read(Some(7)), Outcome::Ok));
+        assert_eq!(read(" 7".into()), (Call::Read(Some(7)), Outcome::Ok));
+        assert_eq!(read("seven".into()), (Call::Read(None), Outcome::Fail));
+        let get = read_call(&Call::Get(String::new()), &"0.1,".into());
+        assert_eq!(get, (Call::Get("0.1,".into()), Outcome::Ok));
+    }
+
+    /// A model's operations each need a request, reads a `value`, and no other is accepted.
+    #[test]
+    fn the_requests_must_match_the_model() {
+        let p: HttpWorkloadParams = serde_json::from_value(json!({
+            "endpoints": ["http://127.0.0.1:1"], "duration": "1s",
+            "requests": {
+                "read": { "url": "u" }, "write": { "url": "u" }, "get": { "url": "u" },
+            },
+        }))
+        .unwrap();
+        let broken: Vec<String> = p.bounds().into_iter().map(|b| b.message).collect();
+        assert_eq!(broken.len(), 4, "{broken:?}");
+    }
+}
