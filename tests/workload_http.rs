@@ -77,8 +77,15 @@ fn answer(
     let (route, key) = path.trim_start_matches('/').split_once('/').unwrap();
     let key = key.to_string();
     if method == "GET" && route == "kv" {
-        let values = if reads == Reads::Stale { &s.copy } else { &s.values };
-        return (200, serde_json::json!({ "value": values.get(&key) }).to_string());
+        let values = if reads == Reads::Stale {
+            &s.copy
+        } else {
+            &s.values
+        };
+        return (
+            200,
+            serde_json::json!({ "value": values.get(&key) }).to_string(),
+        );
     }
     let to = match (method, route) {
         ("PUT", "kv") => body,
@@ -219,7 +226,11 @@ fn bad_request_templates_are_refused_at_load() {
         .replace("{{ key }}\", value", "{{ keyy }}\", value")
         .replace("status == 409", "status ==");
     let path = common::write(&dir, "p.toml", &text);
-    let out = common::chaosplay().arg("validate").arg(&path).output().unwrap();
+    let out = common::chaosplay()
+        .arg("validate")
+        .arg(&path)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(&out), 2, "{stderr}");
     assert!(stderr.contains("unknown name `keyy`"), "{stderr}");

@@ -31,7 +31,9 @@ use crate::engine::{StepContext, StepError};
 use crate::history::{Call, History, Operation, Outcome};
 
 mod http;
-pub use http::{HTTP_DOC, HttpWorkloadParams, REQUEST_NAMES, RESPONSE_NAMES, TEMPLATE_FIELDS, http};
+pub use http::{
+    HTTP_DOC, HttpWorkloadParams, REQUEST_NAMES, RESPONSE_NAMES, TEMPLATE_FIELDS, http,
+};
 
 const MAX_CLIENTS: u32 = 256;
 const MAX_KEYS: u32 = 1000;
@@ -350,7 +352,11 @@ async fn record(
     write_history(path, &history)?;
     // A request template or response expression that cannot be evaluated is the playbook's
     // fault, not the store's: the history so far is kept, but the step fails with it.
-    if let Some(broken) = recording.broken.into_inner().unwrap_or_else(|e| e.into_inner()) {
+    if let Some(broken) = recording
+        .broken
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+    {
         return Err(StepError::Template(broken));
     }
     Ok(summary(&history, path, ids.iter().sum()))
@@ -515,42 +521,42 @@ impl Client<'_> {
     }
 }
 
-    /// Performs the call: the call as recorded (with a read's result) and its outcome.
-    async fn perform(etcd: &EtcdClient, serializable: bool, key: &str, call: Call) -> (Call, Outcome) {
-        match call {
-            Call::Read(_) => match etcd.get(key, serializable).await {
-                Ok(read) => match read.value.as_deref().map(str::parse::<i64>) {
-                    None => (Call::Read(None), Outcome::Ok),
-                    Some(Ok(v)) => (Call::Read(Some(v)), Outcome::Ok),
-                    // Not written by this workload: the read tells nothing checkable.
-                    Some(Err(_)) => (Call::Read(None), Outcome::Fail),
-                },
-                Err(e) => (call, outcome_of(&e)),
+/// Performs the call: the call as recorded (with a read's result) and its outcome.
+async fn perform(etcd: &EtcdClient, serializable: bool, key: &str, call: Call) -> (Call, Outcome) {
+    match call {
+        Call::Read(_) => match etcd.get(key, serializable).await {
+            Ok(read) => match read.value.as_deref().map(str::parse::<i64>) {
+                None => (Call::Read(None), Outcome::Ok),
+                Some(Ok(v)) => (Call::Read(Some(v)), Outcome::Ok),
+                // Not written by this workload: the read tells nothing checkable.
+                Some(Err(_)) => (Call::Read(None), Outcome::Fail),
             },
-            Call::Get(_) => match etcd.get(key, serializable).await {
-                Ok(read) => (Call::Get(read.value.unwrap_or_default()), Outcome::Ok),
-                Err(e) => (call, outcome_of(&e)),
-            },
-            Call::Write(v) => {
-                let outcome = put_outcome(etcd.put(key, &v.to_string()).await);
-                (call, outcome)
-            }
-            Call::Put(ref value) => {
-                let outcome = put_outcome(etcd.put(key, value).await);
-                (call, outcome)
-            }
-            Call::Cas { from, to } => {
-                let done = etcd
-                    .compare_and_set(key, Some(&from.to_string()), &to.to_string())
-                    .await;
-                (call, set_outcome(done))
-            }
-            Call::Append(ref suffix) => {
-                let outcome = append(etcd, key, suffix, serializable).await;
-                (call, outcome)
-            }
+            Err(e) => (call, outcome_of(&e)),
+        },
+        Call::Get(_) => match etcd.get(key, serializable).await {
+            Ok(read) => (Call::Get(read.value.unwrap_or_default()), Outcome::Ok),
+            Err(e) => (call, outcome_of(&e)),
+        },
+        Call::Write(v) => {
+            let outcome = put_outcome(etcd.put(key, &v.to_string()).await);
+            (call, outcome)
+        }
+        Call::Put(ref value) => {
+            let outcome = put_outcome(etcd.put(key, value).await);
+            (call, outcome)
+        }
+        Call::Cas { from, to } => {
+            let done = etcd
+                .compare_and_set(key, Some(&from.to_string()), &to.to_string())
+                .await;
+            (call, set_outcome(done))
+        }
+        Call::Append(ref suffix) => {
+            let outcome = append(etcd, key, suffix, serializable).await;
+            (call, outcome)
         }
     }
+}
 
 /// Append is read, then set if unchanged: a value changed in between (or a read that failed)
 /// makes it certainly not happen.

@@ -117,7 +117,9 @@ impl Validator {
                 continue;
             }
             let at = written.as_ref().and_then(|w| w.get(root));
-            let narrowed = at.map_or(span.clone(), |&at| span.start + at..span.start + at + root.len());
+            let narrowed = at.map_or(span.clone(), |&at| {
+                span.start + at..span.start + at + root.len()
+            });
             let label = did_you_mean(root, names.iter().copied())
                 .map(|s| format!("did you mean `{s}`?"))
                 .or_else(|| Some(format!("it can read {}", names.join(", "))));

@@ -252,7 +252,11 @@ impl Validator {
         for (_, request) in requests.as_table().unwrap_or_default() {
             for (field, value) in request.as_table().unwrap_or_default() {
                 let expression = !TEMPLATE_FIELDS.contains(&field.name.as_str());
-                let names = if expression { RESPONSE_NAMES } else { REQUEST_NAMES };
+                let names = if expression {
+                    RESPONSE_NAMES
+                } else {
+                    REQUEST_NAMES
+                };
                 for (text, span) in value.strings() {
                     self.local_template(text, span, expression, names);
                 }

@@ -139,7 +139,11 @@ impl Params for HttpWorkloadParams {
                 ));
             }
         }
-        for f in self.requests.keys().filter(|f| !needed.contains(&f.as_str())) {
+        for f in self
+            .requests
+            .keys()
+            .filter(|f| !needed.contains(&f.as_str()))
+        {
             broken.push(OutOfBounds::new(
                 "requests",
                 format!(
@@ -251,7 +255,12 @@ impl Endpoint<'_> {
         let headers: BTreeMap<String, String> = response
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into(),
+                )
+            })
             .collect();
         // The answer started but did not finish: whatever it said is lost.
         let Ok(body) = response.text().await else {
@@ -384,7 +393,10 @@ mod tests {
     #[test]
     fn a_read_records_what_its_value_expression_gives() {
         let read = |v: minijinja::Value| read_call(&Call::Read(None), &v);
-        assert_eq!(read(minijinja::Value::from(())), (Call::Read(None), Outcome::Ok));
+        assert_eq!(
+            read(minijinja::Value::from(())),
+            (Call::Read(None), Outcome::Ok)
+        );
         assert_eq!(read(7.into()), (Call::Read(Some(7)), Outcome::Ok));
         assert_eq!(read(" 7".into()), (Call::Read(Some(7)), Outcome::Ok));
         assert_eq!(read("seven".into()), (Call::Read(None), Outcome::Fail));
