@@ -107,10 +107,10 @@ fn answer(
     };
     s.values.insert(key, to);
     s.writes += 1;
-    if s.writes % 10 == 0 {
+    if s.writes.is_multiple_of(10) {
         s.copy = s.values.clone();
     }
-    if s.writes % 13 == 0 {
+    if s.writes.is_multiple_of(13) {
         return (503, "{}".into());
     }
     (200, "{}".into())
