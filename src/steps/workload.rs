@@ -344,7 +344,13 @@ async fn record(
         }
         recording.done.cancel();
     };
-    let (ids, ()) = tokio::join!(futures_util::future::join_all(slots), ending);
+    // Clients that all stopped at `max_ops` end the recording before its `duration`.
+    let clients = async {
+        let ids = futures_util::future::join_all(slots).await;
+        recording.done.cancel();
+        ids
+    };
+    let (ids, ()) = tokio::join!(clients, ending);
     let history = recording
         .history
         .into_inner()
