@@ -143,9 +143,10 @@ fn read_request(reader: &mut BufReader<impl Read>) -> Option<(String, String, St
     None
 }
 
-/// A playbook recording `model` against the store on `port`, then checking the history
-/// (expecting `expect`).
-fn playbook(port: u16, model: &str, expect: &str) -> String {
+/// A playbook recording `model` against the store on `port` into `dir`, then checking the
+/// history (expecting `expect`).
+fn playbook(dir: &std::path::Path, port: u16, model: &str, expect: &str) -> String {
+    let file = dir.join("history.jsonl").display().to_string();
     let requests = match model {
         "register" => {
             r#"requests.read = { url = "{{ endpoint }}/kv/{{ key }}", value = "json.value" }
@@ -174,6 +175,7 @@ keys = 2
 rate = 400
 duration = "10s"
 max_ops = 400
+file = '{file}'
 {requests}
 
 [[steps]]
@@ -194,7 +196,7 @@ fn a_linearizable_http_store_passes_the_check() {
     for model in ["register", "kv"] {
         let dir = common::scratch(&format!("workload-http-{model}"));
         let port = serve(Reads::Current);
-        let (out, run) = common::run_here(&dir, &playbook(port, model, "linearizable"));
+        let (out, run) = common::run_here(&dir, &playbook(&dir, port, model, "linearizable"));
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(code(&out), 0, "{model}: {stdout}");
         let workload = outputs(&run, "workload");
@@ -212,7 +214,7 @@ fn a_linearizable_http_store_passes_the_check() {
 fn an_http_store_serving_stale_reads_is_flagged() {
     let dir = common::scratch("workload-http-stale");
     let port = serve(Reads::Stale);
-    let (out, run) = common::run_here(&dir, &playbook(port, "register", "not_linearizable"));
+    let (out, run) = common::run_here(&dir, &playbook(&dir, port, "register", "not_linearizable"));
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
     let check = outputs(&run, "check");
     assert_eq!(check["verdict"], "not linearizable", "{check}");
@@ -222,7 +224,7 @@ fn an_http_store_serving_stale_reads_is_flagged() {
 #[test]
 fn bad_request_templates_are_refused_at_load() {
     let dir = common::scratch("workload-http-invalid");
-    let text = playbook(1, "register", "linearizable")
+    let text = playbook(&dir, 1, "register", "linearizable")
         .replace("{{ key }}\", value", "{{ keyy }}\", value")
         .replace("status == 409", "status ==");
     let path = common::write(&dir, "p.toml", &text);
@@ -236,5 +238,5 @@ fn bad_request_templates_are_refused_at_load() {
     assert!(stderr.contains("unknown name `keyy`"), "{stderr}");
     assert!(stderr.contains("did you mean `key`?"), "{stderr}");
     assert!(stderr.contains("invalid expression"), "{stderr}");
-    assert!(stderr.contains("p.toml:16:"), "{stderr}");
+    assert!(stderr.contains("p.toml:17:"), "{stderr}");
 }
