@@ -240,3 +240,24 @@ fn bad_request_templates_are_refused_at_load() {
     assert!(stderr.contains("invalid expression"), "{stderr}");
     assert!(stderr.contains("p.toml:17:"), "{stderr}");
 }
+
+/// An expression that fails on a real response stops the workload: the step fails with the
+/// expression's error, and the history recorded so far is kept.
+#[test]
+fn an_expression_failing_at_run_time_fails_the_step() {
+    let dir = common::scratch("workload-http-broken");
+    let port = serve(Reads::Current);
+    let text = playbook(&dir, port, "register", "linearizable").replace(
+        "value = \"json.value\"",
+        "value = \"json.value ~ (1 // 0)\"",
+    );
+    let (out, run) = common::run_here(&dir, &text);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_ne!(code(&out), 0, "{stdout}");
+    let workload = common::step(&run, "workload");
+    assert!(
+        workload.to_string().contains("requests.read.value"),
+        "{workload}"
+    );
+    assert!(dir.join("history.jsonl").exists());
+}

@@ -5,7 +5,7 @@
 //! The templates are rendered per operation, with its `key`, `value`, `expected`, `client`
 //! and `endpoint`, so `requests` is not rendered with `with` before the step runs (it is
 //! listed in the doc's `expressions`); validation compiles each template and expression and
-//! checks the names they read (`check_requests`).
+//! checks the names they read (`http_requests` in the playbook validator).
 
 use std::collections::BTreeMap;
 
