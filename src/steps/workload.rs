@@ -114,7 +114,14 @@ fn default_timeout() -> Duration {
 
 impl Params for EtcdWorkloadParams {
     fn bounds(&self) -> Vec<OutOfBounds> {
-        self.shape().bounds(self.endpoints.is_empty())
+        let mut broken = self.shape().bounds(self.endpoints.is_empty());
+        if self.key_prefix.is_empty() {
+            broken.push(OutOfBounds::new(
+                "key_prefix",
+                "`key_prefix` must not be empty: the keys under it are deleted first",
+            ));
+        }
+        broken
     }
 }
 
@@ -184,11 +191,6 @@ impl Shape {
                 "`timeout` must be more than 0 and at most 1m, not {}",
                 self.timeout
             ),
-        );
-        range(
-            "key_prefix",
-            !self.key_prefix.is_empty(),
-            "`key_prefix` must not be empty: the keys under it are deleted first".into(),
         );
         range(
             "endpoints",
