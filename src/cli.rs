@@ -468,17 +468,27 @@ fn run(args: RunArgs) -> Result<ExitCode, Error> {
         (results, summaries)
     });
     github_actions(&results, &summaries);
-    let code = trials::exit_code(&results);
+    write_reports(&args, &results, &summaries)
+}
+
+/// The reports `run` was asked for; the exit code is the runs' own unless a report could not
+/// be written (then at least 3: CI must not read a missing report as a pass).
+fn write_reports(
+    args: &RunArgs,
+    results: &[RunResult],
+    summaries: &[stats::TrialSummary],
+) -> Result<ExitCode, Error> {
+    let code = trials::exit_code(results);
     let written = [
         args.report_json.as_deref().map(|path| {
-            let result = report::json::write(path, &results, &summaries, code);
+            let result = report::json::write(path, results, summaries, code);
             ("JSON", path, result)
         }),
         args.report_junit
             .as_deref()
-            .map(|path| ("JUnit", path, report::junit::write(path, &results))),
+            .map(|path| ("JUnit", path, report::junit::write(path, results))),
         args.report_html.as_deref().map(|path| {
-            let result = report::html::write(path, &results, &summaries, code);
+            let result = report::html::write(path, results, summaries, code);
             ("HTML", path, result)
         }),
     ];

@@ -98,10 +98,7 @@ fn visible(line: &str, at: usize) -> Range<usize> {
 
 /// `text`, cut to [`MESSAGE_CHARS`] characters.
 fn clip(text: &str) -> std::borrow::Cow<'_, str> {
-    match text.char_indices().nth(MESSAGE_CHARS) {
-        Some((cut, _)) => format!("{}…", &text[..cut]).into(),
-        None => text.into(),
-    }
+    crate::text::clip(text, MESSAGE_CHARS)
 }
 
 /// One problem found in a user's file.

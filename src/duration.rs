@@ -6,7 +6,10 @@ use schemars::JsonSchema;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Serialize, Serializer};
 
-use crate::playbook::check::PLACEHOLDER_NEWTYPE;
+/// The newtype name through which a type says "a template stands in for me with this text".
+/// Durations use it so that `timeout = "{{ vars.t }}"` validates as a well-formed duration:
+/// the playbook checker (which depends on this module, not the reverse) recognises it.
+pub const PLACEHOLDER_NEWTYPE: &str = "chaosplay::Duration";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Duration(pub std::time::Duration);

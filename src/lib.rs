@@ -16,5 +16,6 @@ pub mod playbook;
 pub mod report;
 pub mod steps;
 pub mod template;
+pub mod text;
 pub mod text_file;
 pub mod ui;

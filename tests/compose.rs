@@ -287,13 +287,13 @@ fn full_example_matches_docker_compose() {
     assert!(project.volumes["shared"].external);
     assert_eq!(project.volumes["shared"].name, "shared");
 
-    let order: Vec<&str> = project
-        .start_order()
+    let levels: Vec<Vec<&str>> = project
+        .start_levels()
         .unwrap()
         .iter()
-        .map(|s| s.name.as_str())
+        .map(|level| level.iter().map(|s| s.name.as_str()).collect())
         .collect();
-    assert_eq!(order, ["db", "app"]);
+    assert_eq!(levels, [["db"], ["app"]]);
 }
 
 #[test]

@@ -140,26 +140,27 @@ with = { volumes = true, kill = true }
 
 #[test]
 fn an_unsupported_compose_key_is_reported_at_validation() {
-    let dir = scratch("compose-unsupported");
+    let test = common::Test::new("compose-unsupported");
     common::write(
-        &dir,
+        test.dir(),
         "docker-compose.yaml",
         "services:\n  db:\n    image: x\n    deploy:\n      replicas: 2\n",
     );
-    let path = common::write(
-        &dir,
-        "p.toml",
-        "[scenario]\nname = \"x\"\n[subject]\ncompose = \"docker-compose.yaml\"\n[[steps]]\nuses = \"compose.up\"\n",
-    );
-    let out = chaosplay().arg("run").arg(&path).output().unwrap();
-    assert_eq!(code(&out), 2);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("invalid compose file")
-            && stderr.contains("\"deploy\"")
-            && stderr.contains("\"db\""),
-        "{stderr}"
-    );
+    test.playbook(
+        r#"
+[scenario]
+name = "x"
+[subject]
+compose = "docker-compose.yaml"
+[[steps]]
+uses = "compose.up"
+"#,
+    )
+    .code(2)
+    .stderr_has("error: invalid compose file: service \"db\": unsupported key \"deploy\"")
+    .stderr_has("docker-compose.yaml:4:5\n")
+    .stderr_has("= note: the compose file of [subject], named at ")
+    .run();
 }
 
 #[test]

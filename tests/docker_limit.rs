@@ -141,19 +141,12 @@ fn recover_lifts_the_limits_a_sigkilled_runner_left() {
 
 #[test]
 fn validation_refuses_a_limit_docker_would_ignore() {
-    let dir = scratch("limit-invalid");
     let steps = "[[steps]]\nuses = \"docker.limit\"\nwith = { service = \"db\", cpus = 0 }\n";
-    let path = write(&dir, "p.toml", &playbook("cpt-limit-invalid", steps));
-    let out = common::chaosplay()
-        .arg("validate")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(code(&out), 2);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("p.toml:7:33"), "{stderr}");
-    assert!(
-        stderr.contains("Docker takes 0 as \"no change\""),
-        "{stderr}"
-    );
+    common::Test::new("limit-invalid")
+        .validate()
+        .playbook(&playbook("cpt-limit-invalid", steps))
+        .code(2)
+        .stderr_has("p.toml:7:33")
+        .stderr_has("Docker takes 0 as \"no change\"")
+        .run();
 }

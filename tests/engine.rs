@@ -83,7 +83,21 @@ fn a_failing_cleanup_exits_4() {
     let dir = scratch("cleanup-fails");
     let (out, report) = run(
         &dir,
-        "[scenario]\nname = \"x\"\n[[steps]]\nuses = \"log\"\nwith = { message = \"hi\" }\n[[finally]]\nname = \"bad cleanup\"\nuses = \"exec\"\nwith = { argv = [\"false\"] }\n[[finally]]\nname = \"still runs\"\nuses = \"log\"\nwith = { message = \"after\" }\n",
+        r#"
+[scenario]
+name = "x"
+[[steps]]
+uses = "log"
+with = { message = "hi" }
+[[finally]]
+name = "bad cleanup"
+uses = "exec"
+with = { argv = ["false"] }
+[[finally]]
+name = "still runs"
+uses = "log"
+with = { message = "after" }
+"#,
         &[],
     );
     assert_eq!(code(&out), 4);
@@ -100,7 +114,16 @@ fn an_unreachable_endpoint_exits_3() {
     let dir = scratch("unreachable");
     let (out, report) = run(
         &dir,
-        "[scenario]\nname = \"x\"\n[vars]\nport = 1\n[[steps]]\nname = \"probe\"\nuses = \"http.request\"\nwith = { url = \"http://127.0.0.1:{{ vars.port }}/\" }\n",
+        r#"
+[scenario]
+name = "x"
+[vars]
+port = 1
+[[steps]]
+name = "probe"
+uses = "http.request"
+with = { url = "http://127.0.0.1:{{ vars.port }}/" }
+"#,
         &["--var", &format!("port={port}")],
     );
     assert_eq!(code(&out), 3);
@@ -391,7 +414,16 @@ fn vars_file_and_var_override_in_order() {
     let vars_file = dir.join("vars.toml");
     let (out, _) = run(
         &dir,
-        "[scenario]\nname = \"x\"\n[vars]\nname = \"default\"\ncount = 1\n[[steps]]\nuses = \"assert\"\nwith.that = [\"vars.name == 'from-file'\", \"vars.count == 9\"]\n",
+        r#"
+[scenario]
+name = "x"
+[vars]
+name = "default"
+count = 1
+[[steps]]
+uses = "assert"
+with.that = ["vars.name == 'from-file'", "vars.count == 9"]
+"#,
         &[
             "--vars-file",
             vars_file.to_str().unwrap(),
@@ -486,12 +518,24 @@ fn several_playbooks_run_in_order_and_the_worst_exit_code_wins() {
     let ok = common::write(
         &dir,
         "ok.toml",
-        "[scenario]\nname = \"ok\"\n[[steps]]\nuses = \"log\"\nwith = { message = \"fine\" }\n",
+        r#"
+[scenario]
+name = "ok"
+[[steps]]
+uses = "log"
+with = { message = "fine" }
+"#,
     );
     let bad = common::write(
         &dir,
         "bad.toml",
-        "[scenario]\nname = \"bad\"\n[[steps]]\nuses = \"assert\"\nwith.that = [\"false\"]\n",
+        r#"
+[scenario]
+name = "bad"
+[[steps]]
+uses = "assert"
+with.that = ["false"]
+"#,
     );
     let report = dir.join("r.json");
     let out = chaosplay()
@@ -521,7 +565,13 @@ fn the_seed_is_reported_and_readable() {
     let dir = scratch("seed");
     let (out, report) = run(
         &dir,
-        "[scenario]\nname = \"x\"\n[[steps]]\nuses = \"assert\"\nwith.that = [\"run.seed == 42\", \"run.trial == 1\", \"run.scenario == 'x'\"]\n",
+        r#"
+[scenario]
+name = "x"
+[[steps]]
+uses = "assert"
+with.that = ["run.seed == 42", "run.trial == 1", "run.scenario == 'x'"]
+"#,
         &["--seed", "42"],
     );
     assert_eq!(code(&out), 0);
@@ -540,7 +590,13 @@ fn a_signal_during_one_playbook_stops_the_ones_after_it() {
         &dir,
         "first.toml",
         &format!(
-            "[scenario]\nname = \"first\"\n[[steps]]\nuses = \"exec\"\nwith = {{ argv = [\"sh\", \"-c\", \"touch {}; exec sleep 60\"] }}\n",
+            r#"
+[scenario]
+name = "first"
+[[steps]]
+uses = "exec"
+with = {{ argv = ["sh", "-c", "touch {}; exec sleep 60"] }}
+"#,
             started.display()
         ),
     );
@@ -548,7 +604,13 @@ fn a_signal_during_one_playbook_stops_the_ones_after_it() {
         &dir,
         "second.toml",
         &format!(
-            "[scenario]\nname = \"second\"\n[[steps]]\nuses = \"exec\"\nwith = {{ argv = [\"touch\", \"{}\"] }}\n",
+            r#"
+[scenario]
+name = "second"
+[[steps]]
+uses = "exec"
+with = {{ argv = ["touch", "{}"] }}
+"#,
             later.display()
         ),
     );

@@ -61,26 +61,28 @@ with = { duration = "200ms" }
 
 #[test]
 fn a_monitor_must_be_read_only_and_may_not_read_step_outputs() {
-    let dir = scratch("monitors-invalid");
-    let path = common::write(
-        &dir,
-        "p.toml",
-        "[scenario]\nname = \"x\"\n[[monitors]]\nuses = \"docker.kill\"\nwith = { service = \"a\" }\n[[monitors]]\nuses = \"log\"\nwith = { message = \"{{ steps.a.stdout }}\" }\nrecord = \"m\"\n[[steps]]\nid = \"a\"\nuses = \"exec\"\nwith = { argv = [\"true\"] }\n",
-    );
-    let out = common::chaosplay()
-        .arg("validate")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(code(&out), 2);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("`docker.kill` changes things, so it cannot be a monitor"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("unknown key `record` in a [[monitors]] entry"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("no step with id `a`"), "{stderr}");
+    common::Test::new("monitors-invalid")
+        .validate()
+        .playbook(
+            r#"
+[scenario]
+name = "x"
+[[monitors]]
+uses = "docker.kill"
+with = { service = "a" }
+[[monitors]]
+uses = "log"
+with = { message = "{{ steps.a.stdout }}" }
+record = "m"
+[[steps]]
+id = "a"
+uses = "exec"
+with = { argv = ["true"] }
+"#,
+        )
+        .code(2)
+        .stderr_has("`docker.kill` changes things, so it cannot be a monitor")
+        .stderr_has("unknown key `record` in a [[monitors]] entry")
+        .stderr_has("no step with id `a`")
+        .run();
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{chaosplay, code};
+use common::{Test, chaosplay, code};
 
 fn validate(fixture: &str) -> String {
     let output = chaosplay()
@@ -51,16 +51,24 @@ golden!(
 
 #[test]
 fn run_refuses_an_invalid_playbook_before_running_anything() {
-    let dir = common::scratch("run-invalid");
-    let marker = dir.join("ran");
+    let test = Test::new("run-invalid");
+    let marker = test.dir().join("ran");
     let playbook = format!(
-        "[scenario]\nname = \"x\"\n[[steps]]\nuses = \"exec\"\nwith = {{ argv = [\"touch\", \"{}\"] }}\n[[steps]]\nuses = \"slep\"\n",
+        r#"
+[scenario]
+name = "x"
+[[steps]]
+uses = "exec"
+with = {{ argv = ["touch", "{}"] }}
+[[steps]]
+uses = "slep"
+"#,
         marker.display()
     );
-    let path = common::write(&dir, "p.toml", &playbook);
-    let output = chaosplay().arg("run").arg(&path).output().unwrap();
-    assert_eq!(code(&output), 2);
-    assert!(String::from_utf8_lossy(&output.stderr).contains("did you mean `sleep`?"));
+    test.playbook(&playbook)
+        .code(2)
+        .stderr_has("did you mean `sleep`?")
+        .run();
     assert!(
         !marker.exists(),
         "no step may run when the playbook is invalid"
@@ -189,11 +197,7 @@ fn a_subject_template_with_a_variable_that_is_not_utf8_in_the_environment() {
 
 /// Validates `text` as a file of its own, which must be refused; its stderr.
 fn refused(name: &str, text: &str) -> String {
-    let dir = common::scratch(name);
-    let path = common::write(&dir, "p.toml", text);
-    let output = chaosplay().arg("validate").arg(&path).output().unwrap();
-    assert_eq!(code(&output), 2, "{output:?}");
-    String::from_utf8(output.stderr).unwrap()
+    Test::new(name).validate().playbook(text).code(2).run()
 }
 
 const SCENARIO: &str = "[scenario]\nname = \"s\"\n";

@@ -90,3 +90,28 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Runtime::new()
         .map_err(|e| Error::environment(format_args!("cannot start the async runtime: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_keep_their_order_and_the_worst_code_wins() {
+        let error = Error::invalid("first")
+            .and(Error::environment("second"))
+            .at_least(exit::FAILED);
+        assert_eq!(error.code(), exit::ENVIRONMENT);
+        assert_eq!(error.messages, ["error: first\n", "error: second\n"]);
+        assert_eq!(Error::invalid("x").at_least(exit::CLEANUP_FAILED).code(), 4);
+    }
+
+    #[test]
+    fn diagnostics_are_printed_as_they_render() {
+        let error = Error::diagnostics(["error: a\n --> p.toml:1:1\n", "error: b"]);
+        assert_eq!(error.code(), exit::INVALID);
+        assert_eq!(
+            error.messages,
+            ["error: a\n --> p.toml:1:1\n\n", "error: b\n"]
+        );
+    }
+}

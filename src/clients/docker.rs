@@ -907,7 +907,10 @@ fn daemon_fault(action: &str, e: &bollard::errors::Error) -> Option<DaemonFault>
             status_code,
             message,
         } if *status_code >= 400 && !is_engine_message(*status_code, message) => {
-            not_working(format!("HTTP {status_code} {:?}", brief(message)))
+            not_working(format!(
+                "HTTP {status_code} {:?}",
+                crate::text::clip(message.trim(), 80)
+            ))
         }
         _ => None,
     }
@@ -938,15 +941,6 @@ fn is_engine_message(status: u16, message: &str) -> bool {
         || text.starts_with('<')
         || STATUS_TEXTS.contains(&bare)
         || matches!(status, 502 | 504))
-}
-
-/// The start of a long body (an HTML page), enough to recognise it.
-fn brief(text: &str) -> String {
-    let text = text.trim();
-    match text.char_indices().nth(80) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_string(),
-    }
 }
 
 /// The innermost cause: "No such file or directory", not three layers of wrapping.

@@ -217,6 +217,34 @@ mod tests {
     }
 
     #[test]
+    fn a_positioned_error_quotes_its_file() {
+        let dir = crate::compose::test_support::TempDir::new();
+        let path = dir.write("compose.yaml", "services:\n  db:\n    deploy: {}\n");
+        let kind = ComposeErrorKind::UnsupportedKey {
+            owner: "service \"db\"".into(),
+            key: "deploy".into(),
+            hint: None,
+        };
+        let at = Some(Location { line: 3, column: 5 });
+        let diagnostic = ComposeError::new(&path, at, kind).diagnostic().unwrap();
+        let rendered = diagnostic.render(&Source::new("playbook.toml", ""));
+        assert!(
+            rendered.contains(&format!("{}:3:5", path.display())),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains("3 |     deploy: {}\n  |     ^^^^^^^^^^"),
+            "{rendered}"
+        );
+        let cycle = ComposeErrorKind::DependencyCycle(vec!["a".into(), "a".into()]);
+        let unplaced = ComposeError::new(&path, None, cycle);
+        assert!(
+            unplaced.diagnostic().is_none(),
+            "no position: said as before"
+        );
+    }
+
+    #[test]
     fn read_error_includes_io_message() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
         let err = ComposeError::new(Path::new("x.yaml"), None, ComposeErrorKind::Read(io));

@@ -20,6 +20,14 @@
 //!    `<project>-<service>-1`), adds the implicit `default` network, and
 //!    checks `depends_on` for unknown services and cycles.
 //!
+//! Why hand-written rather than a crate: the `docker-compose-types` style crates deserialize
+//! with serde after the fact, so they cannot interpolate a value *before* typing it
+//! (`retries: ${N:-3}`), lose the line and column an error must point at, and accept unknown
+//! keys silently. No crate implements Compose's interpolation (`${A:?msg}`, `${A:+x}`, `$$`,
+//! nested defaults) with positions either; `shellexpand`-like crates implement a shell's
+//! rules, which differ. YAML parsing itself is a crate (`saphyr`, see `yaml`); so is nothing
+//! else here, and `values` says why for durations and shell words.
+//!
 //! Deliberately left out (each is an "unsupported key" error or documented
 //! behaviour, not a silent difference): `build` (images must be prebuilt),
 //! `scale`/`deploy` (one container per service), `include`/`extends`,

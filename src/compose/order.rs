@@ -63,12 +63,6 @@ impl ComposeProject {
         Ok(levels)
     }
 
-    /// Services in an order where each comes after its dependencies: the
-    /// [`start_levels`](Self::start_levels) flattened. Stop in reverse order.
-    pub fn start_order(&self) -> Result<Vec<&Service>, ComposeError> {
-        Ok(self.start_levels()?.into_iter().flatten().collect())
-    }
-
     /// A cycle among the unplaced services, as names with the first repeated last.
     ///
     /// Every unplaced service has an unplaced dependency (else it would have been
@@ -120,13 +114,6 @@ mod tests {
             names(p.start_levels().unwrap()),
             [vec!["db", "cache"], vec!["app", "monitor"], vec!["proxy"]]
         );
-        let order: Vec<&str> = p
-            .start_order()
-            .unwrap()
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
-        assert_eq!(order, ["db", "cache", "app", "monitor", "proxy"]);
     }
 
     #[test]
@@ -159,7 +146,7 @@ mod tests {
             err.kind().to_string(),
             "dependency cycle between services: a -> b -> c -> a"
         );
-        assert!(p.start_order().is_err());
+        assert!(p.start_levels().is_err());
 
         let mut p = project("services:\n  a:\n    image: x\n  self:\n    image: x\n");
         depend(&mut p, 1, "self");

@@ -3,6 +3,17 @@
 //!
 //! They work on already-interpolated strings and return plain messages; the
 //! caller adds file, position and key.
+//!
+//! Two of them look like crates and are not, because the crates accept a different language
+//! than Compose, and a compose file chaosplay runs must mean what it means to `docker compose`:
+//! - durations are Go's `time.ParseDuration` (`1m30s`, `1.5h`, `500ms`; units ns, us/µs, ms,
+//!   s, m, h). `humantime` (already a dependency, for the playbook's own durations) also
+//!   accepts `1m 30s`, `2days`, `1w` and `1M` (a month), which `docker compose` rejects; a
+//!   filter rejecting those would be a second parser of the same grammar.
+//! - shell words are split as Compose splits a string `command` (go-shellwords, or Python's
+//!   `shlex` for Compose v1): POSIX quoting, `#` an ordinary character. The `shell-words`
+//!   crate treats a word starting with `#` as a comment, so `--requirepass #x` would silently
+//!   lose its argument, and it takes a trailing backslash literally instead of refusing it.
 
 use std::net::IpAddr;
 use std::path::{Component, Path, PathBuf};
@@ -335,7 +346,10 @@ mod tests {
         assert_eq!(duration("1.1s"), Ok(ms(1_100)));
         assert_eq!(duration("10us"), Ok(Duration::from_micros(10)));
         assert_eq!(duration("7ns"), Ok(Duration::from_nanos(7)));
-        for bad in ["", "5", "s", "5x", "1m 30s", "-5s", "1..5s", "5S"] {
+        // As Go's time.ParseDuration: no spaces, no days or weeks (humantime takes these).
+        for bad in [
+            "", "5", "s", "5x", "1m 30s", "-5s", "1..5s", "5S", "2days", "1d", "1w",
+        ] {
             assert!(duration(bad).is_err(), "{bad:?} should be invalid");
         }
         assert!(duration("5").unwrap_err().contains("1m30s"));
@@ -374,6 +388,11 @@ mod tests {
         assert!(shell_words("echo 'open").is_err());
         assert!(shell_words("echo \"open").is_err());
         assert!(shell_words("echo \\").is_err());
+        // As Compose: `#` is no comment (the shell-words crate would drop `#x`).
+        assert_eq!(
+            split("redis --requirepass #x"),
+            ["redis", "--requirepass", "#x"]
+        );
     }
 
     fn port(target: u16, published: Option<u16>) -> Port {

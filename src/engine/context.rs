@@ -18,7 +18,7 @@ use super::{StepError, StepRecord, StepStatus};
 use crate::clients::docker::DockerClient;
 use crate::duration::Duration;
 use crate::playbook::node::{Node, Value as NodeValue};
-use crate::playbook::{Phase, Playbook, Step, StepDuration};
+use crate::playbook::{MAX_ITEMS, Phase, Playbook, Step, StepDuration};
 use crate::steps::StepKind;
 use crate::steps::undo::Undo;
 use crate::template;
@@ -201,17 +201,26 @@ impl RunShared {
         }
     }
 
-    fn context(&self, output: Option<&serde_json::Value>) -> Value {
+    fn context(&self, output: Option<&serde_json::Value>, frame: &Frame) -> Value {
+        // A group's steps read its inputs as `vars` and its own steps' outputs as `steps`.
+        let (vars, outputs) = match &frame.group {
+            Some(g) => (g.vars.clone(), g.outputs.clone()),
+            None => (self.vars.clone(), self.outputs.clone()),
+        };
         let mut ctx = BTreeMap::from([
-            ("vars", self.vars.clone()),
+            ("vars", vars),
             ("matrix", self.matrix.clone()),
-            ("steps", Value::from_dyn_object(self.outputs.clone())),
+            ("steps", Value::from_dyn_object(outputs)),
             ("metrics", Value::from_dyn_object(self.metrics.clone())),
             ("env", Value::from_object(EnvVars)),
             ("run", self.run.clone()),
         ]);
         if let Some(output) = output {
             ctx.insert("output", Value::from(Serde(output)));
+        }
+        if let Some(iteration) = &frame.iteration {
+            ctx.insert("item", Value::from(Serde(&iteration.item)));
+            ctx.insert("index", Value::from(iteration.index));
         }
         Value::from(ctx)
     }
@@ -221,22 +230,42 @@ impl RunShared {
         expr: &str,
         output: Option<&serde_json::Value>,
     ) -> Result<Value, StepError> {
+        self.evaluate_in(expr, output, &Frame::default())
+    }
+
+    /// [`RunShared::evaluate`] in a frame: a `for_each` iteration, a step group.
+    pub fn evaluate_in(
+        &self,
+        expr: &str,
+        output: Option<&serde_json::Value>,
+        frame: &Frame,
+    ) -> Result<Value, StepError> {
         self.env
             .compile_expression(expr)
-            .and_then(|e| e.eval(self.context(output)))
+            .and_then(|e| e.eval(self.context(output, frame)))
             .map_err(|e| StepError::Template(format!("`{expr}`: {}", template::error_message(&e))))
     }
 
     /// A text template rendered with `output` in scope (a monitor's `show`).
     pub fn render_text(&self, text: &str, output: &serde_json::Value) -> Result<String, StepError> {
         self.env
-            .render_str(text, self.context(Some(output)))
+            .render_str(text, self.context(Some(output), &Frame::default()))
             .map_err(|e| StepError::Template(format!("`{text}`: {}", template::error_message(&e))))
     }
 
     /// `with` rendered into plain JSON, ready to deserialize into the step's parameters.
     pub fn render(&self, with: &Node, kind: StepKind) -> Result<serde_json::Value, StepError> {
-        let ctx = self.context(None);
+        self.render_in(with, kind, &Frame::default())
+    }
+
+    /// [`RunShared::render`] in a frame: a `for_each` iteration, a step group.
+    pub fn render_in(
+        &self,
+        with: &Node,
+        kind: StepKind,
+        frame: &Frame,
+    ) -> Result<serde_json::Value, StepError> {
+        let ctx = self.context(None, frame);
         let expressions = kind.doc().expressions;
         let mut out = serde_json::Map::new();
         for (key, value) in with.as_table().unwrap_or_default() {
@@ -253,7 +282,7 @@ impl RunShared {
     /// `with` rendered as far as it can be before the run: strings whose templates read what
     /// only the run produces (`steps.*`) stay as written. For `chaosplay plan`.
     pub fn render_known(&self, with: &Node) -> serde_json::Value {
-        let ctx = self.context(None);
+        let ctx = self.context(None, &Frame::default());
         self.render_node(with, &ctx)
             .unwrap_or_else(|_| match &with.value {
                 NodeValue::Table(entries) => entries
@@ -305,6 +334,16 @@ impl RunShared {
         }
     }
 
+    /// A template rendered in a frame (a step group's `[outputs]`), keeping the type of a sole
+    /// expression.
+    pub fn render_template(
+        &self,
+        text: &str,
+        frame: &Frame,
+    ) -> Result<serde_json::Value, StepError> {
+        self.render_string(text, &self.context(None, frame))
+    }
+
     /// A step's `timeout`, `interval` or `stable_for` (`key`), rendered if it is a template.
     /// The rendered value is held to the rules a literal one is, a duration of at least `min`:
     /// a bad one fails the step, naming the field, rather than becoming some default.
@@ -313,13 +352,14 @@ impl RunShared {
         key: &str,
         value: &StepDuration,
         min: Duration,
+        frame: &Frame,
     ) -> Result<Duration, StepError> {
         let text = match value {
             StepDuration::Fixed(duration) => return Ok(*duration),
             StepDuration::Template(text) => text,
         };
         let rendered = self
-            .render_string(text, &self.context(None))
+            .render_string(text, &self.context(None, frame))
             .map_err(|e| StepError::Template(format!("`{key}`: {e}")))?;
         let invalid = |why: String| StepError::Params(format!("`{key}` = \"{text}\": {why}"));
         let duration: Duration = match &rendered {
@@ -417,17 +457,37 @@ impl RunShared {
         statuses
     }
 
-    fn reference_values(&self, expr: &str) -> Vec<(String, String)> {
+    /// The items of a `for_each` step, rendered: a list of at most [`MAX_ITEMS`].
+    pub fn items(
+        &self,
+        for_each: &Node,
+        frame: &Frame,
+    ) -> Result<Vec<serde_json::Value>, StepError> {
+        let rendered = self.render_node(for_each, &self.context(None, frame))?;
+        match rendered {
+            serde_json::Value::Array(items) if items.len() <= MAX_ITEMS => Ok(items),
+            serde_json::Value::Array(items) => Err(StepError::Params(format!(
+                "`for_each` has {} items; at most {MAX_ITEMS} are allowed",
+                items.len()
+            ))),
+            other => Err(StepError::Params(format!(
+                "`for_each` rendered {}, not a list",
+                crate::text::clip(&other.to_string(), 100).into_owned()
+            ))),
+        }
+    }
+
+    fn reference_values(&self, expr: &str, frame: &Frame) -> Vec<(String, String)> {
         let Ok(paths) = template::references(&self.env, expr, true) else {
             return Vec::new();
         };
         paths
             .into_iter()
             .map(|path| {
-                let shown = match self.evaluate(&path, None) {
+                let shown = match self.evaluate_in(&path, None, frame) {
                     Ok(v) => {
                         let text = serde_json::to_string(&v).unwrap_or_else(|_| format!("{v}"));
-                        truncate(&text, 300)
+                        crate::text::clip(&text, 300).into_owned()
                     }
                     Err(_) => "undefined".to_string(),
                 };
@@ -437,11 +497,42 @@ impl RunShared {
     }
 }
 
-fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_string(),
+/// One run of a `for_each` step: its item and that item's position, from 0.
+#[derive(Debug, Clone)]
+pub(crate) struct Iteration {
+    pub item: serde_json::Value,
+    pub index: usize,
+}
+
+/// What a step group's steps read instead of the playbook's: its inputs as `vars`, and its own
+/// steps' outputs as `steps`, so its ids cannot clash with the playbook's.
+#[derive(Debug)]
+pub(crate) struct GroupScope {
+    vars: Value,
+    outputs: Arc<NamedValues>,
+}
+
+impl GroupScope {
+    pub fn new(vars: &serde_json::Map<String, serde_json::Value>) -> Self {
+        GroupScope {
+            vars: Value::from(Serde(vars)),
+            outputs: Arc::default(),
+        }
     }
+
+    pub fn set_output(&self, id: &str, output: &serde_json::Value) {
+        self.outputs.insert(id, Value::from(Serde(output)));
+    }
+}
+
+/// Where a step runs: in one iteration of a `for_each` step, inside a step group (whose
+/// progress lines and errors belong to the step that called it, `at`), both, or neither.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Frame {
+    pub iteration: Option<Iteration>,
+    pub group: Option<Arc<GroupScope>>,
+    /// The playbook step the events of a group's steps are shown under.
+    pub at: Option<(Phase, usize)>,
 }
 
 /// What a step function can use while it runs.
@@ -459,6 +550,11 @@ pub struct StepContext {
     /// How late the step saw what it waited for, if it knows better than its polling
     /// interval (see [`StepContext::seen_within`]).
     pub(crate) seen: Mutex<Option<std::time::Duration>>,
+    /// The item this run of a `for_each` step is for (`item` and `index` in its expressions),
+    /// and the step group it runs in.
+    pub(crate) frame: Frame,
+    /// The group this step runs, if it calls one.
+    pub(crate) group: Option<Arc<crate::playbook::Group>>,
 }
 
 impl StepContext {
@@ -630,12 +726,37 @@ impl StepContext {
     }
 
     pub fn evaluate(&self, expr: &str) -> Result<Value, StepError> {
-        self.shared.evaluate(expr, None)
+        self.shared.evaluate_in(expr, None, &self.frame)
+    }
+
+    /// An expression over the step's latest `output` (`until`).
+    pub(crate) fn evaluate_output(
+        &self,
+        expr: &str,
+        output: &serde_json::Value,
+    ) -> Result<Value, StepError> {
+        self.shared.evaluate_in(expr, Some(output), &self.frame)
     }
 
     /// The values an expression read, as `(path, JSON text)`, to explain a failed assertion.
     pub fn reference_values(&self, expr: &str) -> Vec<(String, String)> {
-        self.shared.reference_values(expr)
+        self.shared.reference_values(expr, &self.frame)
+    }
+
+    /// Runs the step group this step calls, with `inputs` over its `[vars]`; its output is the
+    /// group's `[outputs]`, rendered after its steps. Boxed: a group's steps may call groups.
+    pub fn run_group(
+        &self,
+        inputs: serde_json::Map<String, serde_json::Value>,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<serde_json::Value, StepError>> + Send + '_>,
+    > {
+        match self.group.clone() {
+            Some(group) => Box::pin(super::interpreter::run_group(self, group, inputs)),
+            None => Box::pin(std::future::ready(Err(StepError::Params(
+                "`group` is named by a file's path".into(),
+            )))),
+        }
     }
 
     pub async fn await_background(

@@ -8,7 +8,7 @@ use tokio::time::Instant as Deadline;
 use tokio_util::sync::CancellationToken;
 
 use super::cancel::Cancel;
-use super::context::{Background, Join, RunShared, StepContext};
+use super::context::{Background, Frame, GroupScope, Iteration, Join, RunShared, StepContext};
 use super::events::{EventKind, Listener, RunEvent};
 use super::ledger::Ledger;
 use super::monitor;
@@ -16,7 +16,7 @@ use super::project_lock::ProjectLock;
 use super::timing::{self, Timing};
 use super::{ErrorRecord, RunResult, RunStatus, StepError, StepRecord, StepStatus, UndoRecord};
 use crate::duration::Duration;
-use crate::playbook::{MIN_INTERVAL, MIN_TIMEOUT, Phase, Playbook, Record, Step};
+use crate::playbook::{Group, MIN_INTERVAL, MIN_TIMEOUT, Phase, Playbook, Record, Step};
 use crate::steps::undo::Undo;
 
 pub struct RunOptions {
@@ -144,19 +144,10 @@ pub async fn run(
         shared.emit(EventKind::Unavailable { message: &message });
     }
     let result = RunResult {
-        scenario: playbook.scenario.clone(),
-        name: playbook.run_name(),
-        matrix: playbook.cell.clone(),
-        file: playbook.source.path.display().to_string(),
-        seed: options.seed,
-        trial: options.trial,
-        trials: options.trials,
-        started_at,
         duration: shared.started.elapsed(),
         status,
         interrupted_by: cancel.reason(),
         exit_code: status.exit_code(cancel.reason()),
-        error: None,
         metrics: shared
             .recorded
             .lock()
@@ -170,6 +161,7 @@ pub async fn run(
         steps: records,
         undo: undo_records,
         monitors: series,
+        ..not_run(&playbook, &options, started_at)
     };
     shared.emit(EventKind::RunFinished { result: &result });
     result
@@ -391,6 +383,20 @@ fn refuse(
         kind: EventKind::Unavailable { message: &message },
     });
     let result = RunResult {
+        error: Some(message),
+        ..not_run(playbook, options, started_at)
+    };
+    listener.event(&RunEvent {
+        elapsed: std::time::Duration::ZERO,
+        kind: EventKind::RunFinished { result: &result },
+    });
+    result
+}
+
+/// The result of a run that did not get to start: which run it was (said here only, for
+/// refused and finished runs alike), nothing run, an environment error.
+fn not_run(playbook: &Playbook, options: &RunOptions, started_at: SystemTime) -> RunResult {
+    RunResult {
         scenario: playbook.scenario.clone(),
         name: playbook.run_name(),
         matrix: playbook.cell.clone(),
@@ -403,18 +409,13 @@ fn refuse(
         status: RunStatus::EnvironmentError,
         interrupted_by: None,
         exit_code: RunStatus::EnvironmentError.exit_code(None),
-        error: Some(message.clone()),
+        error: None,
         metrics: Default::default(),
         resolutions: Default::default(),
         steps: Vec::new(),
         undo: Vec::new(),
         monitors: Vec::new(),
-    };
-    listener.event(&RunEvent {
-        elapsed: std::time::Duration::ZERO,
-        kind: EventKind::RunFinished { result: &result },
-    });
-    result
+    }
 }
 
 /// A scenario name as a file name.
@@ -573,7 +574,16 @@ async fn execute(
         Some(abort) if graceful => (abort, cancel.clone()),
         _ => (cancel, CancellationToken::new()),
     };
-    let outcome = attempt_all(shared, step, cancel, stop.clone(), graceful, &mut record).await;
+    let outcome = attempt_all(
+        shared,
+        step,
+        &Frame::default(),
+        cancel,
+        stop.clone(),
+        graceful,
+        &mut record,
+    )
+    .await;
     match outcome {
         Ok(Some(output)) if graceful && cancel.is_cancelled() => {
             // Aborted: cancelled like every background step, its figures kept as evidence.
@@ -691,32 +701,156 @@ fn duration_resolution(record: &StepRecord) -> f64 {
     record.resolution_us.unwrap_or(1) as f64 / 1000.0
 }
 
-/// `Ok(None)` when the step's `if` is false.
+/// `Ok(None)` when the step's `if` is false. A `for_each` step runs its attempts once per item,
+/// in order, its output the list of theirs; the first item that fails fails the step, and a
+/// deliberate stop (`await` with `cancel = true`) ends it after the item under way.
 async fn attempt_all(
     shared: &Arc<RunShared>,
     step: &Step,
+    frame: &Frame,
     cancel: &CancellationToken,
     stop: CancellationToken,
     graceful: bool,
     record: &mut StepRecord,
 ) -> Result<Option<serde_json::Value>, StepError> {
     if let Some(condition) = &step.condition
-        && !shared.evaluate(condition, None)?.is_true()
+        && !shared.evaluate_in(condition, None, frame)?.is_true()
     {
         return Ok(None);
     }
-    let params = shared.render(&step.with, step.kind)?;
+    let Some(for_each) = &step.for_each else {
+        return attempts(shared, step, frame.clone(), cancel, stop, graceful, record)
+            .await
+            .map(Some);
+    };
+    let items = shared.items(for_each, frame)?;
+    let mut outputs = Vec::with_capacity(items.len());
+    let mut params = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        if stop.is_cancelled() {
+            break;
+        }
+        let shown = item.to_string();
+        let frame = Frame {
+            iteration: Some(Iteration { item, index }),
+            ..frame.clone()
+        };
+        let output = attempts(shared, step, frame, cancel, stop.clone(), graceful, record)
+            .await
+            .map_err(|e| {
+                within(
+                    e,
+                    format!("item {index} ({})", crate::text::clip(&shown, 80)),
+                )
+            })?;
+        params.extend(record.params.take());
+        outputs.push(output);
+    }
+    record.params = Some(params.into());
+    Ok(Some(outputs.into()))
+}
+
+/// An error of one item of a `for_each` step, or of one step of a group, saying which (`at`),
+/// of the same kind.
+fn within(e: StepError, at: String) -> StepError {
+    match e {
+        StepError::Failed(m) => StepError::Failed(format!("{at}: {m}")),
+        StepError::FailedWith { message, output } => StepError::FailedWith {
+            message: format!("{at}: {message}"),
+            output,
+        },
+        StepError::Environment(m) => StepError::Environment(format!("{at}: {m}")),
+        StepError::DockerUnreachable(m) => StepError::DockerUnreachable(format!("{at}: {m}")),
+        StepError::Params(m) => StepError::Params(format!("{at}: {m}")),
+        StepError::Template(m) => StepError::Template(format!("{at}: {m}")),
+        StepError::Timeout { after, last } => StepError::Timeout {
+            after,
+            last: Some(match last {
+                Some(last) => format!("{at}: {last}"),
+                None => at,
+            }),
+        },
+        StepError::Cancelled => StepError::Cancelled,
+    }
+}
+
+/// Runs a step group's steps in order for the step `cx` runs, each with the retries, `until`
+/// and loop of its own; the first that fails fails the calling step, saying which. Returns the
+/// group's `[outputs]`.
+pub(super) async fn run_group(
+    cx: &StepContext,
+    group: Arc<Group>,
+    inputs: serde_json::Map<String, serde_json::Value>,
+) -> Result<serde_json::Value, StepError> {
+    let mut vars = group.vars.clone();
+    vars.extend(inputs);
+    let scope = Arc::new(GroupScope::new(&vars));
+    let frame = Frame {
+        iteration: None,
+        group: Some(Arc::clone(&scope)),
+        at: Some((cx.phase, cx.index)),
+    };
+    // The calling step's own cancellation drops this future, and the steps with it.
+    let cancel = CancellationToken::new();
+    for step in &group.steps {
+        let mut scratch = base_record(&cx.shared, step, Instant::now());
+        let output = attempt_all(
+            &cx.shared,
+            step,
+            &frame,
+            &cancel,
+            cx.stop.clone(),
+            false,
+            &mut scratch,
+        )
+        .await
+        .map_err(|e| {
+            let (line, _) = group.source.line_col(step.span.start);
+            let at = format!(
+                "{}:{line} `{}`",
+                group.source.path.display(),
+                step.display_name()
+            );
+            within(e, at)
+        })?;
+        if let (Some(id), Some(output)) = (&step.id, output) {
+            scope.set_output(id, &output);
+        }
+    }
+    let mut outputs = serde_json::Map::new();
+    for (name, template) in &group.outputs {
+        let value = cx.shared.render_template(template, &frame)?;
+        outputs.insert(name.clone(), value);
+    }
+    Ok(outputs.into())
+}
+
+/// One execution of a step (one item's, in a `for_each` step): its parameters rendered, then
+/// its attempts under `retry`.
+async fn attempts(
+    shared: &Arc<RunShared>,
+    step: &Step,
+    frame: Frame,
+    cancel: &CancellationToken,
+    stop: CancellationToken,
+    graceful: bool,
+    record: &mut StepRecord,
+) -> Result<serde_json::Value, StepError> {
+    let params = shared.render_in(&step.with, step.kind, &frame)?;
     record.params = Some(params.clone());
+    let timings = timings(shared, step, &frame)?;
+    let (phase, index) = frame.at.unwrap_or((step.phase, step.index));
     let cx = StepContext {
         shared: Arc::clone(shared),
-        phase: step.phase,
-        index: step.index,
+        phase,
+        index,
         last_status: Default::default(),
         warnings: Default::default(),
         stop,
         seen: Default::default(),
+        frame,
+        group: step.group.clone(),
     };
-    let timings = timings(shared, step)?;
     // `until`'s interval and retry delays add to the step's own resolution: its polling
     // interval, or how late it says it saw the change (`StepContext::seen_within`).
     let mut outer = step.until.as_ref().map(|_| timings.interval.0);
@@ -728,7 +862,7 @@ async fn attempt_all(
     let mut delay = step.retry.delay.0;
     loop {
         record.attempts += 1;
-        let attempt = once(&cx, step, params.clone(), &timings, record);
+        let attempt = run_attempt(&cx, step, params.clone(), &timings, record);
         // A step that stops gracefully hears `cancel` through `cx.stop` and ends with its
         // output so far, within its request timeout: it is not dropped.
         let result = match graceful {
@@ -740,7 +874,7 @@ async fn attempt_all(
         };
         record.warnings.extend(cx.take_warnings());
         match result {
-            Ok(output) if graceful => return Ok(Some(output)),
+            Ok(output) if graceful => return Ok(output),
             // An abort also stops a step that stops gracefully, which then returns its output
             // at once — possibly between the select's two polls, on another thread. That output
             // must not count as a pass. (A token is cancelled before its children are seen to
@@ -751,7 +885,7 @@ async fn attempt_all(
                     record.resolution_us =
                         Some(timing::micros(outer.map_or(seen, |o| o.max(seen))));
                 }
-                return Ok(Some(output));
+                return Ok(output);
             }
             Err(
                 e @ (StepError::Cancelled | StepError::Params(_) | StepError::DockerUnreachable(_)),
@@ -792,9 +926,9 @@ struct Timings {
 
 /// The step's `timeout` (the scenario's `step_timeout` if it sets none) and `until` timings,
 /// rendered with its parameters, before its first attempt.
-fn timings(shared: &RunShared, step: &Step) -> Result<Timings, StepError> {
+fn timings(shared: &RunShared, step: &Step, frame: &Frame) -> Result<Timings, StepError> {
     let timeout = match &step.timeout {
-        Some(timeout) => shared.duration("timeout", timeout, MIN_TIMEOUT)?,
+        Some(timeout) => shared.duration("timeout", timeout, MIN_TIMEOUT, frame)?,
         None => shared.playbook.scenario.step_timeout,
     };
     let Some(until) = &step.until else {
@@ -807,15 +941,15 @@ fn timings(shared: &RunShared, step: &Step) -> Result<Timings, StepError> {
     let stable_for = until.stable_for.as_ref();
     Ok(Timings {
         timeout,
-        interval: shared.duration("interval", &until.interval, MIN_INTERVAL)?,
+        interval: shared.duration("interval", &until.interval, MIN_INTERVAL, frame)?,
         stable_for: stable_for
-            .map(|d| shared.duration("stable_for", d, Duration::default()))
+            .map(|d| shared.duration("stable_for", d, Duration::default(), frame))
             .transpose()?,
     })
 }
 
 /// One attempt: a single execution under the timeout, or `until` polling to the deadline.
-async fn once(
+async fn run_attempt(
     cx: &StepContext,
     step: &Step,
     params: serde_json::Value,
@@ -839,7 +973,7 @@ async fn once(
         record.polls += 1;
         let poll = tokio::time::timeout_at(deadline, step.kind.run(params.clone(), cx)).await;
         match poll {
-            Ok(Ok(output)) => match cx.shared.evaluate(&until.condition, Some(&output)) {
+            Ok(Ok(output)) => match cx.evaluate_output(&until.condition, &output) {
                 Ok(v) if v.is_true() => {
                     let since = *holding_since.get_or_insert_with(Instant::now);
                     let stable = timings.stable_for.is_none_or(|d| since.elapsed() >= d.0);
@@ -854,7 +988,7 @@ async fn once(
                     last = Some(format!(
                         "`{}` was false; last output: {}",
                         until.condition,
-                        brief(&output)
+                        crate::text::clip(&output.to_string(), 400).into_owned()
                     ));
                     record.output = Some(output);
                 }
@@ -880,13 +1014,5 @@ async fn once(
             });
         }
         tokio::time::sleep_until((now + timings.interval.0).min(deadline)).await;
-    }
-}
-
-fn brief(output: &serde_json::Value) -> String {
-    let text = output.to_string();
-    match text.char_indices().nth(400) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text,
     }
 }

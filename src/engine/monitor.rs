@@ -63,6 +63,8 @@ async fn sample_until_stopped(
         // A monitor is stopped with the run, by dropping its sample: nothing to hear.
         stop: CancellationToken::new(),
         seen: Default::default(),
+        frame: Default::default(),
+        group: None,
     };
     // A sample may take longer than the interval, but never long enough to hide the run's end.
     let limit = (monitor.interval.0 * 2).clamp(Duration::from_secs(2), Duration::from_secs(30));
@@ -89,7 +91,7 @@ async fn sample_until_stopped(
                     Some(template) => shared
                         .render_text(template, &output)
                         .unwrap_or_else(|e| e.to_string()),
-                    None => brief(&output),
+                    None => crate::text::clip(&output.to_string(), 120).into_owned(),
                 };
                 Sample {
                     at,
@@ -130,12 +132,4 @@ async fn sample_until_stopped(
         }
     }
     series
-}
-
-fn brief(output: &serde_json::Value) -> String {
-    let text = output.to_string();
-    match text.char_indices().nth(120) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text,
-    }
 }

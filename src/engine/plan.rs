@@ -124,9 +124,10 @@ async fn plan_step(
     let with = shared.render_known(&step.with);
     let targets = match step.kind.selector(with.clone()) {
         None => None,
-        Some(_) if has_template(&with) => {
-            Some("decided at run time (its parameters read earlier steps)".into())
-        }
+        Some(_) if has_template(&with) => Some(match step.for_each {
+            Some(_) => "decided at run time, for each item of `for_each`".into(),
+            None => "decided at run time (its parameters read earlier steps)".into(),
+        }),
         Some(Err(e)) => Some(format!("invalid parameters: {e}")),
         Some(Ok(selector)) => Some(match docker {
             None => "unknown: the Docker daemon cannot be reached".into(),

@@ -13,9 +13,7 @@ use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 use super::node::{Key, Node, Value};
 use crate::template::is_template;
 
-/// The newtype name through which a type says "a template stands in for me with this text".
-/// Durations use it so that `timeout = "{{ vars.t }}"` validates as a well-formed duration.
-pub const PLACEHOLDER_NEWTYPE: &str = "chaosplay::Duration";
+use crate::duration::PLACEHOLDER_NEWTYPE;
 const DURATION_PLACEHOLDER: &str = "1s";
 
 #[derive(Debug, Clone, PartialEq, Eq)]

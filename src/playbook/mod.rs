@@ -56,6 +56,10 @@ pub type Cell = BTreeMap<String, serde_json::Value>;
 /// Most attempts a `retry` may make: every loop the engine runs is bounded.
 pub const MAX_ATTEMPTS: u32 = 1_000;
 
+/// Most items a `for_each` step runs for: every loop the engine runs is bounded, and a report
+/// of thousands of outputs in one step is more likely a mistake than a plan.
+pub const MAX_ITEMS: usize = 1_000;
+
 /// Largest `retry.backoff`: beyond it the second delay already dwarfs any scenario.
 pub const MAX_BACKOFF: f64 = 10.0;
 
@@ -171,7 +175,7 @@ impl Playbook {
             .iter()
             .chain(&self.finally)
             .chain(self.monitors.iter().map(|m| &m.step))
-            .any(|s| s.kind.doc().needs_docker)
+            .any(Step::needs_docker)
     }
 
     /// The scenario's name with its cell, e.g. `tikv-node-kill [fault=kill]`: what progress,
@@ -279,11 +283,39 @@ pub struct Step {
     pub continue_on_error: bool,
     /// Metrics recorded when the step passes, in the order written.
     pub record: Vec<Record>,
+    /// `for_each`: the items (a list, or a template giving one) the step runs once for each.
+    pub for_each: Option<node::Node>,
+    /// The step group a `uses = "./file.toml"` step runs (its kind is then `group`).
+    pub group: Option<Arc<Group>>,
     /// Where `uses` is written: what annotations and runtime errors point at.
     pub span: Range<usize>,
 }
 
+/// A file of steps run by one step (`uses = "./lib/etcd-leader.toml"`): its `[vars]` are its
+/// inputs, set by the calling step's `with`; its `[outputs]` are the calling step's output.
+#[derive(Debug)]
+pub struct Group {
+    pub source: Arc<Source>,
+    /// Inputs with their defaults, read as `vars.<name>` by the group's steps.
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    /// Output name and the template giving it, rendered after the group's steps.
+    pub outputs: Vec<(String, String)>,
+    pub steps: Vec<Step>,
+}
+
+/// Top-level keys of a step group file.
+pub const GROUP_KEYS: &[&str] = &["description", "vars", "outputs", "steps"];
+
 impl Step {
+    /// Whether the step, or a step of the group it runs, talks to the Docker daemon.
+    pub fn needs_docker(&self) -> bool {
+        self.kind.doc().needs_docker
+            || self
+                .group
+                .as_ref()
+                .is_some_and(|g| g.steps.iter().any(Step::needs_docker))
+    }
+
     pub fn display_name(&self) -> &str {
         self.name
             .as_deref()
@@ -396,6 +428,7 @@ pub const STEP_KEYS: &[&str] = &[
     "background",
     "record",
     "continue_on_error",
+    "for_each",
 ];
 
 /// Top-level tables of a playbook.

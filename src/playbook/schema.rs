@@ -33,7 +33,11 @@ pub fn playbook_schema() -> Value {
             { "type": "string", "pattern": "\\{[{%]", "description": "A template that renders a duration, right before the step runs." }
         ]
     });
-    let names: Vec<&str> = StepKind::ALL.iter().map(|k| k.name()).collect();
+    let names: Vec<&str> = StepKind::ALL
+        .iter()
+        .filter(|k| **k != StepKind::Group)
+        .map(|k| k.name())
+        .collect();
     let step = json!({
         "type": "object",
         "additionalProperties": false,
@@ -41,7 +45,13 @@ pub fn playbook_schema() -> Value {
         "properties": {
             "id": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "description": "Names the step's output: `steps.<id>`." },
             "name": { "type": "string", "description": "Shown in progress and reports." },
-            "uses": { "enum": names, "description": "The step kind; `chaosplay steps` lists them." },
+            "uses": {
+                "description": "The step kind (`chaosplay steps` lists them), or the path of a step group file relative to this one.",
+                "anyOf": [
+                    { "enum": names },
+                    { "type": "string", "pattern": "^\\.\\.?/.*\\.toml$" }
+                ]
+            },
             "with": { "type": "object", "description": "The step's parameters; strings may hold templates." },
             "if": { "type": "string", "description": "Expression; the step is skipped when false." },
             "timeout": step_duration,
@@ -58,7 +68,14 @@ pub fn playbook_schema() -> Value {
                     { "type": "object", "additionalProperties": { "type": "string" } }
                 ]
             },
-            "continue_on_error": { "type": "boolean", "description": "A failure of this step is reported, but the steps go on and the run's verdict ignores it." }
+            "continue_on_error": { "type": "boolean", "description": "A failure of this step is reported, but the steps go on and the run's verdict ignores it." },
+            "for_each": {
+                "description": "Run the step once per item, reading `item` and `index` in `with` and `until`; its output is the list of the items' outputs.",
+                "anyOf": [
+                    { "type": "array", "maxItems": super::MAX_ITEMS },
+                    { "type": "string", "pattern": "\\{[{%]", "description": "A template that renders a list." }
+                ]
+            }
         },
         "allOf": variants
     });

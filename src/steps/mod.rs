@@ -16,7 +16,7 @@ use crate::playbook::check::{CheckError, check, convert};
 use crate::playbook::node::Node;
 
 mod assert;
-mod await_;
+mod background;
 pub mod catalogue;
 mod compose;
 mod disk;
@@ -25,6 +25,7 @@ pub mod docker;
 mod etcd;
 mod exec;
 mod fault;
+mod group;
 mod history;
 mod http;
 mod load;
@@ -138,10 +139,11 @@ unbounded!(
     sleep::SleepParams,
     log::LogParams,
     set::SetParams,
+    group::GroupParams,
     assert::AssertParams,
     exec::ExecParams,
     http::HttpRequestParams,
-    await_::AwaitParams,
+    background::AwaitParams,
     compose::UpParams,
     compose::DownParams,
     compose::ResetParams,
@@ -252,12 +254,13 @@ registry! {
     Sleep => "sleep", sleep::SleepParams, sleep::DOC, sleep::run;
     Log => "log", log::LogParams, log::DOC, log::run;
     Set => "set", set::SetParams, set::DOC, set::run;
+    Group => "group", group::GroupParams, group::DOC, group::run;
     Assert => "assert", assert::AssertParams, assert::DOC, assert::run;
     Exec => "exec", exec::ExecParams, exec::DOC, exec::run;
     HttpRequest => "http.request", http::HttpRequestParams, http::DOC, http::run;
     HttpReceive => "http.receive", receive::ReceiveParams, receive::DOC, receive::run;
     LoadHttp => "load.http", load::LoadHttpParams, load::DOC, load::run;
-    Await => "await", await_::AwaitParams, await_::DOC, await_::run;
+    Await => "await", background::AwaitParams, background::DOC, background::run;
     ComposeUp => "compose.up", compose::UpParams, compose::UP_DOC, compose::up;
     ComposeDown => "compose.down", compose::DownParams, compose::DOWN_DOC, compose::down;
     ComposeReset => "compose.reset", compose::ResetParams, compose::RESET_DOC, compose::reset;
@@ -338,8 +341,18 @@ impl StepKind {
         matches!(self, StepKind::HttpReceive)
     }
 
+    /// The kind `uses` names; `group` is named by a group's path, not by its name.
     pub fn from_name(name: &str) -> Option<StepKind> {
-        StepKind::ALL.iter().copied().find(|k| k.name() == name)
+        StepKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == name && *k != StepKind::Group)
+    }
+
+    /// Whether `uses` names a step group file rather than a kind: a path relative to the file
+    /// (`./lib/etcd-leader.toml`, `../lib/x.toml`).
+    pub fn is_group_path(uses: &str) -> bool {
+        (uses.starts_with("./") || uses.starts_with("../")) && uses.ends_with(".toml")
     }
 }
 

@@ -32,6 +32,96 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// One run of the binary on a playbook and what it must do, as just's test builder: the
+/// playbook is written to `p.toml` in a scratch directory of its own, which is also the run's
+/// state directory (its ledgers and lock records are this test's alone).
+///
+/// ```ignore
+/// let stderr = Test::new("bad-step").validate().playbook(TOML).code(2).stderr_has("did you mean").run();
+/// ```
+#[must_use = "a Test does nothing until .run()"]
+pub struct Test {
+    dir: PathBuf,
+    command: &'static str,
+    playbook: String,
+    args: Vec<String>,
+    code: i32,
+    stderr_has: Vec<String>,
+}
+
+impl Test {
+    /// `chaosplay run`, expected to exit 0, in a fresh scratch directory called `name`.
+    pub fn new(name: &str) -> Self {
+        Test {
+            dir: scratch(name),
+            command: "run",
+            playbook: String::new(),
+            args: Vec::new(),
+            code: 0,
+            stderr_has: Vec::new(),
+        }
+    }
+
+    /// `chaosplay validate` instead of `run`.
+    pub fn validate(mut self) -> Self {
+        self.command = "validate";
+        self
+    }
+
+    pub fn playbook(mut self, text: &str) -> Self {
+        self.playbook = text.to_string();
+        self
+    }
+
+    /// Options after the playbook's path.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// The exit code the run must end with.
+    pub fn code(mut self, code: i32) -> Self {
+        self.code = code;
+        self
+    }
+
+    /// A piece of text stderr must contain.
+    pub fn stderr_has(mut self, text: &str) -> Self {
+        self.stderr_has.push(text.to_string());
+        self
+    }
+
+    /// The directory the playbook is written to, for files it refers to.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Runs the binary, checks the exit code and stderr, and returns stderr for what else the
+    /// test checks.
+    pub fn run(self) -> String {
+        let path = write(&self.dir, "p.toml", &self.playbook);
+        let output = chaosplay()
+            .env("CHAOSPLAY_STATE_DIR", &self.dir)
+            .arg(self.command)
+            .arg(&path)
+            .args(&self.args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let shown = || {
+            format!(
+                "stdout:\n{}\nstderr:\n{stderr}",
+                String::from_utf8_lossy(&output.stdout)
+            )
+        };
+        assert_eq!(code(&output), self.code, "{}", shown());
+        for text in &self.stderr_has {
+            assert!(stderr.contains(text.as_str()), "no {text:?} in {}", shown());
+        }
+        stderr
+    }
+}
+
 /// Writes a playbook into `dir` and runs it: see [`run_file`].
 pub fn run(dir: &Path, playbook: &str, args: &[&str]) -> (Output, serde_json::Value) {
     let path = write(dir, "playbook.toml", playbook);

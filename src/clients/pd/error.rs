@@ -112,8 +112,5 @@ fn snippet(body: &[u8]) -> String {
     if text.is_empty() {
         return "(empty body)".to_string();
     }
-    match text.char_indices().nth(SNIPPET_CHARS) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text,
-    }
+    crate::text::clip(&text, SNIPPET_CHARS).into_owned()
 }

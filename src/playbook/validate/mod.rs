@@ -7,6 +7,7 @@
 //! and parameters in [`step`], and the names its templates and expressions read in
 //! [`references`].
 
+mod group;
 mod matrix;
 mod record;
 mod references;
@@ -37,10 +38,12 @@ pub enum LoadError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}", render(file, diagnostics))]
+    #[error("{}", render(file, diagnostics, included))]
     Invalid {
         file: Arc<Source>,
         diagnostics: Vec<Diagnostic>,
+        /// Problems in the step group files the playbook runs, each pointing into its file.
+        included: Vec<(Arc<Source>, Vec<Diagnostic>)>,
     },
 }
 
@@ -48,13 +51,20 @@ pub enum LoadError {
 /// mistake repeated (a generated line with thousands of bad values); they are counted instead.
 const MAX_SHOWN: usize = 20;
 
-fn render(source: &Source, diagnostics: &[Diagnostic]) -> String {
-    let mut out: String = diagnostics
-        .iter()
+fn render(
+    source: &Arc<Source>,
+    diagnostics: &[Diagnostic],
+    included: &[(Arc<Source>, Vec<Diagnostic>)],
+) -> String {
+    let all = std::iter::once((source, diagnostics))
+        .chain(included.iter().map(|(s, d)| (s, d.as_slice())))
+        .flat_map(|(s, ds)| ds.iter().map(move |d| (s, d)));
+    let mut out: String = all
+        .clone()
         .take(MAX_SHOWN)
-        .map(|d| d.render(source) + "\n")
+        .map(|(s, d)| d.render(s) + "\n")
         .collect();
-    let n = diagnostics.len();
+    let n = all.count();
     if n > MAX_SHOWN {
         let more = n - MAX_SHOWN;
         out.push_str(&format!(
@@ -98,6 +108,7 @@ fn read_error(path: &Path, e: std::io::Error) -> LoadError {
     LoadError::Invalid {
         file: Arc::new(Source::new(path, bad.lossy.clone())),
         diagnostics: vec![diagnostic],
+        included: Vec::new(),
     }
 }
 
@@ -131,6 +142,7 @@ fn validate(
         return Err(LoadError::Invalid {
             diagnostics: toml_errors(&source.text, &errors),
             file: source,
+            included: Vec::new(),
         });
     }
     let root = match Node::from_table(&table) {
@@ -151,6 +163,7 @@ fn validate(
             return Err(LoadError::Invalid {
                 file: source,
                 diagnostics,
+                included: Vec::new(),
             });
         }
     };
@@ -163,6 +176,13 @@ fn validate(
         source: Arc::clone(&source),
         env,
         diagnostics: Vec::new(),
+        included: Vec::new(),
+        chain: source
+            .path
+            .canonicalize()
+            .map(|c| (c, source.path.display().to_string()))
+            .into_iter()
+            .collect(),
     };
     let playbook = v.playbook(&root, overrides, cell, parallel_trial);
     // In file order, whatever order the checks ran in.
@@ -173,6 +193,7 @@ fn validate(
         _ => Err(LoadError::Invalid {
             file: source,
             diagnostics: v.diagnostics,
+            included: v.included,
         }),
     }
 }
@@ -233,6 +254,11 @@ struct Validator {
     source: Arc<Source>,
     env: minijinja::Environment<'static>,
     diagnostics: Vec<Diagnostic>,
+    /// Problems in step group files, by file.
+    included: Vec<(Arc<Source>, Vec<Diagnostic>)>,
+    /// The files being validated (canonical, and as shown), the playbook first, each a group
+    /// the one before runs: a group that runs one of them is a cycle.
+    chain: Vec<(PathBuf, String)>,
 }
 
 impl Validator {
@@ -318,7 +344,7 @@ impl Validator {
                     .with_help("add at least one [[steps]] table with a `uses` key"),
             );
         }
-        let (steps, finally) =
+        let (steps, finally, _) =
             self.steps_and_finally(main_nodes, finally_nodes, &vars.values, &matrix_keys);
         let monitors = self.monitors(monitor_nodes, &vars.values, &matrix_keys);
         if let Some(compose) = &compose {

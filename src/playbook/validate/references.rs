@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::Validator;
 use crate::diagnostic::did_you_mean;
 use crate::playbook::node::Node;
-use crate::playbook::{CONTEXT_ROOTS, RUN_FIELDS};
+use crate::playbook::{CONTEXT_ROOTS, Group, RUN_FIELDS, Step};
 use crate::steps::StepKind;
 use crate::template;
 
@@ -20,11 +20,16 @@ pub(super) enum Output {
     Kind(StepKind),
     /// Fields the playbook names: a `set` step's keys.
     Named(Vec<String>),
+    /// A `for_each` step's: a list of its iterations' outputs.
+    List,
 }
 
 impl Output {
-    /// What a step of `kind` with parameters `with` outputs.
-    pub fn of(kind: StepKind, with: Option<&Node>) -> Output {
+    /// What a step of `kind` with parameters `with` (running `group`, if a group) outputs.
+    pub fn of(kind: StepKind, with: Option<&Node>, group: Option<&Group>) -> Output {
+        if let Some(group) = group {
+            return Output::Named(group.outputs.iter().map(|(n, _)| n.clone()).collect());
+        }
         match kind {
             StepKind::Set => Output::Named(
                 with.and_then(Node::as_table)
@@ -34,6 +39,14 @@ impl Output {
                     .collect(),
             ),
             kind => Output::Kind(kind),
+        }
+    }
+
+    /// What a validated step outputs: a list if it loops.
+    pub fn of_step(step: &Step) -> Output {
+        match step.for_each {
+            Some(_) => Output::List,
+            None => Output::of(step.kind, Some(&step.with), step.group.as_deref()),
         }
     }
 }
@@ -54,10 +67,13 @@ pub(super) struct Scope<'a> {
     pub metrics: &'a [String],
     /// Keys of `[matrix]`, read as `matrix.<key>`.
     pub matrix: &'a [String],
+    /// Whether `item` and `index` are defined: in the `with` and `until` of a `for_each` step.
+    pub in_loop: bool,
 }
 
 impl Validator {
-    /// Checks a template's (or expression's) syntax and every name it reads.
+    /// Checks a template's (or expression's) syntax, every name it reads, and the filters and
+    /// tests it applies.
     pub(super) fn template(
         &mut self,
         text: &str,
@@ -86,6 +102,17 @@ impl Validator {
                 });
                 self.error(message, narrowed).label = label;
             }
+        }
+        let text_written = source.text.get(span.clone()).unwrap_or_default();
+        for misuse in template::misuses(&self.env, text, expression) {
+            let at = written
+                .as_ref()
+                .and_then(|w| w.get(misuse.at.as_str()).copied())
+                .or_else(|| text_written.find(&misuse.at));
+            let narrowed = at.map_or(span.clone(), |at| {
+                span.start + at..span.start + at + misuse.at.len()
+            });
+            self.error(misuse.message, narrowed).label = misuse.label;
         }
     }
 }
@@ -230,6 +257,11 @@ fn reference_problem(path: &str, scope: &Scope<'_>) -> Option<(String, Option<St
             Some((format!("unknown matrix key `matrix.{key}`"), label))
         }
         "env" => None,
+        "item" | "index" if scope.in_loop => None,
+        name @ ("item" | "index") => Some((
+            format!("`{name}` is only defined in a step with `for_each`"),
+            Some("its `with` and `until` read the current item and its position".into()),
+        )),
         // minijinja's own global functions
         "range" | "dict" | "namespace" | "debug" => None,
         name if crate::template::FUNCTIONS.contains(&name) => None,
@@ -262,6 +294,12 @@ fn output_problem(
                 outputs.iter().map(|(n, _)| *n).collect(),
                 format!("`{kind}`"),
             )
+        }
+        Output::List => {
+            return Some((
+                format!("`{prefix}` is a list, one output per item of `for_each`"),
+                Some(format!("read one item's as `{prefix}[0].{field}`")),
+            ));
         }
         Output::Named(names) => (
             names.iter().map(String::as_str).collect(),

@@ -10,8 +10,8 @@ use crate::duration::Duration;
 use crate::playbook::check::CheckError;
 use crate::playbook::node::{Node, Value};
 use crate::playbook::{
-    MAX_ATTEMPTS, MAX_BACKOFF, MIN_INTERVAL, MIN_TIMEOUT, MONITOR_KEYS, Phase, Retry, STEP_KEYS,
-    Step, StepDuration, Until,
+    MAX_ATTEMPTS, MAX_BACKOFF, MAX_ITEMS, MIN_INTERVAL, MIN_TIMEOUT, MONITOR_KEYS, Phase, Retry,
+    STEP_KEYS, Step, StepDuration, Until,
 };
 use crate::steps::StepKind;
 use crate::template;
@@ -26,11 +26,21 @@ impl Validator {
         scope: &Scope<'_>,
     ) -> Option<Step> {
         let what = self.step_keys(node, phase)?;
-        let kind = self.uses(node, what);
+        let group = self.group_call(node);
+        let kind = match &group {
+            Some((_, span)) => Some((StepKind::Group, span.clone())),
+            None => self.uses(node, what),
+        };
+        let group = group.map(|(group, _)| group);
         let id = node.get("id").and_then(|n| self.step_id(n));
         let name = node
             .get("name")
-            .and_then(|n| self.typed::<String>(n, "invalid `name`"));
+            .and_then(|n| self.typed::<String>(n, "invalid `name`"))
+            // Shown as its path, not as `group`, unless it has an id.
+            .or_else(|| match (&group, &id) {
+                (Some(_), None) => node.get("uses")?.as_str().map(Into::into),
+                _ => None,
+            });
         let retry = node
             .get("retry")
             .and_then(|n| self.retry(n))
@@ -44,22 +54,44 @@ impl Validator {
             self.template(&text, n.span.clone(), true, scope);
             Some(text)
         });
-        let output = kind.as_ref().map(|(k, _)| Output::of(*k, node.get("with")));
-        let output_scope = Scope {
-            output: output.as_ref(),
+        let for_each = match phase {
+            Phase::Monitors => None,
+            _ => node.get("for_each").and_then(|n| self.for_each(n, scope)),
+        };
+        // `item` and `index` in `with` and `until`, once per item; `record` reads the list. (An
+        // invalid `for_each` is reported once, not again at each `item`.)
+        let each = Scope {
+            in_loop: phase != Phase::Monitors && node.get("for_each").is_some(),
             ..*scope
         };
-        let until = self.until(node, phase, &output_scope);
+        let output = kind
+            .as_ref()
+            .map(|(k, _)| Output::of(*k, node.get("with"), group.as_deref()));
+        let until = self.until(
+            node,
+            phase,
+            &Scope {
+                output: output.as_ref(),
+                ..each
+            },
+        );
+        let list = for_each.as_ref().map(|_| Output::List);
         let record = node
             .get("record")
-            .map(|n| self.record(n, phase, &output_scope))
+            .map(|n| {
+                let output = list.as_ref().or(output.as_ref());
+                self.record(n, phase, &Scope { output, ..*scope })
+            })
             .unwrap_or_default();
         let continue_on_error = self.continue_on_error(node, phase);
         let with_node = node.get("with").cloned();
         let (kind, uses_span) = kind?;
-        let with = self.with(kind, with_node, &uses_span, scope)?;
+        let with = self.with(kind, with_node, &uses_span, &each)?;
         if kind == StepKind::Set {
             self.set_names(&with, &uses_span, id.is_some());
+        }
+        if let Some(group) = &group {
+            self.group_inputs(group, &with);
         }
         Some(Step {
             phase,
@@ -75,8 +107,48 @@ impl Validator {
             background,
             continue_on_error,
             record,
+            for_each,
+            group,
             span: uses_span,
         })
+    }
+
+    /// `for_each`: a list, or a template giving one (its items rendered before the first run).
+    fn for_each(&mut self, n: &Node, scope: &Scope<'_>) -> Option<Node> {
+        match &n.value {
+            Value::Array(items) if items.len() > MAX_ITEMS => {
+                self.error(
+                    format!(
+                        "`for_each` has {} items; at most {MAX_ITEMS} are allowed",
+                        items.len()
+                    ),
+                    n.span.clone(),
+                );
+                return None;
+            }
+            Value::Array(_) => {}
+            Value::String(text) if template::is_template(text) => {}
+            _ => {
+                self.error(
+                    format!(
+                        "`for_each` must be a list, or a template giving one, not {}",
+                        n.value.type_name()
+                    ),
+                    n.span.clone(),
+                )
+                .help = Some(
+                    "e.g. for_each = [\"etcd0\", \"etcd1\"] or for_each = \"{{ vars.members }}\""
+                        .into(),
+                );
+                return None;
+            }
+        }
+        for (text, span) in n.strings() {
+            if template::is_template(text) {
+                self.template(text, span, false, scope);
+            }
+        }
+        Some(n.clone())
     }
 
     /// Checks that the entry is a table of known keys; what the entry is called in messages.
@@ -112,14 +184,25 @@ impl Validator {
             self.error("`uses` must be a string", uses.span.clone());
             return None;
         };
+        if StepKind::is_group_path(name) {
+            return None; // a step group that did not load, reported by `group_call`
+        }
         if let Some(kind) = StepKind::from_name(name) {
             return Some((kind, uses.span.clone()));
         }
-        let names = StepKind::ALL.iter().map(|k| k.name());
+        let names = StepKind::ALL
+            .iter()
+            .filter(|k| **k != StepKind::Group)
+            .map(|k| k.name());
         let suggestion = did_you_mean(name, names);
         let d = self.error(format!("unknown step `{name}`"), uses.span.clone());
         match suggestion {
             Some(s) => d.label = Some(format!("did you mean `{s}`?")),
+            None if name.ends_with(".toml") => {
+                d.help = Some(format!(
+                    "a step group's path starts with `./` or `../`: uses = \"./{name}\""
+                ))
+            }
             None => d.help = Some("run `chaosplay steps` to list every step".into()),
         }
         None

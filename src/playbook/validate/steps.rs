@@ -42,22 +42,21 @@ impl Validator {
     }
 
     /// `[[steps]]` then `[[finally]]`: a `[[finally]]` step may read any main step's output.
+    /// Also returns every id defined, with what its step outputs.
     pub(super) fn steps_and_finally(
         &mut self,
         main_nodes: &[Node],
         finally_nodes: &[Node],
         vars: &serde_json::Map<String, serde_json::Value>,
         matrix: &[String],
-    ) -> (Vec<Step>, Vec<Step>) {
+    ) -> (Vec<Step>, Vec<Step>, HashMap<String, Output>) {
         // Ids first, so a reference to a step defined later gets a precise message.
         let mut all_ids: HashSet<String> = HashSet::new();
         for node in main_nodes.iter().chain(finally_nodes) {
-            if let (Some(id), Some(_)) = (
-                node.get("id").and_then(Node::as_str),
-                node.get("uses")
-                    .and_then(Node::as_str)
-                    .and_then(StepKind::from_name),
-            ) {
+            let uses = node.get("uses").and_then(Node::as_str);
+            let known = uses
+                .is_some_and(|u| StepKind::from_name(u).is_some() || StepKind::is_group_path(u));
+            if let (Some(id), true) = (node.get("id").and_then(Node::as_str), known) {
                 all_ids.insert(id.to_string());
             }
         }
@@ -77,6 +76,7 @@ impl Validator {
                     output: None,
                     metrics: &defined.metrics,
                     matrix,
+                    in_loop: false,
                 };
                 if let Some(step) = self.step(node, phase, index, &scope) {
                     self.define(node, &step, &mut defined);
@@ -84,7 +84,7 @@ impl Validator {
                 }
             }
         }
-        (steps, finally)
+        (steps, finally, defined.ids)
     }
 
     /// Adds what `step` defines (its metric, its id) to `defined`, refusing duplicates.
@@ -110,9 +110,7 @@ impl Validator {
                 Some(format!("first defined on line {line}"));
         } else {
             defined.id_spans.insert(id.clone(), span);
-            defined
-                .ids
-                .insert(id.clone(), Output::of(step.kind, Some(&step.with)));
+            defined.ids.insert(id.clone(), Output::of_step(step));
             if step.background {
                 defined.background.push(id.clone());
             }
@@ -136,6 +134,7 @@ impl Validator {
             output: None,
             metrics: &[],
             matrix,
+            in_loop: false,
         };
         let mut monitors = Vec::new();
         for (index, node) in nodes.iter().enumerate() {
@@ -150,8 +149,12 @@ impl Validator {
 
     fn monitor(&mut self, node: &Node, step: Step, scope: &Scope<'_>) -> Monitor {
         if !step.kind.doc().read_only {
+            let what = match &step.group {
+                Some(_) => "a step group may change things".to_string(),
+                None => format!("`{}` changes things", step.kind),
+            };
             self.error(
-                format!("`{}` changes things, so it cannot be a monitor", step.kind),
+                format!("{what}, so it cannot be a monitor"),
                 step.span.clone(),
             )
             .help = Some(
@@ -171,7 +174,7 @@ impl Validator {
         }
         let show = node.get("show").and_then(|n| {
             let text = self.typed::<String>(n, "invalid `show`")?;
-            let output = Output::of(step.kind, Some(&step.with));
+            let output = Output::of(step.kind, Some(&step.with), None);
             let scope = Scope {
                 output: Some(&output),
                 ..*scope

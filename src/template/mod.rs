@@ -2,6 +2,8 @@
 //! Templates (`"{{ vars.pd }}"`) fill step parameters; expressions (`if`, `until`, `assert`) are
 //! the same syntax without braces.
 
+mod filters;
+
 use std::collections::BTreeSet;
 
 use minijinja::machinery::{Token, tokenize};
@@ -39,6 +41,7 @@ pub fn environment() -> Environment<'static> {
     // carry RFC 3339 times, and a metric such as time-to-repair is a difference of two.
     env.add_filter("timestamp", timestamp);
     env.add_function("now", now);
+    filters::register(&mut env);
     env
 }
 
@@ -134,6 +137,97 @@ pub fn references(
         env.template_from_str(text)?.undeclared_variables(true)
     };
     Ok(names.into_iter().collect())
+}
+
+/// A mistake in a template that compiles but would fail when it runs: a filter or test that
+/// does not exist, or a pattern written literally that is not a regular expression.
+#[derive(Debug, PartialEq)]
+pub struct Misuse {
+    pub message: String,
+    pub label: Option<String>,
+    /// The text the mistake is in (a name, a pattern), to point at.
+    pub at: String,
+}
+
+/// The [`Misuse`]s of a template (or expression) that compiles. minijinja looks filters and
+/// tests up only when it applies them, so `{{ x | b64encod }}` passes compilation and fails
+/// the step, after the steps before it ran; its lexer finds them before anything runs.
+pub fn misuses(env: &Environment<'_>, text: &str, expression: bool) -> Vec<Misuse> {
+    let tokens: Vec<Token<'_>> = tokenize(text, expression, SyntaxConfig::default())
+        .map_while(Result::ok)
+        .map(|(token, _)| token)
+        .collect();
+    let mut found = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let at = |n: usize| tokens.get(i + n);
+        let (what, name, next) = match (token, at(1), at(2)) {
+            (Token::Pipe, Some(Token::Ident(name)), _) => ("filter", *name, i + 2),
+            (Token::BlockStart, Some(Token::Ident("filter")), Some(Token::Ident(name))) => {
+                ("filter", *name, i + 3)
+            }
+            (Token::Ident("is"), Some(Token::Ident("not")), Some(Token::Ident(name))) => {
+                ("test", *name, i + 3)
+            }
+            (Token::Ident("is"), Some(Token::Ident(name)), _) if *name != "not" => {
+                ("test", *name, i + 2)
+            }
+            _ => continue,
+        };
+        if i > 0 && matches!(tokens[i - 1], Token::Dot) {
+            continue;
+        }
+        if !exists(env, what, name) {
+            found.push(unknown(what, name));
+            continue;
+        }
+        if filters::TAKE_A_PATTERN.contains(&name)
+            && let Some(pattern) = first_string_argument(&tokens[next..])
+            && let Err(e) = filters::compile(&pattern)
+        {
+            found.push(Misuse {
+                message: format!("invalid regular expression in `{name}`: {e}"),
+                label: None,
+                at: pattern,
+            });
+        }
+    }
+    found
+}
+
+/// Whether the environment has a filter (or test) of that name, asked of minijinja itself
+/// through its `filter` and `test` tests.
+fn exists(env: &Environment<'_>, what: &str, name: &str) -> bool {
+    env.compile_expression(&format!("name is {what}"))
+        .and_then(|e| e.eval(minijinja::context! { name }))
+        .is_ok_and(|v| v.is_true())
+}
+
+fn unknown(what: &'static str, name: &str) -> Misuse {
+    let (ours, builtin) = match what {
+        "filter" => (filters::FILTERS, filters::BUILTIN_FILTERS),
+        _ => (filters::TESTS, filters::BUILTIN_TESTS),
+    };
+    let candidates = ours.iter().chain(builtin).copied();
+    Misuse {
+        message: format!("unknown {what} `{name}`"),
+        label: crate::diagnostic::did_you_mean(name, candidates)
+            .map(|s| format!("did you mean `{s}`?")),
+        at: name.to_string(),
+    }
+}
+
+/// The string literal a filter or test is called with first: `('…'` or, for a test, `'…'`.
+fn first_string_argument(tokens: &[Token<'_>]) -> Option<String> {
+    let literal = match tokens {
+        [Token::ParenOpen, literal, ..] => literal,
+        [literal, ..] => literal,
+        [] => return None,
+    };
+    match literal {
+        Token::Str(s) => Some(s.to_string()),
+        Token::String(s) => Some(s.to_string()),
+        _ => None,
+    }
 }
 
 /// A template or expression error in one line, without minijinja's template-name noise.

@@ -1,4 +1,5 @@
 //! `await`: join (or cancel) background steps started earlier with `background = true`.
+//! (The module is named after what it joins: `await` is a Rust keyword.)
 
 use schemars::JsonSchema;
 use serde::Deserialize;
