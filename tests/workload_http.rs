@@ -220,13 +220,15 @@ fn an_http_store_serving_stale_reads_is_flagged() {
     assert_eq!(check["verdict"], "not linearizable", "{check}");
 }
 
-/// Request templates and response expressions are compiled at load, their names checked.
+/// Request templates and response expressions are compiled at load, their names and
+/// filters checked.
 #[test]
 fn bad_request_templates_are_refused_at_load() {
     let dir = common::scratch("workload-http-invalid");
     let text = playbook(&dir, 1, "register", "linearizable")
         .replace("{{ key }}\", value", "{{ keyy }}\", value")
-        .replace("status == 409", "status ==");
+        .replace("status == 409", "status ==")
+        .replace("value = \"json.value\"", "value = \"json.value | intt\"");
     let path = common::write(&dir, "p.toml", &text);
     let out = common::chaosplay()
         .arg("validate")
@@ -239,6 +241,7 @@ fn bad_request_templates_are_refused_at_load() {
     assert!(stderr.contains("did you mean `key`?"), "{stderr}");
     assert!(stderr.contains("invalid expression"), "{stderr}");
     assert!(stderr.contains("p.toml:17:"), "{stderr}");
+    assert!(stderr.contains("unknown filter `intt`"), "{stderr}");
 }
 
 /// An expression that fails on a real response stops the workload: the step fails with the

@@ -103,6 +103,14 @@ impl Validator {
                 self.error(message, narrowed).label = label;
             }
         }
+        self.misuses(text, span, expression);
+    }
+
+    /// Filters, tests and functions a compiled template misuses (unknown ones, wrong
+    /// arguments), each with a caret under it.
+    fn misuses(&mut self, text: &str, span: Range<usize>, expression: bool) {
+        let source = Arc::clone(&self.source);
+        let written = source.text.get(span.clone()).map(name_offsets);
         let text_written = source.text.get(span.clone()).unwrap_or_default();
         for misuse in template::misuses(&self.env, text, expression) {
             let at = written
@@ -152,6 +160,7 @@ impl Validator {
                 .or_else(|| Some(format!("it can read {}", names.join(", "))));
             self.error(format!("unknown name `{root}`"), narrowed).label = label;
         }
+        self.misuses(text, span, expression);
     }
 }
 
