@@ -38,7 +38,7 @@ pub mod select;
 mod set;
 mod sleep;
 pub mod undo;
-mod workload;
+pub(crate) mod workload;
 
 use select::Selector;
 
@@ -301,6 +301,7 @@ registry! {
     FaultExec => "fault.exec", fault::ExecParams, fault::EXEC_DOC, fault::exec;
     HistoryCheck => "history.check", history::CheckParams, history::CHECK_DOC, history::check;
     WorkloadEtcd => "workload.etcd", workload::EtcdWorkloadParams, workload::ETCD_DOC, workload::etcd;
+    WorkloadHttp => "workload.http", workload::HttpWorkloadParams, workload::HTTP_DOC, workload::http;
     FaultDockerExec => "fault.docker_exec", fault::DockerExecParams, fault::DOCKER_EXEC_DOC, fault::docker_exec;
 }
 
@@ -327,7 +328,10 @@ impl StepKind {
     /// asked to end (through [`StepContext::stopped`]) and keeps the output it returns, instead
     /// of being dropped: a load generator's figures are what the scenario asserts on.
     pub fn stops_gracefully(self) -> bool {
-        matches!(self, StepKind::LoadHttp | StepKind::WorkloadEtcd)
+        matches!(
+            self,
+            StepKind::LoadHttp | StepKind::WorkloadEtcd | StepKind::WorkloadHttp
+        )
     }
 
     /// Whether a background step of this kind holds the playbook until it says it is ready

@@ -30,6 +30,11 @@ use crate::duration::Duration;
 use crate::engine::{StepContext, StepError};
 use crate::history::{Call, History, Operation, Outcome};
 
+mod http;
+pub use http::{
+    HTTP_DOC, HttpWorkloadParams, REQUEST_NAMES, RESPONSE_NAMES, TEMPLATE_FIELDS, http,
+};
+
 const MAX_CLIENTS: u32 = 256;
 const MAX_KEYS: u32 = 1000;
 const MAX_RATE: u32 = 10_000;
@@ -109,6 +114,47 @@ fn default_timeout() -> Duration {
 
 impl Params for EtcdWorkloadParams {
     fn bounds(&self) -> Vec<OutOfBounds> {
+        let mut broken = self.shape().bounds(self.endpoints.is_empty());
+        if self.key_prefix.is_empty() {
+            broken.push(OutOfBounds::new(
+                "key_prefix",
+                "`key_prefix` must not be empty: the keys under it are deleted first",
+            ));
+        }
+        broken
+    }
+}
+
+impl EtcdWorkloadParams {
+    fn shape(&self) -> Shape {
+        Shape {
+            model: self.model,
+            clients: self.clients,
+            keys: self.keys,
+            key_prefix: self.key_prefix.clone(),
+            rate: self.rate,
+            duration: self.duration,
+            max_ops: self.max_ops,
+            timeout: self.timeout,
+        }
+    }
+}
+
+/// What every target's workload shares: how many clients issue which operations on which
+/// keys, how fast and for how long.
+struct Shape {
+    model: WorkloadModel,
+    clients: u32,
+    keys: u32,
+    key_prefix: String,
+    rate: u32,
+    duration: Duration,
+    max_ops: Option<u64>,
+    timeout: Duration,
+}
+
+impl Shape {
+    fn bounds(&self, no_endpoints: bool) -> Vec<OutOfBounds> {
         let mut broken = Vec::new();
         let mut range = |field, ok: bool, what: String| {
             if !ok {
@@ -147,14 +193,9 @@ impl Params for EtcdWorkloadParams {
             ),
         );
         range(
-            "key_prefix",
-            !self.key_prefix.is_empty(),
-            "`key_prefix` must not be empty: the keys under it are deleted first".into(),
-        );
-        range(
             "endpoints",
-            !self.endpoints.is_empty(),
-            "`endpoints` needs at least one client URL".into(),
+            !no_endpoints,
+            "`endpoints` needs at least one URL".into(),
         );
         broken
     }
@@ -197,8 +238,10 @@ struct Recording {
     /// The last value handed out to be written.
     values: AtomicU64,
     max_ops: u64,
-    /// Cancelled at the end of `duration` or when the step is stopped.
+    /// Cancelled at the end of `duration`, when the step is stopped, or when it is broken.
     done: CancellationToken,
+    /// The first request template or response expression that could not be evaluated.
+    broken: Mutex<Option<String>>,
 }
 
 impl Recording {
@@ -218,6 +261,16 @@ impl Recording {
         self.values.fetch_add(1, Ordering::Relaxed) as i64 + 1
     }
 
+    /// Ends the recording for a template or expression that cannot be evaluated (the first
+    /// one is reported).
+    fn break_with(&self, why: String) {
+        self.broken
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(why);
+        self.done.cancel();
+    }
+
     /// Claims the next operation, unless the recording is over.
     fn claim(&self) -> bool {
         !self.done.is_cancelled() && self.started.fetch_add(1, Ordering::Relaxed) < self.max_ops
@@ -235,50 +288,95 @@ pub async fn etcd(p: EtcdWorkloadParams, cx: &StepContext) -> Result<Value, Step
     // make the first read look like a violation.
     cx.status(format!("deleting the keys under {:?}", p.key_prefix));
     endpoints[0].delete_prefix(&p.key_prefix).await?;
+    let stores: Vec<Store> = endpoints
+        .iter()
+        .map(|client| Store::Etcd {
+            client,
+            serializable: p.serializable,
+        })
+        .collect();
+    record(&p.shape(), &stores, &path, cx).await
+}
+
+/// Runs the clients of `shape` against `stores` (slot `i` pinned to `stores[i % n]`) and
+/// writes their history to `path`.
+async fn record(
+    shape: &Shape,
+    stores: &[Store<'_>],
+    path: &std::path::Path,
+    cx: &StepContext,
+) -> Result<Value, StepError> {
     let recording = Recording {
         start: Instant::now(),
         history: Mutex::default(),
         started: AtomicU64::new(0),
         values: AtomicU64::new(0),
-        max_ops: p.max_ops.unwrap_or(u64::MAX),
+        max_ops: shape.max_ops.unwrap_or(u64::MAX),
         done: CancellationToken::new(),
+        broken: Mutex::default(),
     };
     cx.status(format!(
         "{} clients, {} {} key(s), {}/s for {}",
-        p.clients,
-        p.keys,
-        model_name(p.model),
-        p.rate,
-        p.duration
+        shape.clients,
+        shape.keys,
+        model_name(shape.model),
+        shape.rate,
+        shape.duration
     ));
-    let period = std::time::Duration::from_secs_f64(f64::from(p.clients) / f64::from(p.rate));
-    let slots = (0..p.clients).map(|slot| {
+    let period =
+        std::time::Duration::from_secs_f64(f64::from(shape.clients) / f64::from(shape.rate));
+    let slots = (0..shape.clients).map(|slot| {
         let client = Client {
             slot: u64::from(slot),
-            clients: u64::from(p.clients),
-            etcd: &endpoints[slot as usize % endpoints.len()],
-            p: &p,
+            clients: u64::from(shape.clients),
+            store: &stores[slot as usize % stores.len()],
+            shape,
             rng: rand::rngs::ChaCha8Rng::seed_from_u64(cx.next_seed()),
             last: Default::default(),
         };
         // Slots start spread over one period, not all at once.
-        let offset = period.mul_f64(f64::from(slot) / f64::from(p.clients));
+        let offset = period.mul_f64(f64::from(slot) / f64::from(shape.clients));
         client.run(&recording, period, offset)
     });
     let ending = async {
         tokio::select! {
-            _ = tokio::time::sleep(p.duration.0) => {}
+            _ = tokio::time::sleep(shape.duration.0) => {}
             _ = cx.stopped() => {}
+            _ = recording.done.cancelled() => {}
         }
         recording.done.cancel();
     };
-    let (ids, ()) = tokio::join!(futures_util::future::join_all(slots), ending);
+    // Clients that all stopped at `max_ops` end the recording before its `duration`.
+    let clients = async {
+        let ids = futures_util::future::join_all(slots).await;
+        recording.done.cancel();
+        ids
+    };
+    let (ids, ()) = tokio::join!(clients, ending);
     let history = recording
         .history
         .into_inner()
         .unwrap_or_else(|e| e.into_inner());
-    write_history(&path, &history)?;
-    Ok(summary(&history, &path, ids.iter().sum()))
+    write_history(path, &history)?;
+    // A request template or response expression that cannot be evaluated is the playbook's
+    // fault, not the store's: the history so far is kept, but the step fails with it.
+    if let Some(broken) = recording
+        .broken
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+    {
+        return Err(StepError::Template(broken));
+    }
+    Ok(summary(&history, path, ids.iter().sum()))
+}
+
+/// Where a client slot sends its operations.
+enum Store<'a> {
+    Etcd {
+        client: &'a EtcdClient,
+        serializable: bool,
+    },
+    Http(http::Endpoint<'a>),
 }
 
 fn model_name(model: WorkloadModel) -> &'static str {
@@ -336,8 +434,8 @@ fn summary(history: &History, path: &std::path::Path, client_ids: u64) -> Value 
 struct Client<'a> {
     slot: u64,
     clients: u64,
-    etcd: &'a EtcdClient,
-    p: &'a EtcdWorkloadParams,
+    store: &'a Store<'a>,
+    shape: &'a Shape,
     rng: rand::rngs::ChaCha8Rng,
     /// The register value this slot last read or wrote, per key: what its next
     /// compare-and-set expects.
@@ -365,12 +463,24 @@ impl Client<'_> {
             }
             let key = format!(
                 "{}{}",
-                self.p.key_prefix,
-                self.rng.random_range(0..self.p.keys)
+                self.shape.key_prefix,
+                self.rng.random_range(0..self.shape.keys)
             );
             let call = self.choose(&key, id, recording.next_value());
             let invoke = recording.micros();
-            let (call, outcome) = self.perform(&key, call).await;
+            let (call, outcome) = match self.store {
+                Store::Etcd {
+                    client,
+                    serializable,
+                } => perform(client, *serializable, &key, call).await,
+                Store::Http(endpoint) => match endpoint.perform(&key, call, id).await {
+                    Ok(done) => done,
+                    Err((done, why)) => {
+                        recording.break_with(why);
+                        done
+                    }
+                },
+            };
             let complete = recording.micros();
             self.remember(&key, &call, outcome);
             recording.push(Operation {
@@ -397,7 +507,7 @@ impl Client<'_> {
     /// so it often succeeds. In the kv model the values are `<client>.<value>,`, so a get
     /// tells which appends it saw.
     fn choose(&mut self, key: &str, id: u64, value: i64) -> Call {
-        match (self.p.model, self.rng.random_range(0..3)) {
+        match (self.shape.model, self.rng.random_range(0..3)) {
             (WorkloadModel::Register, 0) => Call::Read(None),
             (WorkloadModel::Register, 1) => Call::Write(value),
             (WorkloadModel::Register, _) => Call::Cas {
@@ -417,43 +527,41 @@ impl Client<'_> {
         };
         self.last.insert(key.to_string(), seen);
     }
+}
 
-    /// Performs the call: the call as recorded (with a read's result) and its outcome.
-    async fn perform(&self, key: &str, call: Call) -> (Call, Outcome) {
-        let etcd = self.etcd;
-        let serializable = self.p.serializable;
-        match call {
-            Call::Read(_) => match etcd.get(key, serializable).await {
-                Ok(read) => match read.value.as_deref().map(str::parse::<i64>) {
-                    None => (Call::Read(None), Outcome::Ok),
-                    Some(Ok(v)) => (Call::Read(Some(v)), Outcome::Ok),
-                    // Not written by this workload: the read tells nothing checkable.
-                    Some(Err(_)) => (Call::Read(None), Outcome::Fail),
-                },
-                Err(e) => (call, outcome_of(&e)),
+/// Performs the call: the call as recorded (with a read's result) and its outcome.
+async fn perform(etcd: &EtcdClient, serializable: bool, key: &str, call: Call) -> (Call, Outcome) {
+    match call {
+        Call::Read(_) => match etcd.get(key, serializable).await {
+            Ok(read) => match read.value.as_deref().map(str::parse::<i64>) {
+                None => (Call::Read(None), Outcome::Ok),
+                Some(Ok(v)) => (Call::Read(Some(v)), Outcome::Ok),
+                // Not written by this workload: the read tells nothing checkable.
+                Some(Err(_)) => (Call::Read(None), Outcome::Fail),
             },
-            Call::Get(_) => match etcd.get(key, serializable).await {
-                Ok(read) => (Call::Get(read.value.unwrap_or_default()), Outcome::Ok),
-                Err(e) => (call, outcome_of(&e)),
-            },
-            Call::Write(v) => {
-                let outcome = put_outcome(etcd.put(key, &v.to_string()).await);
-                (call, outcome)
-            }
-            Call::Put(ref value) => {
-                let outcome = put_outcome(etcd.put(key, value).await);
-                (call, outcome)
-            }
-            Call::Cas { from, to } => {
-                let done = etcd
-                    .compare_and_set(key, Some(&from.to_string()), &to.to_string())
-                    .await;
-                (call, set_outcome(done))
-            }
-            Call::Append(ref suffix) => {
-                let outcome = append(etcd, key, suffix, serializable).await;
-                (call, outcome)
-            }
+            Err(e) => (call, outcome_of(&e)),
+        },
+        Call::Get(_) => match etcd.get(key, serializable).await {
+            Ok(read) => (Call::Get(read.value.unwrap_or_default()), Outcome::Ok),
+            Err(e) => (call, outcome_of(&e)),
+        },
+        Call::Write(v) => {
+            let outcome = put_outcome(etcd.put(key, &v.to_string()).await);
+            (call, outcome)
+        }
+        Call::Put(ref value) => {
+            let outcome = put_outcome(etcd.put(key, value).await);
+            (call, outcome)
+        }
+        Call::Cas { from, to } => {
+            let done = etcd
+                .compare_and_set(key, Some(&from.to_string()), &to.to_string())
+                .await;
+            (call, set_outcome(done))
+        }
+        Call::Append(ref suffix) => {
+            let outcome = append(etcd, key, suffix, serializable).await;
+            (call, outcome)
         }
     }
 }

@@ -104,6 +104,14 @@ impl Validator {
                 self.error(message, narrowed).label = label;
             }
         }
+        self.misuses(text, span, expression);
+    }
+
+    /// Filters, tests and functions a compiled template misuses (unknown ones, wrong
+    /// arguments), each with a caret under it.
+    fn misuses(&mut self, text: &str, span: Range<usize>, expression: bool) {
+        let source = Arc::clone(&self.source);
+        let written = source.text.get(span.clone()).map(name_offsets);
         let text_written = source.text.get(span.clone()).unwrap_or_default();
         for misuse in template::misuses(&self.env, text, expression) {
             let at = written
@@ -115,6 +123,45 @@ impl Validator {
             });
             self.error(misuse.message, narrowed).label = misuse.label;
         }
+    }
+}
+
+impl Validator {
+    /// Checks a template (or expression) that a step evaluates itself, with its own names
+    /// (`workload.http`'s per-operation requests): its syntax, and that it reads only `names`.
+    pub(super) fn local_template(
+        &mut self,
+        text: &str,
+        span: Range<usize>,
+        expression: bool,
+        names: &[&str],
+    ) {
+        let refs = match template::references(&self.env, text, expression) {
+            Ok(refs) => refs,
+            Err(e) => {
+                let what = if expression { "expression" } else { "template" };
+                let message = format!("invalid {what}: {}", template::error_message(&e));
+                self.error(message, span);
+                return;
+            }
+        };
+        let source = Arc::clone(&self.source);
+        let written = source.text.get(span.clone()).map(name_offsets);
+        for path in refs {
+            let root = path.split('.').next().unwrap_or_default();
+            if names.contains(&root) || template::FUNCTIONS.contains(&root) {
+                continue;
+            }
+            let at = written.as_ref().and_then(|w| w.get(root));
+            let narrowed = at.map_or(span.clone(), |&at| {
+                span.start + at..span.start + at + root.len()
+            });
+            let label = did_you_mean(root, names.iter().copied())
+                .map(|s| format!("did you mean `{s}`?"))
+                .or_else(|| Some(format!("it can read {}", names.join(", "))));
+            self.error(format!("unknown name `{root}`"), narrowed).label = label;
+        }
+        self.misuses(text, span, expression);
     }
 }
 

@@ -309,6 +309,10 @@ impl Validator {
         self.parameters(kind, &with);
         let doc = kind.doc();
         for (key, value) in with.as_table().unwrap_or_default() {
+            if kind == StepKind::WorkloadHttp && key.name == "requests" {
+                self.http_requests(value);
+                continue;
+            }
             let expression = doc.expressions.contains(&key.name.as_str());
             for (text, span) in value.strings() {
                 if expression {
@@ -322,6 +326,25 @@ impl Validator {
             self.await_targets(&with, scope);
         }
         Some(with)
+    }
+
+    /// `workload.http`'s `requests`: templates of the request, reading the operation's names,
+    /// and expressions over the response, each compiled here though evaluated per operation.
+    fn http_requests(&mut self, requests: &Node) {
+        use crate::steps::workload::{REQUEST_NAMES, RESPONSE_NAMES, TEMPLATE_FIELDS};
+        for (_, request) in requests.as_table().unwrap_or_default() {
+            for (field, value) in request.as_table().unwrap_or_default() {
+                let expression = !TEMPLATE_FIELDS.contains(&field.name.as_str());
+                let names = if expression {
+                    RESPONSE_NAMES
+                } else {
+                    REQUEST_NAMES
+                };
+                for (text, span) in value.strings() {
+                    self.local_template(text, span, expression, names);
+                }
+            }
+        }
     }
 
     /// `set`'s keys are the names later steps read, as `steps.<id>.<key>`: it needs an id, and
