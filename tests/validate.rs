@@ -47,6 +47,7 @@ golden!(
     compose_shape,
     enum_values,
     services,
+    undo_targets,
 );
 
 #[test]
