@@ -61,7 +61,7 @@ pub const DOC: StepDoc = StepDoc {
     read_only: false,
     needs_docker: false,
     effect: Effect::None,
-    example: "uses = \"undo\"\nwith = { step = \"cap\" }",
+    example: "uses = \"undo\"\nwith = { step = \"pause\" }",
 };
 
 pub async fn run(p: UndoParams, cx: &StepContext) -> Result<serde_json::Value, StepError> {
