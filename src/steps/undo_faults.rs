@@ -79,3 +79,32 @@ pub async fn run(p: UndoParams, cx: &StepContext) -> Result<serde_json::Value, S
     let undone = cx.undo_now(&undos).await?;
     Ok(json!({ "undone": undone, "steps": ids.unwrap_or_default() }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(step: Option<&str>, steps: Option<&[&str]>) -> UndoParams {
+        UndoParams {
+            step: step.map(String::from),
+            steps: steps.map(|s| s.iter().map(|s| s.to_string()).collect()),
+        }
+    }
+
+    #[test]
+    fn one_step_many_or_every_fault_but_not_both_nor_an_empty_list() {
+        assert_eq!(params(Some("cap"), None).ids(), Some(vec!["cap".into()]));
+        assert_eq!(
+            params(None, Some(&["cap", "stress"])).ids(),
+            Some(vec!["cap".into(), "stress".into()])
+        );
+        assert_eq!(params(None, None).ids(), None);
+        assert!(params(None, None).bounds().is_empty());
+        assert_eq!(params(Some("a"), Some(&["b"])).bounds()[0].field, "steps");
+        assert!(
+            params(None, Some(&[])).bounds()[0]
+                .message
+                .contains("leave it out")
+        );
+    }
+}
