@@ -2,7 +2,10 @@
 # Apply + undo of chaosplay's faults against the raw call that does the same, side by side in
 # one run (bench/drive.py `faults`, one function per fault in FAULTS): docker.limit vs
 # `docker update` / POST /containers/{id}/update; process.signal vs `docker top` + kill;
-# docker.stress vs a stress-ng helper made by hand with --cgroup-parent. chaosplay is timed
+# docker.stress vs a stress-ng helper made by hand with --cgroup-parent; disk.fill (of a 16 MiB
+# tmpfs in the target, never the real disk) vs fallocate + rm through /proc/<pid>/root;
+# disk.throttle vs writing the cgroup's blkio file by hand (Docker's update ignores blkio
+# rates, so there is no docker CLI or Engine API call to compare with). chaosplay is timed
 # twice: the whole process (`run -q` of a one-step playbook, its cleanup undoing the fault) and,
 # from its report, the fault's step plus its verified undo.
 # Writes $BENCH_OUT/faults.json. Uses compose project benchft (container benchft-db-1, helper

@@ -11,7 +11,7 @@
 # Sections (each also runs alone): core.sh (validation, per-step overhead, peak RSS),
 # compare.sh (chaos validate; kill -> unhealthy -> start -> healthy vs Chaos Toolkit and the
 # script), docker.sh (reset vs docker-compose; kill + start vs docker CLI and raw API),
-# faults.sh (apply + undo of docker.limit, process.signal, docker.stress vs docker CLI and raw API),
+# faults.sh (apply + undo of docker.limit, process.signal, docker.stress, disk.fill, disk.throttle vs docker CLI and raw API),
 # check.sh (`chaosplay check` vs Porcupine on the recorded histories of issue #17).
 # Raw figures go to bench/.out/<time>/ (the last run is bench/.out/latest), with versions.txt
 # and table.md. Docker: compose projects bench* and host ports 24500-24599 only.

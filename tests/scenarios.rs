@@ -86,8 +86,17 @@ fn etcd_leader_cpu_starve_moves_leadership_slows_writes_and_recovers() {
     let metrics = &report["runs"][0]["metrics"];
     assert!(metrics["time_to_new_leader_ms"].is_number(), "{metrics}");
     assert!(metrics["time_to_recover_ms"].is_number(), "{metrics}");
-    // The scenario asserts the latency and errors itself; its undos lifted the cap and removed
-    // the helper (verified, or the run would exit 4), and compose.down the rest.
+    // Recovery is shown with the fault gone: the scenario's `undo` step lifted the cap and
+    // removed the helper before it (verified, or the step would fail), so cleanup had no
+    // fault left to undo; compose.down removed the rest.
+    let lift = &step_output(&report, "stop the stress and lift the cap")["undone"];
+    assert_eq!(
+        lift.as_array().map(Vec::len),
+        Some(2),
+        "the stress and the cap: {lift}"
+    );
+    assert_eq!(report["runs"][0]["undo"], serde_json::json!([]));
+    // The scenario asserts the latency and errors itself.
     assert!(
         project_objects("chaosplay-etcd-cpu").is_empty(),
         "left behind: {:?}",

@@ -48,6 +48,7 @@ golden!(
     enum_values,
     services,
     expression_hints,
+    undo_targets,
 );
 
 #[test]

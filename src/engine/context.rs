@@ -106,6 +106,9 @@ pub(crate) struct RunShared {
     draws: std::sync::atomic::AtomicU64,
     /// Faults applied and not yet reversed, kept durably.
     pub ledger: Ledger,
+    /// Which step (by id) registered each undo of this run, so the `undo` step can reverse
+    /// one step's faults. In memory only: `recover` reverses whole ledgers.
+    undo_origins: Mutex<Vec<(String, Undo)>>,
     /// Records of background steps that were joined, for the report.
     pub joined: Mutex<Vec<StepRecord>>,
     /// Fault actions still running: a step that is cancelled (Ctrl-C, a timeout) drops its
@@ -129,6 +132,7 @@ impl RunShared {
     ) -> Self {
         RunShared {
             ledger,
+            undo_origins: Mutex::default(),
             project: playbook.project.clone(),
             seed,
             draws: Default::default(),
@@ -166,6 +170,17 @@ impl RunShared {
             .get_or_try_init(DockerClient::connect)
             .await
             .map_err(StepError::from)
+    }
+
+    /// Reverses one undo and waits until its effect is seen (see [`Undo::apply`]), connecting
+    /// to the Docker daemon only if the undo needs it. Cleanup and the steps that undo faults
+    /// mid-run (`undo`, `network.heal`, `disk.restore`) all go through here.
+    pub async fn apply_undo(&self, undo: &Undo) -> Result<Option<String>, StepError> {
+        let docker = match undo.needs_docker() {
+            true => Some(self.docker().await?),
+            false => None,
+        };
+        undo.apply(docker).await
     }
 
     /// Text with every `[secrets]` value masked, however it is escaped or encoded: applied to
@@ -647,6 +662,13 @@ impl StepContext {
 
     /// Records how to reverse a fault, before the fault is applied.
     pub fn register_undo(&self, undo: Undo) -> Result<(), StepError> {
+        if let Some(id) = &self.step().id {
+            self.shared
+                .undo_origins
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((id.clone(), undo.clone()));
+        }
         self.shared
             .ledger
             .push(undo)
@@ -672,6 +694,37 @@ impl StepContext {
     /// (`network.heal`) can find to do.
     pub fn pending_undo(&self) -> Vec<Undo> {
         self.shared.ledger.pending()
+    }
+
+    /// Undos not yet done that the steps with these ids registered in this run, oldest first.
+    pub fn pending_undo_of(&self, ids: &[String]) -> Vec<Undo> {
+        let origins = self
+            .shared
+            .undo_origins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.pending_undo()
+            .into_iter()
+            .filter(|u| origins.iter().any(|(id, o)| o == u && ids.contains(id)))
+            .collect()
+    }
+
+    /// Reverses `undos` newest first, exactly as cleanup would (verified), and takes each off
+    /// the ledger once done, so cleanup does not undo it again. Returns what was done, one
+    /// description each (with a note when there was nothing left to undo). Stops at the first
+    /// undo that fails: it stays in the ledger, for cleanup to try again.
+    pub async fn undo_now(&self, undos: &[Undo]) -> Result<Vec<String>, StepError> {
+        let mut done = Vec::new();
+        for undo in undos.iter().rev() {
+            self.status(undo.describe());
+            let note = self.shared.apply_undo(undo).await?;
+            self.clear_undo(undo)?;
+            done.push(match note {
+                Some(note) => format!("{} ({note})", undo.describe()),
+                None => undo.describe(),
+            });
+        }
+        Ok(done)
     }
 
     /// Forgets an undo that a step has just done itself.

@@ -478,8 +478,8 @@ async fn apply_waiting(
             return Err(StepError::DockerUnreachable(cause.clone()));
         }
         let applied = match &waiting_since {
-            None => apply(shared, undo).await,
-            Some(cause) => tokio::time::timeout_at(docker_back, apply(shared, undo))
+            None => shared.apply_undo(undo).await,
+            Some(cause) => tokio::time::timeout_at(docker_back, shared.apply_undo(undo))
                 .await
                 .unwrap_or_else(|_| Err(StepError::DockerUnreachable(cause.clone()))),
         };
@@ -501,14 +501,6 @@ async fn apply_waiting(
             other => return other,
         }
     }
-}
-
-async fn apply(shared: &RunShared, undo: &Undo) -> Result<Option<String>, StepError> {
-    let docker = match undo.needs_docker() {
-        true => Some(shared.docker().await?),
-        false => None,
-    };
-    undo.apply(docker).await
 }
 
 /// How often cleanup asks whether the Docker daemon is back.

@@ -345,22 +345,19 @@ pub const RESTORE_DOC: StepDoc = StepDoc {
 
 pub async fn restore(p: RestoreParams, cx: &StepContext) -> Result<Value, StepError> {
     let hit = select(cx, &p.selector()).await?;
-    let docker = cx.docker().await?;
-    let pending = cx.pending_undo();
-    let mut restored = Vec::new();
-    for c in &hit {
-        // Newest first, as cleanup would.
-        for undo in pending.iter().rev().filter(|u| {
-            matches!(u,
-                Undo::RemoveFiller { container, .. }
-                | Undo::Throttle { container, .. } if *container == c.name)
-        }) {
-            cx.status(undo.describe());
-            undo.apply(Some(docker)).await?;
-            cx.clear_undo(undo)?;
-            restored.push(undo.describe());
-        }
-    }
+    // Newest first, as cleanup would: undo_now reverses the list it is given from its end.
+    let mine: Vec<Undo> = cx
+        .pending_undo()
+        .into_iter()
+        .filter(|u| {
+            hit.iter().any(|c| {
+                matches!(u,
+                    Undo::RemoveFiller { container, .. }
+                    | Undo::Throttle { container, .. } if *container == c.name)
+            })
+        })
+        .collect();
+    let restored = cx.undo_now(&mine).await?;
     let mut out = hit_output(&hit);
     out["restored"] = json!(restored);
     Ok(out)

@@ -38,6 +38,7 @@ pub mod select;
 mod set;
 mod sleep;
 pub mod undo;
+mod undo_faults;
 pub(crate) mod workload;
 
 use select::Selector;
@@ -68,7 +69,7 @@ pub struct StepDoc {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
     /// Nothing to reverse: the step reads, waits, runs a command of the playbook's, or repairs
-    /// (`docker.start`, `network.heal`).
+    /// (`docker.start`, `network.heal`, `undo`).
     None,
     /// Injects a fault into the subject, reversed at cleanup and by `recover` as `undo` says;
     /// drawn as a fault on the HTML timeline.
@@ -297,6 +298,7 @@ registry! {
     DiskFill => "disk.fill", disk::FillParams, disk::FILL_DOC, disk::fill;
     DiskThrottle => "disk.throttle", disk::ThrottleParams, disk::THROTTLE_DOC, disk::throttle;
     DiskRestore => "disk.restore", disk::RestoreParams, disk::RESTORE_DOC, disk::restore;
+    UndoFaults => "undo", undo_faults::UndoParams, undo_faults::DOC, undo_faults::run;
     ProcessSignal => "process.signal", process::SignalParams, process::DOC, process::run;
     FaultExec => "fault.exec", fault::ExecParams, fault::EXEC_DOC, fault::exec;
     HistoryCheck => "history.check", history::CheckParams, history::CHECK_DOC, history::check;

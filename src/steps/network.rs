@@ -229,23 +229,20 @@ pub const HEAL_DOC: StepDoc = StepDoc {
 
 pub async fn heal(p: HealParams, cx: &StepContext) -> Result<Value, StepError> {
     let hit = select(cx, &p.selector()).await?;
-    let docker = cx.docker().await?;
-    let pending = cx.pending_undo();
-    let mut healed = Vec::new();
-    for c in &hit {
-        // Newest first, as cleanup would.
-        for undo in pending.iter().rev().filter(|u| {
-            matches!(u,
-                Undo::Reconnect { container, .. }
-                | Undo::FlushIptables { container, .. }
-                | Undo::ClearQdisc { container, .. } if *container == c.name)
-        }) {
-            cx.status(undo.describe());
-            undo.apply(Some(docker)).await?;
-            cx.clear_undo(undo)?;
-            healed.push(undo.describe());
-        }
-    }
+    // Newest first, as cleanup would: undo_now reverses the list it is given from its end.
+    let mine: Vec<Undo> = cx
+        .pending_undo()
+        .into_iter()
+        .filter(|u| {
+            hit.iter().any(|c| {
+                matches!(u,
+                    Undo::Reconnect { container, .. }
+                    | Undo::FlushIptables { container, .. }
+                    | Undo::ClearQdisc { container, .. } if *container == c.name)
+            })
+        })
+        .collect();
+    let healed = cx.undo_now(&mine).await?;
     let mut out = hit_output(&hit);
     out["healed"] = json!(healed);
     Ok(out)

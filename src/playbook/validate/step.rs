@@ -325,6 +325,9 @@ impl Validator {
         if kind == StepKind::Await {
             self.await_targets(&with, scope);
         }
+        if kind == StepKind::UndoFaults {
+            self.undo_targets(&with, scope);
+        }
         Some(with)
     }
 
@@ -387,6 +390,51 @@ impl Validator {
                 )
                 .help = Some("`await` joins steps marked `background = true`".into());
             }
+        }
+    }
+
+    /// `undo`'s `step`/`steps` name steps defined earlier whose kind leaves something for
+    /// cleanup to reverse (a fault or a setting, as the registry says).
+    fn undo_targets(&mut self, with: &Node, scope: &Scope<'_>) {
+        let named = with.get("step").into_iter();
+        let listed = with
+            .get("steps")
+            .and_then(Node::as_array)
+            .unwrap_or_default();
+        for n in named.chain(listed) {
+            let Some(target) = n.as_str().filter(|t| !template::is_template(t)) else {
+                continue;
+            };
+            let reversible = |output: &Output| matches!(output, Output::Kind(kind) if kind.doc().effect.undo().is_some());
+            let (message, help) = match scope.earlier.get(target) {
+                Some(output) if reversible(output) => continue,
+                // A `for_each` step's kind is not kept here; its undos are found when it runs.
+                Some(Output::List) => continue,
+                Some(Output::Kind(kind)) => (
+                    format!("`{target}` is a `{kind}` step: it leaves no fault to undo"),
+                    "`undo` reverses steps that inject a fault or change a setting, such as `docker.limit` or `network.partition`",
+                ),
+                Some(Output::Named(_)) => (
+                    format!(
+                        "`{target}` is a `set` step or a step group: it leaves no fault to undo"
+                    ),
+                    "`undo` reverses steps that inject a fault or change a setting, such as `docker.limit` or `network.partition`",
+                ),
+                None if scope.all.contains(target) => (
+                    format!("`{target}` is defined after this step"),
+                    "`undo` reverses the faults of steps that ran before it",
+                ),
+                None => (
+                    format!("no fault step `{target}` is defined earlier"),
+                    "`undo` names earlier fault steps by their `id`",
+                ),
+            };
+            let faults = scope.earlier.iter().filter(|(_, o)| reversible(o));
+            let label = did_you_mean(target, faults.map(|(id, _)| id.as_str()))
+                .map(|s| format!("did you mean `{s}`?"));
+            let d = self.error(message, n.span.clone());
+            d.help = Some(help.into());
+            d.label = label;
         }
     }
 
