@@ -530,6 +530,23 @@ fn the_seed_is_reported_and_readable() {
 }
 
 #[test]
+fn a_seed_beyond_i64_renders_with_every_digit() {
+    let dir = scratch("seed-u64");
+    let (out, report) = run(
+        &dir,
+        "[scenario]\nname = \"x\"\n[[steps]]\nuses = \"exec\"\nwith = { argv = [\"echo\", \"{{ run.seed }}\"] }\n",
+        &["--seed", "18446744073709551557", "--verbose"],
+    );
+    assert_eq!(code(&out), 0);
+    assert_eq!(report["runs"][0]["seed"], 18446744073709551557_u64);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.matches("18446744073709551557").count() >= 2,
+        "the seed and the echoed seed: {stdout}"
+    );
+}
+
+#[test]
 fn a_signal_during_one_playbook_stops_the_ones_after_it() {
     let dir = scratch("sigint-later-playbooks");
     let started = dir.join("started");
