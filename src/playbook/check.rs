@@ -453,7 +453,10 @@ mod tests {
             convert::<serde_json::Value>(seed.into()).unwrap(),
             serde_json::json!(seed)
         );
-        assert_eq!(Node::from_json(seed.into()).to_json(), serde_json::json!(seed));
+        assert_eq!(
+            Node::from_json(seed.into()).to_json(),
+            serde_json::json!(seed)
+        );
     }
 
     #[test]
