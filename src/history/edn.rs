@@ -297,6 +297,18 @@ mod tests {
     }
 
     #[test]
+    fn non_ascii_text_is_read_and_counted_in_characters() {
+        // U+00A0 is whitespace to EDN as to Rust; the byte scanner hands it to `str::find`.
+        let line = "{:process 0,\u{a0}:type :invoke, :f :put, :key \"é\", :value \"ü\\\"\"}";
+        let (history, _) = parse(line).unwrap();
+        assert_eq!(history.operations[0].call, Call::Put("ü\"".into()));
+        assert_eq!(history.operations[0].key.as_deref(), Some("é"));
+        let err = parse("{:key \"é\", :process 1é}").unwrap_err();
+        assert!(err.to_string().starts_with("1:21: expected nil"), "{err}");
+        assert!(err.to_string().ends_with("found `1é`"), "{err}");
+    }
+
+    #[test]
     fn errors_say_where() {
         let err = parse("{:process 0, :type :invoke, :f :cas, :key \"4\"}").unwrap_err();
         assert_eq!(err.to_string(), "1:32: `:f` must be :get, :put or :append");
