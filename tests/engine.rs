@@ -580,6 +580,24 @@ with.that = ["run.seed == 42", "run.trial == 1", "run.scenario == 'x'"]
 }
 
 #[test]
+fn a_seed_beyond_i64_renders_with_every_digit() {
+    let dir = scratch("seed-u64");
+    let written = dir.join("seed.txt");
+    let playbook = format!(
+        "[scenario]\nname = \"x\"\n[[steps]]\nuses = \"exec\"\nwith = {{ argv = [\"sh\", \"-c\", \"printf %s \\\"$0\\\" > {}\", \"{{{{ run.seed }}}}\"] }}\n",
+        written.display()
+    );
+    let (out, report) = run(&dir, &playbook, &["--seed", "18446744073709551557"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(report["runs"][0]["seed"], 18446744073709551557_u64);
+    // It once went through an f64: "18446744073709552000".
+    assert_eq!(
+        std::fs::read_to_string(&written).unwrap(),
+        "18446744073709551557"
+    );
+}
+
+#[test]
 fn a_signal_during_one_playbook_stops_the_ones_after_it() {
     let dir = scratch("sigint-later-playbooks");
     let started = dir.join("started");

@@ -9,20 +9,76 @@
 //! strings and `nil` — by hand: a whole EDN crate would bring sets, tags and nesting that no
 //! history uses. Times are line numbers.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::{Call, History, Lines, Operation, Outcome, ParseError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Atom {
+enum Atom<'a> {
     Nil,
     Integer(u64),
-    Keyword(String),
-    Str(String),
+    Keyword(&'a str),
+    /// Borrowed from the line unless it has escapes.
+    Str(Cow<'a, str>),
 }
 
-/// A map's entries, each value with the 1-based column where it starts.
-type Map = HashMap<String, (usize, Atom)>;
+/// One event line read: its entries in order, each value with the byte offset where it starts.
+/// Parsing is most of what `chaosplay check` does on a key-value history (callgrind: four
+/// fifths of its instructions went to a hash map, key strings and columns per line), so a line's
+/// five entries are a list borrowed from the text, and a column is counted only for an error.
+struct Event<'a> {
+    text: &'a str,
+    line: usize,
+    entries: Vec<(&'a str, (usize, Atom<'a>))>,
+}
+
+impl<'a> Event<'a> {
+    /// The value of `:name` (the last one, if the line repeats it).
+    fn field(&self, name: &str) -> Result<&(usize, Atom<'a>), ParseError> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value)
+            .ok_or_else(|| ParseError::new(self.line, 1, format!("the map has no `:{name}`")))
+    }
+
+    fn error(&self, at: usize, message: impl Into<String>) -> ParseError {
+        ParseError::new(self.line, column(self.text, at), message)
+    }
+
+    fn string(&self, (at, atom): &(usize, Atom<'a>)) -> Result<String, ParseError> {
+        match atom {
+            Atom::Str(s) => Ok(s.to_string()),
+            _ => Err(self.error(*at, "expected a string")),
+        }
+    }
+}
+
+/// The 1-based column, in characters, of byte offset `at` of a line.
+fn column(text: &str, at: usize) -> usize {
+    text[..at].chars().count() + 1
+}
+
+/// Whitespace in EDN, commas included.
+fn is_space(c: char) -> bool {
+    c.is_whitespace() || c == ','
+}
+
+/// The byte offset of the first character of `s` that `stop` accepts (else its length):
+/// `str::find` with a byte loop for ASCII, the part of every line that parsing spends most on.
+fn scan(s: &str, stop: impl Fn(char) -> bool) -> usize {
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        if !b.is_ascii() {
+            return i + s[i..].find(&stop).unwrap_or(s.len() - i);
+        }
+        if stop(char::from(b)) {
+            return i;
+        }
+    }
+    s.len()
+}
 
 /// Reads one `{:k v, …}` line.
 struct Reader<'a> {
@@ -31,20 +87,14 @@ struct Reader<'a> {
     line: usize,
 }
 
-impl Reader<'_> {
-    fn col(&self) -> usize {
-        self.text[..self.at].chars().count() + 1
-    }
-
+impl<'a> Reader<'a> {
     fn error(&self, message: impl Into<String>) -> ParseError {
-        ParseError::new(self.line, self.col(), message)
+        ParseError::new(self.line, column(self.text, self.at), message)
     }
 
     /// Skips whitespace and commas (whitespace in EDN).
     fn skip(&mut self) {
-        let rest = &self.text[self.at..];
-        let trimmed = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',');
-        self.at += rest.len() - trimmed.len();
+        self.at += scan(&self.text[self.at..], |c| !is_space(c));
     }
 
     fn peek(&self) -> Option<char> {
@@ -60,9 +110,9 @@ impl Reader<'_> {
         Ok(())
     }
 
-    fn map(&mut self) -> Result<Map, ParseError> {
+    fn map(mut self) -> Result<Event<'a>, ParseError> {
         self.expect('{')?;
-        let mut map = Map::new();
+        let mut entries = Vec::with_capacity(5);
         loop {
             self.skip();
             if self.peek() == Some('}') {
@@ -73,29 +123,31 @@ impl Reader<'_> {
                 return Err(self.error("expected a keyword key"));
             };
             self.skip();
-            let col = self.col();
-            map.insert(key, (col, self.atom()?));
+            let at = self.at;
+            entries.push((key, (at, self.atom()?)));
         }
         self.skip();
         match self.peek() {
-            None => Ok(map),
+            None => Ok(Event {
+                text: self.text,
+                line: self.line,
+                entries,
+            }),
             Some(_) => Err(self.error("expected the end of the line after the map")),
         }
     }
 
-    fn atom(&mut self) -> Result<Atom, ParseError> {
+    fn atom(&mut self) -> Result<Atom<'a>, ParseError> {
         self.skip();
         match self.peek() {
             Some('"') => self.string(),
             Some(_) => {
                 let rest = &self.text[self.at..];
-                let end = rest
-                    .find(|c: char| c.is_whitespace() || matches!(c, ',' | '}' | '{' | '"'))
-                    .unwrap_or(rest.len());
+                let end = scan(rest, |c| is_space(c) || matches!(c, '}' | '{' | '"'));
                 let word = &rest[..end];
                 let atom = match word {
                     "nil" => Atom::Nil,
-                    w if w.len() > 1 && w.starts_with(':') => Atom::Keyword(w[1..].to_string()),
+                    w if w.len() > 1 && w.starts_with(':') => Atom::Keyword(&w[1..]),
                     w => Atom::Integer(w.parse().map_err(|_| {
                         self.error(format!(
                             "expected nil, an integer, a keyword or a string, found `{w}`"
@@ -109,16 +161,32 @@ impl Reader<'_> {
         }
     }
 
-    fn string(&mut self) -> Result<Atom, ParseError> {
-        let start = self.col();
+    fn string(&mut self) -> Result<Atom<'a>, ParseError> {
+        let start = self.at;
         self.at += 1;
+        let rest = &self.text[self.at..];
+        // Most strings have no escape: borrowed as they are.
+        match rest.find(['"', '\\']) {
+            Some(i) if rest.as_bytes()[i] == b'"' => {
+                self.at += i + 1;
+                return Ok(Atom::Str(Cow::Borrowed(&rest[..i])));
+            }
+            None => {
+                return Err(ParseError::new(
+                    self.line,
+                    column(self.text, start),
+                    "unterminated string",
+                ));
+            }
+            Some(_) => {}
+        }
         let mut out = String::new();
-        let mut chars = self.text[self.at..].char_indices();
+        let mut chars = rest.char_indices();
         while let Some((i, c)) = chars.next() {
             match c {
                 '"' => {
                     self.at += i + 1;
-                    return Ok(Atom::Str(out));
+                    return Ok(Atom::Str(Cow::Owned(out)));
                 }
                 '\\' => out.push(match chars.next().map(|(_, c)| c) {
                     Some('n') => '\n',
@@ -133,7 +201,11 @@ impl Reader<'_> {
                 c => out.push(c),
             }
         }
-        Err(ParseError::new(self.line, start, "unterminated string"))
+        Err(ParseError::new(
+            self.line,
+            column(self.text, start),
+            "unterminated string",
+        ))
     }
 }
 
@@ -147,37 +219,22 @@ pub(super) fn parse(text: &str) -> Result<(History, Lines), ParseError> {
         }
         let line = index + 1;
         let event = Reader { text, at: 0, line }.map()?;
-        let field = |name: &str| {
-            event
-                .get(name)
-                .ok_or_else(|| ParseError::new(line, 1, format!("the map has no `:{name}`")))
-        };
-        let (col, process) = field("process")?;
+        let (at, process) = event.field("process")?;
         let &Atom::Integer(client) = process else {
-            return Err(ParseError::new(line, *col, "`:process` must be an integer"));
+            return Err(event.error(*at, "`:process` must be an integer"));
         };
-        let (col, kind) = field("type")?;
-        let wrong_type =
-            || ParseError::new(line, *col, "`:type` must be :invoke, :ok, :fail or :info");
-        let Atom::Keyword(kind) = kind else {
-            return Err(wrong_type());
-        };
-        if kind == "invoke" {
-            open.insert(client, history.operations.len());
-            lines.push(line);
-            history.push(invocation(
-                &event,
-                line,
-                client,
-                field("f")?,
-                field("key")?,
-            )?);
-            continue;
-        }
-        let outcome = match kind.as_str() {
-            "ok" => Outcome::Ok,
-            "fail" => Outcome::Fail,
-            "info" => Outcome::Unknown,
+        let (at, kind) = event.field("type")?;
+        let wrong_type = || event.error(*at, "`:type` must be :invoke, :ok, :fail or :info");
+        let outcome = match kind {
+            Atom::Keyword("invoke") => {
+                open.insert(client, history.operations.len());
+                lines.push(line);
+                history.push(invocation(&event, client)?);
+                continue;
+            }
+            Atom::Keyword("ok") => Outcome::Ok,
+            Atom::Keyword("fail") => Outcome::Fail,
+            Atom::Keyword("info") => Outcome::Unknown,
             _ => return Err(wrong_type()),
         };
         let Some(at) = open.remove(&client) else {
@@ -191,52 +248,30 @@ pub(super) fn parse(text: &str) -> Result<(History, Lines), ParseError> {
         op.outcome = outcome;
         op.complete = Some(line as u64);
         if let (Call::Get(value), Outcome::Ok) = (&mut op.call, outcome) {
-            *value = string(field("value")?, line)?;
+            *value = event.string(event.field("value")?)?;
         }
     }
     Ok((history, lines))
 }
 
-fn invocation(
-    event: &Map,
-    line: usize,
-    client: u64,
-    (col, f): &(usize, Atom),
-    key: &(usize, Atom),
-) -> Result<Operation, ParseError> {
-    let value = || {
-        let value = event
-            .get("value")
-            .ok_or_else(|| ParseError::new(line, 1, "the map has no `:value`"))?;
-        string(value, line)
-    };
+fn invocation(event: &Event<'_>, client: u64) -> Result<Operation, ParseError> {
+    let (at, f) = event.field("f")?;
+    let key = event.field("key")?;
+    let value = || event.string(event.field("value")?);
     let call = match f {
-        Atom::Keyword(f) if f == "get" => Call::Get(String::new()),
-        Atom::Keyword(f) if f == "put" => Call::Put(value()?),
-        Atom::Keyword(f) if f == "append" => Call::Append(value()?),
-        _ => {
-            return Err(ParseError::new(
-                line,
-                *col,
-                "`:f` must be :get, :put or :append",
-            ));
-        }
+        Atom::Keyword("get") => Call::Get(String::new()),
+        Atom::Keyword("put") => Call::Put(value()?),
+        Atom::Keyword("append") => Call::Append(value()?),
+        _ => return Err(event.error(*at, "`:f` must be :get, :put or :append")),
     };
     Ok(Operation {
         client,
-        key: Some(string(key, line)?),
+        key: Some(event.string(key)?),
         call,
-        invoke: line as u64,
+        invoke: event.line as u64,
         complete: None,
         outcome: Outcome::Unknown,
     })
-}
-
-fn string((col, atom): &(usize, Atom), line: usize) -> Result<String, ParseError> {
-    match atom {
-        Atom::Str(s) => Ok(s.clone()),
-        _ => Err(ParseError::new(line, *col, "expected a string")),
-    }
 }
 
 #[cfg(test)]
@@ -259,6 +294,18 @@ mod tests {
         assert_eq!(ops[1].call, Call::Get("x \"0\" 1 y".into()));
         assert_eq!(ops[1].key.as_deref(), Some("4"));
         assert_eq!((ops[2].outcome, ops[2].complete), (Outcome::Unknown, None));
+    }
+
+    #[test]
+    fn non_ascii_text_is_read_and_counted_in_characters() {
+        // U+00A0 is whitespace to EDN as to Rust; the byte scanner hands it to `str::find`.
+        let line = "{:process 0,\u{a0}:type :invoke, :f :put, :key \"é\", :value \"ü\\\"\"}";
+        let (history, _) = parse(line).unwrap();
+        assert_eq!(history.operations[0].call, Call::Put("ü\"".into()));
+        assert_eq!(history.operations[0].key.as_deref(), Some("é"));
+        let err = parse("{:key \"é\", :process 1é}").unwrap_err();
+        assert!(err.to_string().starts_with("1:21: expected nil"), "{err}");
+        assert!(err.to_string().ends_with("found `1é`"), "{err}");
     }
 
     #[test]

@@ -146,6 +146,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
         let result = match &self.node.value {
             Value::String(s) | Value::Datetime(s) => visitor.visit_str(s),
             Value::Integer(i) => visitor.visit_i64(*i),
+            Value::Unsigned(u) => visitor.visit_u64(*u),
             Value::Float(f) => visitor.visit_f64(*f),
             Value::Bool(b) => visitor.visit_bool(*b),
             Value::Null => visitor.visit_unit(),
@@ -175,6 +176,9 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
             Value::Integer(i) => visitor
                 .visit_i64(*i)
                 .map_err(|e: CheckError| e.at(&self.node.span)),
+            Value::Unsigned(u) => visitor
+                .visit_u64(*u)
+                .map_err(|e: CheckError| e.at(&self.node.span)),
             Value::String(_) if self.template() => visitor.visit_u64(0),
             _ => Err(type_error(self, "an integer")),
         }
@@ -188,6 +192,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
         match &self.node.value {
             Value::Float(f) => visitor.visit_f64(*f),
             Value::Integer(i) => visitor.visit_i64(*i),
+            Value::Unsigned(u) => visitor.visit_u64(*u),
             Value::String(_) if self.template() => visitor.visit_f64(0.0),
             _ => Err(type_error(self, "a number")),
         }
@@ -203,6 +208,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
             // `"{{ vars.port }}"` (an integer) still fits `argv`.
             _ if self.mode == Mode::Playbook => Err(type_error(self, "a string")),
             Value::Integer(i) => visitor.visit_string(i.to_string()),
+            Value::Unsigned(u) => visitor.visit_string(u.to_string()),
             Value::Float(f) => visitor.visit_string(f.to_string()),
             Value::Bool(b) => visitor.visit_string(b.to_string()),
             _ => Err(type_error(self, "a string")),
@@ -429,6 +435,26 @@ mod tests {
         let (n, text) = node(text);
         let e = check::<P>(&n).unwrap_err();
         (e.message, text[e.span.unwrap()].to_string())
+    }
+
+    /// A rendered `{{ run.seed }}` is any u64: beyond i64 it once went through an f64 and
+    /// lost its last digits (…551557 became …552000).
+    #[test]
+    fn rendered_integers_beyond_i64_stay_whole() {
+        let seed = 18_446_744_073_709_551_557_u64;
+        assert_eq!(
+            convert::<String>(seed.into()).unwrap(),
+            "18446744073709551557"
+        );
+        assert_eq!(convert::<u64>(seed.into()).unwrap(), seed);
+        assert_eq!(
+            convert::<serde_json::Value>(seed.into()).unwrap(),
+            serde_json::json!(seed)
+        );
+        assert_eq!(
+            Node::from_json(seed.into()).to_json(),
+            serde_json::json!(seed)
+        );
     }
 
     #[test]

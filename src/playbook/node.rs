@@ -25,6 +25,9 @@ pub enum Value {
     Null,
     String(String),
     Integer(i64),
+    /// Only in rendered parameters: an integer beyond i64 (a `run.seed` is any u64), kept
+    /// whole rather than rounded through a float.
+    Unsigned(u64),
     Float(f64),
     Bool(bool),
     /// TOML datetimes are kept as their text: no step takes one, so they only need to be shown.
@@ -39,7 +42,7 @@ impl Value {
         match self {
             Value::Null => "none",
             Value::String(_) => "a string",
-            Value::Integer(_) => "an integer",
+            Value::Integer(_) | Value::Unsigned(_) => "an integer",
             Value::Float(_) => "a float",
             Value::Bool(_) => "a boolean",
             Value::Datetime(_) => "a datetime",
@@ -125,6 +128,7 @@ impl Node {
             Value::Null => serde_json::Value::Null,
             Value::String(s) | Value::Datetime(s) => serde_json::Value::String(s.clone()),
             Value::Integer(i) => (*i).into(),
+            Value::Unsigned(u) => (*u).into(),
             Value::Float(f) => serde_json::Number::from_f64(*f)
                 .map_or(serde_json::Value::Null, serde_json::Value::Number),
             Value::Bool(b) => (*b).into(),
@@ -144,9 +148,10 @@ impl Node {
         let value = match value {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(b),
-            serde_json::Value::Number(n) => match n.as_i64() {
-                Some(i) => Value::Integer(i),
-                None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => Value::Integer(i),
+                (None, Some(u)) => Value::Unsigned(u),
+                (None, None) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
             serde_json::Value::String(s) => Value::String(s),
             serde_json::Value::Array(items) => {
