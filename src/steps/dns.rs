@@ -15,6 +15,8 @@
 //! exact name is anchored there and `*.svc` must start after it (a subdomain, not `svc`
 //! itself). Over TCP the offset depends on TCP options, so the bytes are matched anywhere
 //! (`etcd1` also rejects `x.etcd1`); resolvers use TCP only after a truncated UDP answer.
+//! A resolver that appends search domains asks for `etcd1.<domain>` too, which is not
+//! rejected: the host's resolvers normally answer that it does not exist.
 
 use serde_json::Value;
 
@@ -74,7 +76,7 @@ impl Pattern {
         };
         if name.contains(['*', '?', '[', ']']) {
             return Err(format!(
-                "`{pattern}` is not a name a query can be matched on: a query spells each label after its length, so only an exact name (`etcd1`) or a suffix after `*.` (`*.example.com`) has fixed bytes; list the names instead (`[\"etcd1\", \"etcd2\"]`)"
+                "`{pattern}` cannot be matched in a query: a query spells each label after its length byte, which a prefix or `?` pattern leaves unknown, so only an exact name (`etcd1`) or `*.` + a name (`*.example.com`) can be; list the names instead (`[\"etcd1\", \"etcd2\"]`)"
             ));
         }
         check_name(name).map_err(|why| format!("`{pattern}` is not a DNS name: {why}"))?;
@@ -111,7 +113,10 @@ fn check_name(name: &str) -> Result<(), String> {
         return Err("a name has 1 to 253 characters".into());
     }
     for label in name.split('.') {
-        if label.is_empty() || label.len() > 63 {
+        if label.is_empty() {
+            return Err("it has an empty label (`..`, or a dot at an end)".into());
+        }
+        if label.len() > 63 {
             return Err(format!("label `{label}` must have 1 to 63 characters"));
         }
         if let Some(c) = label
