@@ -26,7 +26,11 @@ fn cluster(project: &str) -> String {
 /// Whether `container` resolves the name `peer` (busybox nslookup, bounded by its own
 /// timeouts: a rejected query fails at once).
 fn resolves(container: &str) -> bool {
-    docker(&["exec", container, "nslookup", "peer"])
+    resolves_name(container, "peer")
+}
+
+fn resolves_name(container: &str, name: &str) -> bool {
+    docker(&["exec", container, "nslookup", name])
         .status
         .success()
 }
@@ -42,6 +46,48 @@ fn lookups_fail_during_the_fault_and_answer_after_cleanup() {
     let steps = format!(
         "{DNS}[[steps]]\nid = \"lookup\"\nuses = \"docker.exec\"\nwith = {{ service = \"db\", argv = [\"nslookup\", \"peer\"], expect_exit = [1] }}\ntimeout = \"20s\"\n"
     );
+    let (out, report) = run_here(&dir, &playbook(project, &steps));
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(report["runs"][0]["undo"][0]["ok"], true);
+    assert!(resolves(&db), "cleanup gave the container its DNS back");
+    remove_project(project);
+}
+
+/// With `names`, only queries for those names fail: `peer` (exactly, in any case) and names
+/// under `*.example.com` are rejected, `db` and `example.com` itself still go through.
+#[test]
+fn only_the_named_names_fail() {
+    let project = "cpt-dns-names";
+    let db = cluster(project);
+    let network = format!("{project}_default");
+    let aliases = ["x.example.com", "example.com"];
+    let web = [
+        "--network",
+        &network,
+        "--network-alias",
+        aliases[0],
+        "--network-alias",
+        aliases[1],
+    ];
+    run_labelled(project, "web", &web);
+    for name in ["peer", "PEER", "db", aliases[0], aliases[1]] {
+        assert!(resolves_name(&db, name), "{name} resolves before the fault");
+    }
+    let dir = scratch("network-dns-names");
+    let lookup = |name: &str, exit: u8| {
+        format!(
+            "[[steps]]\nuses = \"docker.exec\"\nwith = {{ service = \"db\", argv = [\"nslookup\", \"{name}\"], expect_exit = [{exit}] }}\ntimeout = \"20s\"\n"
+        )
+    };
+    let steps = [
+        "[[steps]]\nuses = \"network.dns\"\nwith = { service = \"db\", names = [\"peer\", \"*.example.com\"] }\n".to_string(),
+        lookup("peer", 1),
+        lookup("PEER", 1),
+        lookup("db", 0),
+        lookup("x.example.com", 1),
+        lookup("example.com", 0),
+    ]
+    .concat();
     let (out, report) = run_here(&dir, &playbook(project, &steps));
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(report["runs"][0]["undo"][0]["ok"], true);

@@ -49,6 +49,7 @@ golden!(
     services,
     expression_hints,
     undo_targets,
+    dns_names,
 );
 
 #[test]
