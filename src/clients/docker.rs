@@ -199,6 +199,8 @@ pub struct Liveness {
     /// Its main process is stopped by a signal (`T` in `ps`): running to Docker, frozen to
     /// everyone it serves.
     pub stopped: bool,
+    /// When its main process last ended (`State.FinishedAt`); `None` if it never has.
+    pub finished_at: Option<std::time::SystemTime>,
 }
 
 impl Liveness {
@@ -407,6 +409,10 @@ impl DockerClient {
                     exit_code: state.exit_code.filter(|_| status == "exited"),
                     status,
                     stopped,
+                    // Docker says `0001-01-01T00:00:00Z` for never, which is no SystemTime.
+                    finished_at: state
+                        .finished_at
+                        .and_then(|at| humantime::parse_rfc3339_weak(&at).ok()),
                 });
             }
         }

@@ -53,6 +53,11 @@ pub enum Undo {
         /// taken as restored: the undo waits for it to go down, or for this moment to pass.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         settles_by_ms: Option<u64>,
+        /// When the undo was registered (Unix time, ms), just before the fault was sent. A
+        /// container that has ended since then was taken down by it: running again now (an
+        /// operator restarted it), it need not wait for `settles_by_ms`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since_ms: Option<u64>,
     },
     /// Resume a container whose main process a signal stopped (SIGSTOP, SIGTSTP, SIGTTIN,
     /// SIGTTOU): Docker still calls it running, so only SIGCONT brings it back.
@@ -130,6 +135,18 @@ pub fn settles_after(after: Duration) -> Option<u64> {
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// Whether the container has ended since `since_ms`: the fault registered then has landed,
+/// and whatever runs now was started after it.
+fn landed(seen: &Liveness, since_ms: Option<u64>) -> bool {
+    let ended = seen
+        .finished_at
+        .and_then(|at| at.duration_since(UNIX_EPOCH).ok());
+    match (ended, since_ms) {
+        (Some(ended), Some(since)) => ended.as_millis() >= u128::from(since),
+        _ => false,
+    }
+}
+
 /// How long from now until `settles_by_ms`, at most [`MAX_SETTLE`].
 fn until(settles_by_ms: u64) -> Duration {
     let now = SystemTime::now()
@@ -144,6 +161,7 @@ impl Undo {
         Undo::Start {
             container: container.to_string(),
             settles_by_ms: settles_after(settles_in),
+            since_ms: settles_after(Duration::ZERO),
         }
     }
 
@@ -267,6 +285,7 @@ impl Undo {
         let Undo::Start {
             container,
             settles_by_ms: Some(by),
+            since_ms,
         } = self
         else {
             return Ok(());
@@ -276,7 +295,7 @@ impl Undo {
         while tokio::time::Instant::now() < deadline {
             if liveness(docker, container)
                 .await?
-                .is_none_or(|seen| seen.status != "running")
+                .is_none_or(|seen| seen.status != "running" || landed(&seen, *since_ms))
             {
                 break;
             }
@@ -610,4 +629,31 @@ async fn liveness(docker: &DockerClient, container: &str) -> Result<Option<Liven
 
 fn required(docker: Option<&DockerClient>) -> Result<&DockerClient, StepError> {
     docker.ok_or_else(|| StepError::Environment("undo needs the Docker daemon".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(finished_ms: Option<u64>) -> Liveness {
+        Liveness {
+            status: "running".into(),
+            exit_code: None,
+            stopped: false,
+            finished_at: finished_ms.map(|ms| UNIX_EPOCH + Duration::from_millis(ms)),
+        }
+    }
+
+    #[test]
+    fn a_container_that_ended_after_the_fault_was_registered_has_seen_it_land() {
+        // Ended after the undo was registered: the fault took it down; it runs again now.
+        assert!(landed(&seen(Some(2_000)), Some(1_000)));
+        assert!(landed(&seen(Some(1_000)), Some(1_000)));
+        // Ended before (an earlier fault, a restart before this run), or never: the fault may
+        // still be landing.
+        assert!(!landed(&seen(Some(999)), Some(1_000)));
+        assert!(!landed(&seen(None), Some(1_000)));
+        // A ledger written before `since_ms` existed: wait, as before.
+        assert!(!landed(&seen(Some(2_000)), None));
+    }
 }

@@ -124,7 +124,7 @@ mod tests {
         }
         for ending in ["SIGKILL", "SIGTERM", "SIGINT", "HUP"] {
             assert!(
-                matches!(undo(ending, "c"), Undo::Start { ref container, settles_by_ms: Some(_) } if container == "c"),
+                matches!(undo(ending, "c"), Undo::Start { ref container, settles_by_ms: Some(_), .. } if container == "c"),
                 "{ending}"
             );
         }
