@@ -101,6 +101,10 @@ pub const CHECK_DOC: StepDoc = StepDoc {
             "the register reads that certainly returned an overwritten value, as 0-based line indices: found first, by a cheap rule that may miss some; when there are any, they are the verdict and the search is skipped",
         ),
         (
+            "missed_writes",
+            "acknowledged writes that those stale reads did not see (lost to them), as 0-based line indices",
+        ),
+        (
             "explanation",
             "not linearizable or unknown: why, as `chaosplay check` says it; null otherwise",
         ),
@@ -182,6 +186,7 @@ fn verdict(expect: Expect, path: &Path, c: Checked) -> Result<Value, StepError> 
         "key": null,
         "anomaly_ops": [],
         "stale_reads": [],
+        "missed_writes": [],
         "explanation": null,
         "elapsed_ms": c.elapsed.as_millis() as u64,
     });
@@ -190,9 +195,13 @@ fn verdict(expect: Expect, path: &Path, c: Checked) -> Result<Value, StepError> 
         Finding::Searched(Verdict::Linearizable) => None,
         Finding::Stale(stale) => {
             let reads: Vec<usize> = stale.iter().map(|s| line(s.read)).collect();
+            let mut missed: Vec<usize> = stale.iter().map(|s| line(s.overwritten_by)).collect();
+            missed.sort_unstable();
+            missed.dedup();
             output["key"] = json!(c.parsed.history.operations[stale[0].read].key);
             output["anomaly_ops"] = json!(reads);
             output["stale_reads"] = json!(reads);
+            output["missed_writes"] = json!(missed);
             Some(stale_explanation(stale, &c.parsed))
         }
         Finding::Searched(Verdict::NotLinearizable(v)) => {
@@ -296,6 +305,7 @@ mod tests {
         // Line 4 of the file: the blank line counts.
         assert_eq!(output["anomaly_ops"], json!([3]));
         assert_eq!(output["stale_reads"], json!([3]));
+        assert_eq!(output["missed_writes"], json!([1]));
         let out = verdict(Expect::NotLinearizable, Path::new("/h"), stale()).unwrap();
         assert_eq!(out["anomaly_ops"], json!([3]));
     }
