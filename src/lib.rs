@@ -16,6 +16,8 @@ pub mod playbook;
 pub mod report;
 pub mod steps;
 pub mod template;
+#[cfg(test)]
+mod test_support;
 pub mod text;
 pub mod text_file;
 pub mod ui;

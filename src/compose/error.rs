@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn a_positioned_error_quotes_its_file() {
-        let dir = crate::compose::test_support::TempDir::new();
+        let dir = crate::test_support::TempDir::new();
         let path = dir.write("compose.yaml", "services:\n  db:\n    deploy: {}\n");
         let kind = ComposeErrorKind::UnsupportedKey {
             owner: "service \"db\"".into(),

@@ -406,7 +406,8 @@ fn volumes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compose::test_support::{TempDir, error, project, resolve_with, vars};
+    use crate::compose::test_support::{error, project, resolve_with, vars};
+    use crate::test_support::TempDir;
 
     const ONE: &str = "services:\n  s:\n    image: x\n";
 

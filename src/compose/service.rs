@@ -778,7 +778,8 @@ mod tests {
     use super::*;
     use crate::compose::model::Protocol;
     use crate::compose::project::resolve;
-    use crate::compose::test_support::{TempDir, resolve_with, service, service_error, vars};
+    use crate::compose::test_support::{resolve_with, service, service_error, vars};
+    use crate::test_support::TempDir;
 
     const NETS: &str = "networks:\n  back:\n  front:\n";
     const VOLS: &str = "volumes:\n  data:\n  ext:\n    external: true\n  named:\n    name: exact\n";

@@ -1,8 +1,7 @@
 //! Helpers shared by the unit tests of the compose loader.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 use super::error::ComposeError;
 use super::model::{ComposeProject, Service};
@@ -57,33 +56,4 @@ pub fn service_error(body: &str, top: &str) -> String {
 fn service_file(body: &str, top: &str) -> String {
     let body: String = body.lines().map(|l| format!("    {l}\n")).collect();
     format!("services:\n  s:\n{body}{top}")
-}
-
-/// A fresh directory under the system temp dir, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new() -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "chaosplay-compose-test-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-
-    /// Writes `content` to `name` inside the directory and returns its path.
-    pub fn write(&self, name: &str, content: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
