@@ -287,8 +287,8 @@ fn check(args: &CheckArgs) -> Result<ExitCode, Error> {
         max_bytes: args.max_memory.saturating_mul(1 << 20),
     };
     let mut code = exit::PASSED;
-    for checked in files::check_files(&args.histories, options) {
-        // Printed as each file is checked (the next may take its whole time budget).
+    // Printed as each file is checked (the next may take its whole time budget).
+    files::check_files(&args.histories, options, |checked| {
         if let Some(diagnostic) = report::history::diagnostic(&checked) {
             Error::rendered(exit::INVALID, diagnostic).print();
         }
@@ -301,7 +301,7 @@ fn check(args: &CheckArgs) -> Result<ExitCode, Error> {
             Ok((_, Verdict::Linearizable)) => exit::PASSED,
             Ok(_) => exit::FAILED,
         });
-    }
+    });
     Ok(exit_code(code))
 }
 

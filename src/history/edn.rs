@@ -8,11 +8,16 @@
 //! Only what such a line holds is read — a flat map of keywords to integers, keywords,
 //! strings and `nil` — by hand: a whole EDN crate would bring sets, tags and nesting that no
 //! history uses. Times are line numbers.
+//!
+//! Reading is most of what `chaosplay check` does on a key-value history, so the reader works
+//! on bytes (a character is decoded only where a byte is not ASCII), keeps the five values a
+//! history uses in fixed places borrowed from the line, and counts a column only for an error.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
-use super::{Call, History, Lines, Operation, Outcome, ParseError};
+use foldhash::HashMap;
+
+use super::{Call, History, Lines, Operation, Outcome, ParseError, column};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Atom<'a> {
@@ -23,32 +28,62 @@ enum Atom<'a> {
     Str(Cow<'a, str>),
 }
 
-/// One event line read: its entries in order, each value with the byte offset where it starts.
-/// Parsing is most of what `chaosplay check` does on a key-value history (callgrind: four
-/// fifths of its instructions went to a hash map, key strings and columns per line), so a line's
-/// five entries are a list borrowed from the text, and a column is counted only for an error.
+/// A value of a line with the byte offset where it starts, for an error's column.
+type Value<'a> = (usize, Atom<'a>);
+
+/// The keys an event's values are read from; others are read and ignored.
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    Process,
+    Type,
+    F,
+    Key,
+    Value,
+}
+
+impl Field {
+    fn of(keyword: &str) -> Option<Field> {
+        Some(match keyword {
+            "process" => Field::Process,
+            "type" => Field::Type,
+            "f" => Field::F,
+            "key" => Field::Key,
+            "value" => Field::Value,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Field::Process => "process",
+            Field::Type => "type",
+            Field::F => "f",
+            Field::Key => "key",
+            Field::Value => "value",
+        }
+    }
+}
+
+/// One event line read.
 struct Event<'a> {
     text: &'a str,
     line: usize,
-    entries: Vec<(&'a str, (usize, Atom<'a>))>,
+    /// By [`Field`]; the last one where the line repeats a key.
+    values: [Option<Value<'a>>; 5],
 }
 
 impl<'a> Event<'a> {
-    /// The value of `:name` (the last one, if the line repeats it).
-    fn field(&self, name: &str) -> Result<&(usize, Atom<'a>), ParseError> {
-        self.entries
-            .iter()
-            .rev()
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| value)
-            .ok_or_else(|| ParseError::new(self.line, 1, format!("the map has no `:{name}`")))
+    fn field(&self, field: Field) -> Result<&Value<'a>, ParseError> {
+        self.values[field as usize].as_ref().ok_or_else(|| {
+            ParseError::new(self.line, 1, format!("the map has no `:{}`", field.name()))
+        })
     }
 
     fn error(&self, at: usize, message: impl Into<String>) -> ParseError {
         ParseError::new(self.line, column(self.text, at), message)
     }
 
-    fn string(&self, (at, atom): &(usize, Atom<'a>)) -> Result<String, ParseError> {
+    fn string(&self, (at, atom): &Value<'a>) -> Result<String, ParseError> {
         match atom {
             Atom::Str(s) => Ok(s.to_string()),
             _ => Err(self.error(*at, "expected a string")),
@@ -56,29 +91,30 @@ impl<'a> Event<'a> {
     }
 }
 
-/// The 1-based column, in characters, of byte offset `at` of a line.
-fn column(text: &str, at: usize) -> usize {
-    text[..at].chars().count() + 1
-}
+/// What a byte is to the reader, looked up rather than compared: the reader's time goes to
+/// these loops.
+const WORD: u8 = 0;
+/// Whitespace, commas included (whitespace in EDN).
+const SPACE: u8 = 1;
+/// Braces and quotes end a word.
+const DELIMITER: u8 = 2;
+/// The first or a further byte of a character that is not ASCII: decoded to tell.
+const WIDE: u8 = 3;
 
-/// Whitespace in EDN, commas included.
-fn is_space(c: char) -> bool {
-    c.is_whitespace() || c == ','
-}
-
-/// The byte offset of the first character of `s` that `stop` accepts (else its length):
-/// `str::find` with a byte loop for ASCII, the part of every line that parsing spends most on.
-fn scan(s: &str, stop: impl Fn(char) -> bool) -> usize {
-    for (i, &b) in s.as_bytes().iter().enumerate() {
-        if !b.is_ascii() {
-            return i + s[i..].find(&stop).unwrap_or(s.len() - i);
-        }
-        if stop(char::from(b)) {
-            return i;
-        }
+static CLASS: [u8; 256] = {
+    let mut class = [WORD; 256];
+    let mut b = 0;
+    while b < 256 {
+        class[b] = match b as u8 {
+            b' ' | b',' | b'\t'..=b'\r' => SPACE,
+            b'{' | b'}' | b'"' => DELIMITER,
+            0x80.. => WIDE,
+            _ => WORD,
+        };
+        b += 1;
     }
-    s.len()
-}
+    class
+};
 
 /// Reads one `{:k v, …}` line.
 struct Reader<'a> {
@@ -94,28 +130,52 @@ impl<'a> Reader<'a> {
 
     /// Skips whitespace and commas (whitespace in EDN).
     fn skip(&mut self) {
-        self.at += scan(&self.text[self.at..], |c| !is_space(c));
-    }
-
-    fn peek(&self) -> Option<char> {
-        self.text[self.at..].chars().next()
-    }
-
-    fn expect(&mut self, c: char) -> Result<(), ParseError> {
-        self.skip();
-        if self.peek() != Some(c) {
-            return Err(self.error(format!("expected `{c}`")));
+        let bytes = self.text.as_bytes();
+        let mut at = self.at;
+        while let Some(&b) = bytes.get(at) {
+            match CLASS[usize::from(b)] {
+                SPACE => at += 1,
+                WIDE => match self.text[at..].chars().next() {
+                    Some(c) if c.is_whitespace() => at += c.len_utf8(),
+                    _ => break,
+                },
+                _ => break,
+            }
         }
-        self.at += 1;
-        Ok(())
+        self.at = at;
+    }
+
+    /// The end of the word that starts at `at`: up to whitespace, a brace or a quote.
+    fn word_end(&self) -> usize {
+        let bytes = self.text.as_bytes();
+        let mut end = self.at;
+        while let Some(&b) = bytes.get(end) {
+            match CLASS[usize::from(b)] {
+                WORD => end += 1,
+                WIDE => match self.text[end..].chars().next() {
+                    Some(c) if !c.is_whitespace() => end += c.len_utf8(),
+                    _ => break,
+                },
+                _ => break,
+            }
+        }
+        end
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
     }
 
     fn map(mut self) -> Result<Event<'a>, ParseError> {
-        self.expect('{')?;
-        let mut entries = Vec::with_capacity(5);
+        self.skip();
+        if self.peek() != Some(b'{') {
+            return Err(self.error("expected `{`"));
+        }
+        self.at += 1;
+        let mut values: [Option<Value<'a>>; 5] = Default::default();
         loop {
             self.skip();
-            if self.peek() == Some('}') {
+            if self.peek() == Some(b'}') {
                 self.at += 1;
                 break;
             }
@@ -123,15 +183,17 @@ impl<'a> Reader<'a> {
                 return Err(self.error("expected a keyword key"));
             };
             self.skip();
-            let at = self.at;
-            entries.push((key, (at, self.atom()?)));
+            let value = (self.at, self.atom()?);
+            if let Some(field) = Field::of(key) {
+                values[field as usize] = Some(value);
+            }
         }
         self.skip();
         match self.peek() {
             None => Ok(Event {
                 text: self.text,
                 line: self.line,
-                entries,
+                values,
             }),
             Some(_) => Err(self.error("expected the end of the line after the map")),
         }
@@ -140,21 +202,20 @@ impl<'a> Reader<'a> {
     fn atom(&mut self) -> Result<Atom<'a>, ParseError> {
         self.skip();
         match self.peek() {
-            Some('"') => self.string(),
+            Some(b'"') => self.string(),
             Some(_) => {
-                let rest = &self.text[self.at..];
-                let end = scan(rest, |c| is_space(c) || matches!(c, '}' | '{' | '"'));
-                let word = &rest[..end];
-                let atom = match word {
-                    "nil" => Atom::Nil,
-                    w if w.len() > 1 && w.starts_with(':') => Atom::Keyword(&w[1..]),
-                    w => Atom::Integer(w.parse().map_err(|_| {
+                let end = self.word_end();
+                let word = &self.text[self.at..end];
+                let atom = match word.as_bytes() {
+                    b"nil" => Atom::Nil,
+                    [b':', _, ..] => Atom::Keyword(&word[1..]),
+                    _ => Atom::Integer(word.parse().map_err(|_| {
                         self.error(format!(
-                            "expected nil, an integer, a keyword or a string, found `{w}`"
+                            "expected nil, an integer, a keyword or a string, found `{word}`"
                         ))
                     })?),
                 };
-                self.at += end;
+                self.at = end;
                 Ok(atom)
             }
             None => Err(self.error("expected a value")),
@@ -162,22 +223,16 @@ impl<'a> Reader<'a> {
     }
 
     fn string(&mut self) -> Result<Atom<'a>, ParseError> {
-        let start = self.at;
-        self.at += 1;
-        let rest = &self.text[self.at..];
+        let (start, line, text) = (self.at, self.line, self.text);
+        let unterminated = || ParseError::new(line, column(text, start), "unterminated string");
+        let rest = &self.text[start + 1..];
         // Most strings have no escape: borrowed as they are.
-        match rest.find(['"', '\\']) {
+        match rest.bytes().position(|b| b == b'"' || b == b'\\') {
             Some(i) if rest.as_bytes()[i] == b'"' => {
-                self.at += i + 1;
+                self.at = start + 1 + i + 1;
                 return Ok(Atom::Str(Cow::Borrowed(&rest[..i])));
             }
-            None => {
-                return Err(ParseError::new(
-                    self.line,
-                    column(self.text, start),
-                    "unterminated string",
-                ));
-            }
+            None => return Err(unterminated()),
             Some(_) => {}
         }
         let mut out = String::new();
@@ -185,7 +240,7 @@ impl<'a> Reader<'a> {
         while let Some((i, c)) = chars.next() {
             match c {
                 '"' => {
-                    self.at += i + 1;
+                    self.at = start + 1 + i + 1;
                     return Ok(Atom::Str(Cow::Owned(out)));
                 }
                 '\\' => out.push(match chars.next().map(|(_, c)| c) {
@@ -194,36 +249,32 @@ impl<'a> Reader<'a> {
                     Some('r') => '\r',
                     Some(c @ ('"' | '\\')) => c,
                     _ => {
-                        self.at += i;
+                        self.at = start + 1 + i;
                         return Err(self.error("unknown escape in a string"));
                     }
                 }),
                 c => out.push(c),
             }
         }
-        Err(ParseError::new(
-            self.line,
-            column(self.text, start),
-            "unterminated string",
-        ))
+        Err(unterminated())
     }
 }
 
 pub(super) fn parse(text: &str) -> Result<(History, Lines), ParseError> {
     let mut history = History::default();
     let mut lines = Vec::new();
-    let mut open: HashMap<u64, usize> = HashMap::new();
+    let mut open: HashMap<u64, usize> = HashMap::default();
     for (index, text) in text.lines().enumerate() {
         if text.trim().is_empty() {
             continue;
         }
         let line = index + 1;
         let event = Reader { text, at: 0, line }.map()?;
-        let (at, process) = event.field("process")?;
+        let (at, process) = event.field(Field::Process)?;
         let &Atom::Integer(client) = process else {
             return Err(event.error(*at, "`:process` must be an integer"));
         };
-        let (at, kind) = event.field("type")?;
+        let (at, kind) = event.field(Field::Type)?;
         let wrong_type = || event.error(*at, "`:type` must be :invoke, :ok, :fail or :info");
         let outcome = match kind {
             Atom::Keyword("invoke") => {
@@ -248,16 +299,16 @@ pub(super) fn parse(text: &str) -> Result<(History, Lines), ParseError> {
         op.outcome = outcome;
         op.complete = Some(line as u64);
         if let (Call::Get(value), Outcome::Ok) = (&mut op.call, outcome) {
-            *value = event.string(event.field("value")?)?;
+            *value = event.string(event.field(Field::Value)?)?;
         }
     }
     Ok((history, lines))
 }
 
 fn invocation(event: &Event<'_>, client: u64) -> Result<Operation, ParseError> {
-    let (at, f) = event.field("f")?;
-    let key = event.field("key")?;
-    let value = || event.string(event.field("value")?);
+    let (at, f) = event.field(Field::F)?;
+    let key = event.field(Field::Key)?;
+    let value = || event.string(event.field(Field::Value)?);
     let call = match f {
         Atom::Keyword("get") => Call::Get(String::new()),
         Atom::Keyword("put") => Call::Put(value()?),
@@ -306,6 +357,31 @@ mod tests {
         let err = parse("{:key \"é\", :process 1é}").unwrap_err();
         assert!(err.to_string().starts_with("1:21: expected nil"), "{err}");
         assert!(err.to_string().ends_with("found `1é`"), "{err}");
+    }
+
+    #[test]
+    fn other_keys_are_read_and_ignored_and_a_repeated_key_counts_last() {
+        let line = "{:time 12, :process 1, :index nil, :type :invoke, :f :put, :key \"k\", \
+                    :value \"a\", :value \"b\", :node :n1}";
+        let (history, _) = parse(line).unwrap();
+        assert_eq!(history.operations[0].call, Call::Put("b".into()));
+        assert_eq!(history.operations[0].client, 1);
+        let err = parse("{:process 0, :type :invoke, :f :put, :value \"a\"}").unwrap_err();
+        assert_eq!(err.to_string(), "1:1: the map has no `:key`");
+    }
+
+    #[test]
+    fn every_byte_has_its_class() {
+        for b in 0..=255u8 {
+            let class = CLASS[usize::from(b)];
+            let expected = match b {
+                _ if !b.is_ascii() => WIDE,
+                b'{' | b'}' | b'"' => DELIMITER,
+                _ if char::from(b).is_whitespace() || b == b',' => SPACE,
+                _ => WORD,
+            };
+            assert_eq!(class, expected, "byte {b:#04x}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! INFO  jepsen.util - 2  :info  :write  :timed-out
 //! ```
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use super::{Call, History, Lines, Operation, Outcome, ParseError};
 
@@ -56,7 +56,7 @@ pub(super) fn parse(text: &str) -> Result<(History, Lines), ParseError> {
     let mut history = History::default();
     let mut lines = Vec::new();
     // Each process's open operation: its index in `history`.
-    let mut open: HashMap<u64, usize> = HashMap::new();
+    let mut open: HashMap<u64, usize> = HashMap::default();
     for (index, text) in text.lines().enumerate() {
         let words = Words::new(index + 1, text);
         if words.words.is_empty() {

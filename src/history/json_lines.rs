@@ -108,7 +108,12 @@ pub(super) fn parse(text: &str) -> Result<(History, Lines), ParseError> {
             let message = message
                 .rsplit_once(" at line ")
                 .map_or(&*message, |(m, _)| m);
-            ParseError::new(number, e.column(), message)
+            // …and counts its column in bytes from 1, ours in characters.
+            ParseError::new(
+                number,
+                super::column(text, e.column().saturating_sub(1)),
+                message,
+            )
         })?;
         let op = operation(line).map_err(|message| ParseError::new(number, 1, message))?;
         history.push(op);
@@ -201,6 +206,9 @@ mod tests {
             err.col > 1 && err.message.contains("unknown variant"),
             "{err}"
         );
+        // serde_json counts bytes; the column is in characters (found by fuzzing).
+        let err = parse(r#"{"key":"ééé","bad":1}"#).unwrap_err();
+        assert_eq!((err.line, err.col), (1, 18), "{err}");
         let err =
             parse(r#"{"client":1,"f":"cas","from":1,"invoke":1,"outcome":"fail"}"#).unwrap_err();
         assert_eq!(

@@ -145,7 +145,7 @@ fn partitions(history: &History) -> BTreeMap<Option<&String>, Vec<KeyOp<'_>>> {
 /// workload writing unique values, a cut-off member's timed-out writes) would otherwise each
 /// double the states to explore.
 fn drop_unobserved_unknown_writes(ops: &mut Vec<KeyOp<'_>>) {
-    let observed: std::collections::HashSet<i64> = ops
+    let observed: foldhash::HashSet<i64> = ops
         .iter()
         .filter_map(|op| match op.call {
             Call::Read(Some(v)) if op.outcome == Outcome::Ok => Some(v),
@@ -367,7 +367,7 @@ impl<M: Machine> Search<M> {
 /// For each unknown operation, the unknown operation doing the same thing that was invoked
 /// last before it (NIL if none): the one it must not be linearized before.
 fn twins(ops: &[KeyOp]) -> Vec<u32> {
-    let mut last = std::collections::HashMap::new();
+    let mut last = foldhash::HashMap::default();
     let mut order: Vec<usize> = (0..ops.len()).collect();
     order.sort_by_key(|&i| (ops[i].invoke, i));
     let mut twin = vec![NIL; ops.len()];

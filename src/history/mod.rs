@@ -226,6 +226,15 @@ pub fn read(text: &str, model: Option<Model>) -> Result<Parsed, ParseError> {
     })
 }
 
+/// The 1-based column, in characters, of the character at byte offset `at` of a line (one
+/// past the last at its end), as errors give it: readers count bytes.
+fn column(line: &str, at: usize) -> usize {
+    line.char_indices()
+        .take_while(|&(i, c)| i + c.len_utf8() <= at)
+        .count()
+        + 1
+}
+
 /// Where each operation of a parsed history was invoked in the file (its line).
 type Lines = Vec<usize>;
 
@@ -255,6 +264,15 @@ mod tests {
         assert!(
             err.message.contains("not an operation of the kv model"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn columns_count_characters_whatever_byte_they_are_given() {
+        let line = "aé\"x";
+        assert_eq!(
+            [0, 1, 2, 3, 4, 5, 9].map(|at| column(line, at)),
+            [1, 2, 2, 3, 4, 5, 5]
         );
     }
 

@@ -2,7 +2,8 @@
 //! the search: each key's values interned to small integers, so a state is a `u32` that hashes
 //! and compares in one instruction and the visited-state cache stays small.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
+use indexmap::IndexSet;
 use std::fmt;
 
 use super::{Call, History, Operation, Outcome};
@@ -62,29 +63,37 @@ pub(super) trait Machine {
     fn bytes(&self) -> usize;
 }
 
-/// Values to `u32` ids and back; id 0 is the initial value.
+/// Values to `u32` ids and back, one copy of each value; id 0 is the initial value.
 #[derive(Debug)]
-struct Interner<T> {
-    ids: HashMap<T, u32>,
-    values: Vec<T>,
-}
+struct Interner<T>(IndexSet<T, foldhash::fast::RandomState>);
 
 impl<T: Clone + Eq + std::hash::Hash> Interner<T> {
     fn new(initial: T) -> Self {
-        Interner {
-            ids: HashMap::from([(initial.clone(), 0)]),
-            values: vec![initial],
-        }
+        let mut values = IndexSet::default();
+        values.insert(initial);
+        Interner(values)
     }
 
     fn id(&mut self, value: &T) -> u32 {
-        if let Some(&id) = self.ids.get(value) {
-            return id;
-        }
-        let id = u32::try_from(self.values.len()).expect("fewer than 2^32 distinct values");
-        self.ids.insert(value.clone(), id);
-        self.values.push(value.clone());
-        id
+        let id = match self.0.get_index_of(value) {
+            Some(id) => id,
+            None => self.0.insert_full(value.clone()).0,
+        };
+        u32::try_from(id).expect("fewer than 2^32 distinct values")
+    }
+
+    /// Takes a value the caller built, without copying it.
+    fn id_owned(&mut self, value: T) -> u32 {
+        let id = self.0.insert_full(value).0;
+        u32::try_from(id).expect("fewer than 2^32 distinct values")
+    }
+
+    fn value(&self, id: u32) -> &T {
+        &self.0[id as usize]
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
     }
 }
 
@@ -134,14 +143,14 @@ impl Machine for Register {
     }
 
     fn describe(&self, state: u32) -> String {
-        match self.values.values[state as usize] {
+        match self.values.value(state) {
             Some(v) => v.to_string(),
             None => "nil".to_string(),
         }
     }
 
     fn bytes(&self) -> usize {
-        self.values.values.len() * 32 + self.ops.len() * 12
+        self.values.len() * 32 + self.ops.len() * 12
     }
 }
 
@@ -172,11 +181,11 @@ impl Kv {
                 _ => unreachable!("a key-value history holds key-value operations only"),
             })
             .collect();
-        let value_bytes = values.values.iter().map(String::len).sum();
+        let value_bytes = values.0.iter().map(String::len).sum();
         Kv {
             values,
             ops,
-            appended: HashMap::new(),
+            appended: HashMap::default(),
             value_bytes,
         }
     }
@@ -195,9 +204,9 @@ impl Machine for Kv {
                 if let Some(&next) = self.appended.get(&(state, op)) {
                     return Some(next);
                 }
-                let value = self.values.values[state as usize].clone() + suffix;
+                let value = self.values.value(state).clone() + suffix;
                 self.value_bytes += value.len();
-                let next = self.values.id(&value);
+                let next = self.values.id_owned(value);
                 self.appended.insert((state, op), next);
                 Some(next)
             }
@@ -205,11 +214,11 @@ impl Machine for Kv {
     }
 
     fn describe(&self, state: u32) -> String {
-        format!("{:?}", self.values.values[state as usize])
+        format!("{:?}", self.values.value(state))
     }
 
     fn bytes(&self) -> usize {
-        self.value_bytes * 2 + self.values.values.len() * 64 + self.appended.len() * 32
+        self.value_bytes * 2 + self.values.len() * 64 + self.appended.len() * 32
     }
 }
 
