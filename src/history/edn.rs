@@ -130,30 +130,19 @@ impl<'a> Reader<'a> {
 
     /// Skips whitespace and commas (whitespace in EDN).
     fn skip(&mut self) {
-        let bytes = self.text.as_bytes();
-        let mut at = self.at;
-        while let Some(&b) = bytes.get(at) {
-            match CLASS[usize::from(b)] {
-                SPACE => at += 1,
-                WIDE => match self.text[at..].chars().next() {
-                    Some(c) if c.is_whitespace() => at += c.len_utf8(),
-                    _ => break,
-                },
-                _ => break,
-            }
-        }
-        self.at = at;
+        self.at = self.run(SPACE);
     }
 
-    /// The end of the word that starts at `at`: up to whitespace, a brace or a quote.
-    fn word_end(&self) -> usize {
+    /// The end of the run of `class` bytes (`SPACE` or `WORD`) from `at`: a character that is
+    /// not ASCII belongs to the run of its kind, whitespace or word.
+    fn run(&self, class: u8) -> usize {
         let bytes = self.text.as_bytes();
         let mut end = self.at;
         while let Some(&b) = bytes.get(end) {
             match CLASS[usize::from(b)] {
-                WORD => end += 1,
+                c if c == class => end += 1,
                 WIDE => match self.text[end..].chars().next() {
-                    Some(c) if !c.is_whitespace() => end += c.len_utf8(),
+                    Some(c) if c.is_whitespace() == (class == SPACE) => end += c.len_utf8(),
                     _ => break,
                 },
                 _ => break,
@@ -204,7 +193,7 @@ impl<'a> Reader<'a> {
         match self.peek() {
             Some(b'"') => self.string(),
             Some(_) => {
-                let end = self.word_end();
+                let end = self.run(WORD);
                 let word = &self.text[self.at..end];
                 let atom = match word.as_bytes() {
                     b"nil" => Atom::Nil,
