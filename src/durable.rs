@@ -115,17 +115,15 @@ fn replace_file(path: &Path, bytes: &[u8], sync: Sync) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::TempDir;
     use std::os::unix::fs::symlink;
 
     #[test]
     fn a_directory_or_a_block_device_is_refused_untouched() {
-        let dir =
-            std::env::temp_dir().join(format!("chaosplay-durable-dir-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let error = replace(&dir, b"report", Sync::Atomic).unwrap_err();
+        let dir = TempDir::new();
+        let error = replace(&dir.0, b"report", Sync::Atomic).unwrap_err();
         assert!(error.to_string().contains("is not a file"), "{error}");
-        assert!(dir.is_dir());
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(dir.0.is_dir());
         if let Some(disk) = ["/dev/vda", "/dev/sda", "/dev/loop0"]
             .into_iter()
             .map(Path::new)
@@ -134,15 +132,6 @@ mod tests {
             let error = destination(disk).unwrap_err();
             assert!(error.to_string().contains("is not a file"), "{error}");
         }
-    }
-
-    /// A fresh directory for one test.
-    fn scratch(test: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("chaosplay-durable-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
     }
 
     fn is_link(path: &Path) -> bool {
@@ -154,22 +143,23 @@ mod tests {
 
     #[test]
     fn replaces_whole_and_leaves_nothing_beside_it() {
-        let dir = scratch("whole");
+        let scratch = TempDir::new();
+        let dir = scratch.0.as_path();
         let path = dir.join("file.json");
         replace(&path, b"first", Sync::Durable).unwrap();
         replace(&path, b"second", Sync::Atomic).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "second");
-        let names: Vec<_> = std::fs::read_dir(&dir)
+        let names: Vec<_> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["file.json"]);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn a_symlink_to_a_file_stays_a_link_and_its_target_is_replaced() {
-        let dir = scratch("link-file");
+        let scratch = TempDir::new();
+        let dir = scratch.0.as_path();
         std::fs::create_dir(dir.join("real")).unwrap();
         std::fs::write(dir.join("real/report.xml"), "old").unwrap();
         symlink("real/report.xml", dir.join("report.xml")).unwrap();
@@ -188,12 +178,12 @@ mod tests {
             ["report.xml"],
             "no temporary file is left beside the target"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn a_dangling_symlink_gets_its_target_created() {
-        let dir = scratch("link-dangling");
+        let scratch = TempDir::new();
+        let dir = scratch.0.as_path();
         symlink(dir.join("target.json"), dir.join("report.json")).unwrap();
         replace(&dir.join("report.json"), b"new", Sync::Atomic).unwrap();
         assert!(is_link(&dir.join("report.json")), "the link was replaced");
@@ -201,12 +191,12 @@ mod tests {
             std::fs::read_to_string(dir.join("target.json")).unwrap(),
             "new"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn a_symlink_to_a_fifo_is_written_through() {
-        let dir = scratch("link-fifo");
+        let scratch = TempDir::new();
+        let dir = scratch.0.as_path();
         let fifo = dir.join("pipe");
         let made = std::process::Command::new("mkfifo")
             .arg(&fifo)
@@ -218,7 +208,6 @@ mod tests {
         replace(&dir.join("report.xml"), b"through the pipe", Sync::Atomic).unwrap();
         assert!(is_link(&dir.join("report.xml")), "the link was replaced");
         assert_eq!(reader.join().unwrap(), "through the pipe");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// What `/dev/stdout` leads to when the output is redirected to a file: the report follows
@@ -226,7 +215,8 @@ mod tests {
     #[test]
     fn a_symlink_to_an_open_file_of_the_process_appends_to_it() {
         use std::os::fd::AsRawFd as _;
-        let dir = scratch("link-fd");
+        let scratch = TempDir::new();
+        let dir = scratch.0.as_path();
         let out = dir.join("stdout.txt");
         let mut open = std::fs::File::create(&out).unwrap();
         open.write_all(b"output so far\n").unwrap();
@@ -242,6 +232,5 @@ mod tests {
             std::fs::read_to_string(&out).unwrap(),
             "output so far\nreport\n"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -99,20 +99,12 @@ fn too_large() -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn scratch(name: &str) -> std::path::PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("chaosplay-text-file-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
+    use crate::test_support::TempDir;
 
     #[test]
     fn reads_a_regular_file() {
-        let dir = scratch("regular");
-        let path = dir.join("p.toml");
-        std::fs::write(&path, "name = \"é\"\n").unwrap();
+        let dir = TempDir::new();
+        let path = dir.write("p.toml", "name = \"é\"\n");
         assert_eq!(read_regular(&path).unwrap(), "name = \"é\"\n");
         assert_eq!(read(&path).unwrap(), "name = \"é\"\n");
         std::fs::write(&path, b"a = 1\n# caf\xe9\n").unwrap();
@@ -120,7 +112,6 @@ mod tests {
             read(&path).unwrap_err().to_string(),
             "it is not valid UTF-8: byte 0xe9 at line 2, column 6"
         );
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
@@ -129,8 +120,8 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::FileTooLarge);
         assert_eq!(err.to_string(), "it is larger than 16 MiB");
 
-        let dir = scratch("large");
-        let path = dir.join("big.yaml");
+        let dir = TempDir::new();
+        let path = dir.0.join("big.yaml");
         let file = File::create(&path).unwrap();
         file.set_len(MAX_BYTES + 1).unwrap();
         assert_eq!(
@@ -139,14 +130,13 @@ mod tests {
         );
         file.set_len(MAX_BYTES).unwrap();
         assert_eq!(read_regular(&path).unwrap().len() as u64, MAX_BYTES);
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn refuses_what_is_not_a_regular_file_without_blocking() {
         use std::os::fd::AsRawFd as _;
 
-        let dir = scratch("special");
+        let dir = TempDir::new();
         // A pipe whose writer stays open and silent: reading it would never end. Reached by
         // path, not made with `mkfifo`: a child process would inherit (for an instant) the
         // file locks of tests running beside this one.
@@ -161,14 +151,13 @@ mod tests {
                 Path::new("/dev/zero"),
                 "it is not a regular file (a device, FIFO or socket)",
             ),
-            (dir.as_path(), "it is a directory, not a file"),
+            (dir.0.as_path(), "it is a directory, not a file"),
         ] {
             assert_eq!(read_regular(path).unwrap_err().to_string(), message);
         }
         assert_eq!(
-            read_regular(&dir.join("missing")).unwrap_err().kind(),
+            read_regular(&dir.0.join("missing")).unwrap_err().kind(),
             io::ErrorKind::NotFound
         );
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

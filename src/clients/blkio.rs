@@ -237,14 +237,12 @@ mod tests {
 
     #[test]
     fn io_max_is_read_by_device_and_max_is_no_limit() {
-        let dir = std::env::temp_dir().join(format!("chaosplay-io-max-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("io.max"),
+        let dir = crate::test_support::TempDir::new();
+        dir.write(
+            "io.max",
             "8:0 rbps=max wbps=1048576 riops=max wiops=100\n254:0 rbps=5 wbps=max riops=max wiops=max\n",
-        )
-        .unwrap();
-        let rates = read(&Cgroup::V2(dir.clone()), "8:0").unwrap();
+        );
+        let rates = read(&Cgroup::V2(dir.0.clone()), "8:0").unwrap();
         assert_eq!(
             rates,
             Rates {
@@ -254,9 +252,8 @@ mod tests {
             }
         );
         assert_eq!(
-            read(&Cgroup::V2(dir.clone()), "9:9").unwrap(),
+            read(&Cgroup::V2(dir.0.clone()), "9:9").unwrap(),
             Rates::default()
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

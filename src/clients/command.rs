@@ -118,21 +118,18 @@ async fn local(dir: &PathBuf, argv: &[String]) -> Result<Ran, CommandError> {
 mod tests {
     use super::*;
 
-    fn here() -> Place {
-        Place::Local {
-            dir: std::env::temp_dir(),
-        }
-    }
-
     fn argv(words: &[&str]) -> Vec<String> {
         words.iter().map(|w| w.to_string()).collect()
     }
 
     #[tokio::test]
     async fn local_commands_run_without_a_shell_and_are_bounded() {
+        // A directory of the test's own: whatever the commands leave there goes with it.
+        let dir = crate::test_support::TempDir::new();
+        let here = Place::Local { dir: dir.0.clone() };
         let ran = run(
             None,
-            &here(),
+            &here,
             &argv(&["sh", "-c", "echo out; echo err >&2; exit 3"]),
             Duration::from_secs(5),
         )
@@ -142,7 +139,7 @@ mod tests {
         assert_eq!(ran.failure(&argv(&["x"])), "`x` exited with 3: err");
         let slow = run(
             None,
-            &here(),
+            &here,
             &argv(&["sleep", "5"]),
             Duration::from_millis(100),
         )
@@ -153,7 +150,7 @@ mod tests {
         );
         let missing = run(
             None,
-            &here(),
+            &here,
             &argv(&["no-such-chaosplay-program"]),
             Duration::from_secs(5),
         )

@@ -372,14 +372,13 @@ mod tests {
 
     #[test]
     fn a_symlink_in_the_path_is_refused() {
-        let root = std::env::temp_dir().join(format!("chaosplay-disk-{}", std::process::id()));
-        std::fs::create_dir_all(root.join("real")).unwrap();
-        let _ = std::fs::remove_file(root.join("link"));
+        let scratch = crate::test_support::TempDir::new();
+        let root = scratch.0.as_path();
+        std::fs::create_dir(root.join("real")).unwrap();
         std::os::unix::fs::symlink("/", root.join("link")).unwrap();
-        assert_eq!(under_root(&root, "/real/x").unwrap(), root.join("real/x"));
-        assert!(under_root(&root, "/link/etc").is_err());
-        assert!(under_root(&root, "/real/../link").is_err());
-        std::fs::remove_dir_all(&root).unwrap();
+        assert_eq!(under_root(root, "/real/x").unwrap(), root.join("real/x"));
+        assert!(under_root(root, "/link/etc").is_err());
+        assert!(under_root(root, "/real/../link").is_err());
     }
 
     #[test]

@@ -266,10 +266,9 @@ mod tests {
 
     #[test]
     fn survives_a_new_process_and_refuses_until_adopted() {
-        let dir =
-            std::env::temp_dir().join(format!("chaosplay-ledger-test-{}", std::process::id()));
+        let dir = crate::test_support::TempDir::new();
         // SAFETY: tests in this module are the only users of this variable in this process.
-        unsafe { std::env::set_var("CHAOSPLAY_STATE_DIR", &dir) };
+        unsafe { std::env::set_var("CHAOSPLAY_STATE_DIR", &dir.0) };
         let undo = Undo::Unpause {
             container: "c".into(),
         };
@@ -291,6 +290,5 @@ mod tests {
         assert_eq!(adopted.pending(), std::slice::from_ref(&undo));
         adopted.remove(&undo).unwrap();
         assert!(outstanding(Some("p")).unwrap().is_empty());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -50,36 +50,32 @@ fn has_scenario(path: &Path) -> std::io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::TempDir;
 
     #[test]
     fn finds_playbooks_and_skips_other_toml() {
-        let dir = std::env::temp_dir().join(format!("chaosplay-discover-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("nested")).unwrap();
-        std::fs::write(dir.join("b.toml"), "[scenario] # x\nname = \"b\"\n").unwrap();
-        std::fs::write(dir.join("nested/a.toml"), "[scenario]\nname = [\n").unwrap();
-        std::fs::write(dir.join("vars.toml"), "members = 3\n").unwrap();
-        std::fs::write(dir.join("notes.md"), "[scenario]\n").unwrap();
-        let found = discover(std::slice::from_ref(&dir)).unwrap();
-        assert_eq!(found, [dir.join("b.toml"), dir.join("nested/a.toml")]);
-        std::fs::remove_dir_all(&dir).unwrap();
+        let dir = TempDir::new();
+        std::fs::create_dir(dir.0.join("nested")).unwrap();
+        let b = dir.write("b.toml", "[scenario] # x\nname = \"b\"\n");
+        let a = dir.write("nested/a.toml", "[scenario]\nname = [\n");
+        dir.write("vars.toml", "members = 3\n");
+        dir.write("notes.md", "[scenario]\n");
+        let found = discover(std::slice::from_ref(&dir.0)).unwrap();
+        assert_eq!(found, [b, a]);
     }
 
     #[test]
     fn a_fifo_is_refused_not_waited_on() {
-        let dir =
-            std::env::temp_dir().join(format!("chaosplay-discover-fifo-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = TempDir::new();
         // A silent pipe, reached through a link named like a playbook.
         let (reader, _writer) = std::io::pipe().unwrap();
-        let fifo = dir.join("p.toml");
+        let fifo = dir.0.join("p.toml");
         std::os::unix::fs::symlink(
             format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&reader)),
             &fifo,
         )
         .unwrap();
-        let err = discover(std::slice::from_ref(&dir)).unwrap_err();
+        let err = discover(std::slice::from_ref(&dir.0)).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(
@@ -87,6 +83,5 @@ mod tests {
                 fifo.display()
             )
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

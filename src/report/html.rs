@@ -433,7 +433,8 @@ mod tests {
     #[test]
     fn a_recorded_history_is_drawn_under_the_timeline_with_its_check() {
         use super::histories::tests::{etcd_000_as_json_lines, history_step};
-        let (path, blocked) = etcd_000_as_json_lines("page");
+        let dir = crate::test_support::TempDir::new();
+        let (path, blocked) = etcd_000_as_json_lines(&dir);
         let file = path.to_str().unwrap();
         let mut run = full_run(1, 1);
         run.steps
@@ -444,7 +445,6 @@ mod tests {
                 "anomaly_ops": blocked, "explanation": "read <2> cannot be placed"}),
         ));
         let page = render(&[run], &[], 1);
-        let _ = std::fs::remove_file(&path);
         assert_eq!(
             page.matches("<svg class=\"history\"").count(),
             1,

@@ -125,20 +125,29 @@ impl Params for EtcdWorkloadParams {
     }
 }
 
-impl EtcdWorkloadParams {
-    fn shape(&self) -> Shape {
-        Shape {
-            model: self.model,
-            clients: self.clients,
-            keys: self.keys,
-            key_prefix: self.key_prefix.clone(),
-            rate: self.rate,
-            duration: self.duration,
-            max_ops: self.max_ops,
-            timeout: self.timeout,
+/// `shape()` for each workload step's parameters, which declare the [`Shape`]'s fields
+/// themselves instead of flattening one shared struct: serde's `flatten` does not work with
+/// `deny_unknown_fields` (a misspelt key would lose its list of expected keys, hence its
+/// did-you-mean), and the defaults and docs of some fields differ per target.
+macro_rules! shape_of_params {
+    ($($params:ty),+) => {$(
+        impl $params {
+            fn shape(&self) -> Shape {
+                Shape {
+                    model: self.model,
+                    clients: self.clients,
+                    keys: self.keys,
+                    key_prefix: self.key_prefix.clone(),
+                    rate: self.rate,
+                    duration: self.duration,
+                    max_ops: self.max_ops,
+                    timeout: self.timeout,
+                }
+            }
         }
-    }
+    )+};
 }
+shape_of_params!(EtcdWorkloadParams, HttpWorkloadParams);
 
 /// What every target's workload shares: how many clients issue which operations on which
 /// keys, how fast and for how long.

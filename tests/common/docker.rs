@@ -22,8 +22,8 @@ pub fn test_image() -> &'static str {
             busybox.exists(),
             "the test image needs Debian's busybox-static (/bin/busybox): apt-get install busybox-static"
         );
-        let dir = std::env::temp_dir().join(format!("chaosplay-test-image-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        // Under the target dir, as every test's scratch: a failed build leaves nothing in /tmp.
+        let dir = super::scratch(&format!("test-image-{}", std::process::id()));
         std::fs::copy(busybox, dir.join("busybox")).unwrap();
         std::fs::write(
             dir.join("Dockerfile"),

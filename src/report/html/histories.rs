@@ -398,10 +398,12 @@ pub(super) mod tests {
 
     use super::*;
     use crate::history::{Budget, Verdict, check};
+    use crate::test_support::TempDir;
 
-    /// etcd_000 (not linearizable) in chaosplay's JSON-lines format, with the operations the
-    /// checker blocked on: what a workload step and a check step would leave behind.
-    pub(in crate::report::html) fn etcd_000_as_json_lines(test: &str) -> (PathBuf, Vec<usize>) {
+    /// etcd_000 (not linearizable) in chaosplay's JSON-lines format, written in `dir`, with
+    /// the operations the checker blocked on: what a workload step and a check step would
+    /// leave behind.
+    pub(in crate::report::html) fn etcd_000_as_json_lines(dir: &TempDir) -> (PathBuf, Vec<usize>) {
         let fixture = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fixtures/histories/jepsen-etcd/etcd_000.log"
@@ -416,9 +418,7 @@ pub(super) mod tests {
         else {
             panic!("etcd_000 is not linearizable");
         };
-        let name = format!("chaosplay-html-{test}-{}.jsonl", std::process::id());
-        let path = std::env::temp_dir().join(name);
-        std::fs::write(&path, parsed.history.to_json_lines()).unwrap();
+        let path = dir.write("etcd_000.jsonl", &parsed.history.to_json_lines());
         // One operation per line, in order: an operation's index is its line index.
         (path, violation.blocked)
     }
@@ -452,7 +452,8 @@ pub(super) mod tests {
 
     #[test]
     fn a_history_and_its_check_are_drawn_once_with_the_anomaly_highlighted() {
-        let (path, blocked) = etcd_000_as_json_lines("drawn-once");
+        let dir = TempDir::new();
+        let (path, blocked) = etcd_000_as_json_lines(&dir);
         let file = path.to_str().unwrap();
         let name = path.file_name().unwrap().to_str().unwrap();
         let spelled = format!("{}/./{name}", path.parent().unwrap().display());
@@ -467,7 +468,6 @@ pub(super) mod tests {
         ];
         let lines = std::fs::read_to_string(&path).unwrap().lines().count();
         let views = views(&steps);
-        let _ = std::fs::remove_file(&path);
         assert_eq!(views.len(), 1, "two spellings of one file: drawn once");
         let view = &views[0];
         assert_eq!(view.problem, None);

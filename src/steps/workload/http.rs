@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Shape, Store, WorkloadModel, default_clients, default_keys, default_rate};
+use super::{Store, WorkloadModel, default_clients, default_keys, default_rate};
 use super::{default_timeout, history_path, record};
 use crate::duration::Duration;
 use crate::engine::{StepContext, StepError};
@@ -162,21 +162,6 @@ impl Params for HttpWorkloadParams {
             }
         }
         broken
-    }
-}
-
-impl HttpWorkloadParams {
-    fn shape(&self) -> Shape {
-        Shape {
-            model: self.model,
-            clients: self.clients,
-            keys: self.keys,
-            key_prefix: self.key_prefix.clone(),
-            rate: self.rate,
-            duration: self.duration,
-            max_ops: self.max_ops,
-            timeout: self.timeout,
-        }
     }
 }
 
