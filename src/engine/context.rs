@@ -20,7 +20,7 @@ use crate::duration::Duration;
 use crate::playbook::node::{Node, Value as NodeValue};
 use crate::playbook::{MAX_ITEMS, Phase, Playbook, Step, StepDuration};
 use crate::steps::StepKind;
-use crate::steps::undo::Undo;
+use crate::steps::undo::{Outstanding, Undo};
 use crate::template;
 
 /// Values by name that grow during the run: step outputs (`steps.<id>`) and metrics
@@ -690,30 +690,26 @@ impl StepContext {
             .map_err(|e| StepError::Failed(format!("the fault's action did not finish: {e}")))?
     }
 
-    /// Undos registered and not yet done, oldest first: what a step that reverses faults
-    /// (`network.heal`) can find to do.
-    pub fn pending_undo(&self) -> Vec<Undo> {
-        self.shared.ledger.pending()
-    }
-
-    /// Undos not yet done that the steps with these ids registered in this run, oldest first.
-    pub fn pending_undo_of(&self, ids: &[String]) -> Vec<Undo> {
-        let origins = self
-            .shared
-            .undo_origins
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        self.pending_undo()
-            .into_iter()
-            .filter(|u| origins.iter().any(|(id, o)| o == u && ids.contains(id)))
-            .collect()
+    /// Reverses now the faults still in place that `which` picks, newest first, as cleanup
+    /// would (verified, each off the ledger once done: see `undo_now`). Returns what was done, one description each:
+    /// empty when `which` found nothing in place.
+    pub async fn undo_outstanding(&self, which: Outstanding<'_>) -> Result<Vec<String>, StepError> {
+        let undos = {
+            let origins = self
+                .shared
+                .undo_origins
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            which.pick(self.shared.ledger.pending(), &origins)
+        };
+        self.undo_now(&undos).await
     }
 
     /// Reverses `undos` newest first, exactly as cleanup would (verified), and takes each off
     /// the ledger once done, so cleanup does not undo it again. Returns what was done, one
     /// description each (with a note when there was nothing left to undo). Stops at the first
     /// undo that fails: it stays in the ledger, for cleanup to try again.
-    pub async fn undo_now(&self, undos: &[Undo]) -> Result<Vec<String>, StepError> {
+    async fn undo_now(&self, undos: &[Undo]) -> Result<Vec<String>, StepError> {
         let mut done = Vec::new();
         for undo in undos.iter().rev() {
             self.status(undo.describe());

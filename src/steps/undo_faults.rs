@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::undo::Outstanding;
 use super::{Effect, OutOfBounds, Params, StepDoc};
 use crate::engine::{StepContext, StepError};
 
@@ -66,17 +67,17 @@ pub const DOC: StepDoc = StepDoc {
 
 pub async fn run(p: UndoParams, cx: &StepContext) -> Result<serde_json::Value, StepError> {
     let ids = p.ids();
-    let undos = match &ids {
-        Some(ids) => cx.pending_undo_of(ids),
-        None => cx.pending_undo(),
+    let which = match &ids {
+        Some(ids) => Outstanding::Of(ids),
+        None => Outstanding::All,
     };
-    if undos.is_empty() {
+    let undone = cx.undo_outstanding(which).await?;
+    if undone.is_empty() {
         cx.warn(match &ids {
             Some(ids) => format!("nothing to undo: {} left no fault in place", ids.join(", ")),
             None => "nothing to undo: no fault is in place".to_string(),
         });
     }
-    let undone = cx.undo_now(&undos).await?;
     Ok(json!({ "undone": undone, "steps": ids.unwrap_or_default() }))
 }
 
