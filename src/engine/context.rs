@@ -23,6 +23,10 @@ use crate::steps::StepKind;
 use crate::steps::undo::{Outstanding, Undo};
 use crate::template;
 
+/// How often `undo` looks whether the fault actions of the background steps it stopped have
+/// landed: a Docker call's round trip.
+const LANDING_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// Values by name that grow during the run: step outputs (`steps.<id>`) and metrics
 /// (`metrics.<name>`). Templates read them through this view without copying the map.
 #[derive(Debug, Default)]
@@ -74,6 +78,9 @@ pub(crate) struct Background {
     pub stop: CancellationToken,
     /// Cancels the step because the run failed (it ends as `cancelled`); also stops it.
     pub abort: CancellationToken,
+    /// Fired when the step's task has ended, however it ended: `undo` waits for it without
+    /// taking the handle, which a later `await` still joins.
+    pub ended: CancellationToken,
 }
 
 /// State shared by every step of one run (and its background tasks).
@@ -518,6 +525,54 @@ impl RunShared {
         statuses
     }
 
+    /// Stops the background steps still running among `ids` (without `ids`, those whose kind
+    /// leaves faults for cleanup, as the registry says) and waits until each has ended and
+    /// every fault action in flight has landed: what they applied is then all in the ledger,
+    /// and nothing of theirs lands later. Their handles stay, for `await` or the end of the
+    /// steps to join (status `stopped`). Returns their ids.
+    pub async fn stop_background(&self, ids: Option<&[String]>) -> Vec<String> {
+        let running: Vec<(String, CancellationToken, CancellationToken)> = {
+            let map = self.background.lock().unwrap_or_else(|e| e.into_inner());
+            map.iter()
+                .filter(|(id, bg)| !bg.ended.is_cancelled() && self.stops_for_undo(id, ids))
+                .map(|(id, bg)| (id.clone(), bg.stop.clone(), bg.ended.clone()))
+                .collect()
+        };
+        for (_, stop, _) in &running {
+            stop.cancel();
+        }
+        for (_, _, ended) in &running {
+            ended.cancelled().await;
+        }
+        if !running.is_empty() {
+            self.land_faults().await;
+        }
+        running.into_iter().map(|(id, ..)| id).collect()
+    }
+
+    /// Whether `undo` of `ids` (every fault so far without them) stops the background step
+    /// `id`: it is named, or it is of a kind that leaves faults to undo.
+    fn stops_for_undo(&self, id: &str, ids: Option<&[String]>) -> bool {
+        match ids {
+            Some(ids) => ids.iter().any(|i| i == id),
+            None => self
+                .playbook
+                .steps
+                .iter()
+                .find(|s| s.id.as_deref() == Some(id))
+                .is_some_and(|s| s.kind.doc().effect.undo().is_some()),
+        }
+    }
+
+    /// Waits, mid-run, until no fault action is in flight. Polled rather than awaited through
+    /// the tracker, whose `wait` needs it closed, which only cleanup may do; bounded by the
+    /// calling step's timeout.
+    async fn land_faults(&self) {
+        while !self.in_flight.is_empty() {
+            tokio::time::sleep(LANDING_POLL).await;
+        }
+    }
+
     /// The items of a `for_each` step, rendered: a list of at most [`MAX_ITEMS`].
     pub fn items(
         &self,
@@ -852,6 +907,12 @@ impl StepContext {
                 "`group` is named by a file's path".into(),
             )))),
         }
+    }
+
+    /// Stops, before `undo` reverses their faults, the background steps still running that
+    /// would apply more: see [`RunShared::stop_background`].
+    pub async fn stop_background(&self, ids: Option<&[String]>) -> Vec<String> {
+        self.shared.stop_background(ids).await
     }
 
     pub async fn await_background(

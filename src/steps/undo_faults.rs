@@ -50,13 +50,17 @@ impl Params for UndoParams {
 }
 
 pub const DOC: StepDoc = StepDoc {
-    summary: "Reverse now, verified as cleanup would, the faults that earlier steps (by id; every fault so far without `step`/`steps`) applied in this run and that are still in place; cleanup then has nothing left to undo for them.",
+    summary: "Reverse now, verified as cleanup would, the faults that earlier steps (by id; every fault so far without `step`/`steps`) applied in this run and that are still in place; cleanup then has nothing left to undo for them. A background fault step still running is stopped first (status `stopped`), so it applies nothing more.",
     outputs: &[
         (
             "undone",
             "what was reversed and seen reversed, newest first, one description each",
         ),
         ("steps", "the ids of the steps whose faults were reversed"),
+        (
+            "stopped",
+            "the ids of the background steps that were still running and were stopped first",
+        ),
     ],
     expressions: &[],
     read_only: false,
@@ -67,6 +71,9 @@ pub const DOC: StepDoc = StepDoc {
 
 pub async fn run(p: UndoParams, cx: &StepContext) -> Result<serde_json::Value, StepError> {
     let ids = p.ids();
+    // A fault step still running in the background would apply more after the undo: stop it
+    // first, then reverse everything it applied.
+    let stopped = cx.stop_background(ids.as_deref()).await;
     let which = match &ids {
         Some(ids) => Outstanding::Of(ids),
         None => Outstanding::All,
@@ -78,7 +85,7 @@ pub async fn run(p: UndoParams, cx: &StepContext) -> Result<serde_json::Value, S
             None => "nothing to undo: no fault is in place".to_string(),
         });
     }
-    Ok(json!({ "undone": undone, "steps": ids.unwrap_or_default() }))
+    Ok(json!({ "undone": undone, "steps": ids.unwrap_or_default(), "stopped": stopped }))
 }
 
 #[cfg(test)]
