@@ -23,10 +23,6 @@ use crate::steps::StepKind;
 use crate::steps::undo::{Outstanding, Undo};
 use crate::template;
 
-/// How often `undo` looks whether the fault actions of the background steps it stopped have
-/// landed: a Docker call's round trip.
-const LANDING_POLL: std::time::Duration = std::time::Duration::from_millis(20);
-
 /// Values by name that grow during the run: step outputs (`steps.<id>`) and metrics
 /// (`metrics.<name>`). Templates read them through this view without copying the map.
 #[derive(Debug, Default)]
@@ -122,6 +118,9 @@ pub(crate) struct RunShared {
     /// future, but a Docker call already sent goes on in the daemon. Each fault action runs
     /// as a task here, so cleanup can wait for it to land before undoing it.
     in_flight: tokio_util::task::TaskTracker,
+    /// The same actions again, by background step (its index; a group's steps count as the
+    /// step that calls the group): `undo` waits for those of the steps it stops to land.
+    background_actions: Mutex<HashMap<usize, tokio_util::task::TaskTracker>>,
     /// Why cleanup gave up on the Docker daemon after waiting for it: the undos after that
     /// fail at once with this, rather than each waiting again for a daemon that does not
     /// answer.
@@ -160,6 +159,7 @@ impl RunShared {
             ready: Mutex::default(),
             joined: Mutex::default(),
             in_flight: tokio_util::task::TaskTracker::new(),
+            background_actions: Mutex::default(),
             docker_given_up: std::sync::OnceLock::new(),
         }
     }
@@ -526,10 +526,10 @@ impl RunShared {
     }
 
     /// Stops the background steps still running among `ids` (without `ids`, those whose kind
-    /// leaves faults for cleanup, as the registry says) and waits until each has ended and
-    /// every fault action in flight has landed: what they applied is then all in the ledger,
-    /// and nothing of theirs lands later. Their handles stay, for `await` or the end of the
-    /// steps to join (status `stopped`). Returns their ids.
+    /// leaves faults for cleanup, as the registry says) and waits until each has ended and the
+    /// fault actions it had sent have landed: what they applied is then all in the ledger, and
+    /// nothing of theirs lands later. Their handles stay, for `await` or the end of the steps
+    /// to join (status `stopped`). Returns their ids.
     pub async fn stop_background(&self, ids: Option<&[String]>) -> Vec<String> {
         let running: Vec<(String, CancellationToken, CancellationToken)> = {
             let map = self.background.lock().unwrap_or_else(|e| e.into_inner());
@@ -541,13 +541,24 @@ impl RunShared {
         for (_, stop, _) in &running {
             stop.cancel();
         }
-        for (_, _, ended) in &running {
+        for (id, _, ended) in &running {
             ended.cancelled().await;
-        }
-        if !running.is_empty() {
-            self.land_faults().await;
+            if let Some(actions) = self
+                .background_step(id)
+                .and_then(|s| self.actions_of(s.index))
+            {
+                actions.close();
+                actions.wait().await;
+            }
         }
         running.into_iter().map(|(id, ..)| id).collect()
+    }
+
+    fn background_step(&self, id: &str) -> Option<&Step> {
+        self.playbook
+            .steps
+            .iter()
+            .find(|s| s.background && s.id.as_deref() == Some(id))
     }
 
     /// Whether `undo` of `ids` (every fault so far without them) stops the background step
@@ -556,21 +567,26 @@ impl RunShared {
         match ids {
             Some(ids) => ids.iter().any(|i| i == id),
             None => self
-                .playbook
-                .steps
-                .iter()
-                .find(|s| s.id.as_deref() == Some(id))
+                .background_step(id)
                 .is_some_and(|s| s.kind.doc().effect.undo().is_some()),
         }
     }
 
-    /// Waits, mid-run, until no fault action is in flight. Polled rather than awaited through
-    /// the tracker, whose `wait` needs it closed, which only cleanup may do; bounded by the
-    /// calling step's timeout.
-    async fn land_faults(&self) {
-        while !self.in_flight.is_empty() {
-            tokio::time::sleep(LANDING_POLL).await;
-        }
+    /// Starts keeping the fault actions of the background step at `index` apart, before it
+    /// runs (see [`StepContext::apply_fault`]).
+    pub fn track_actions(&self, index: usize) {
+        self.background_actions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(index, tokio_util::task::TaskTracker::new());
+    }
+
+    fn actions_of(&self, index: usize) -> Option<tokio_util::task::TaskTracker> {
+        self.background_actions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&index)
+            .cloned()
     }
 
     /// The items of a `for_each` step, rendered: a list of at most [`MAX_ITEMS`].
@@ -733,15 +749,21 @@ impl StepContext {
     /// Runs a fault's action (its calls to the Docker daemon or the host) to completion even
     /// if the step is cancelled meanwhile: dropping the future would not take back a request
     /// the daemon already has, so the action is a task of its own that cleanup awaits
-    /// ([`RunShared::settle_faults`]).
+    /// ([`RunShared::settle_faults`]), and `undo`, when it stops the background step that sent
+    /// it ([`RunShared::stop_background`]).
     pub async fn apply_fault<T: Send + 'static>(
         &self,
         action: impl std::future::Future<Output = Result<T, StepError>> + Send + 'static,
     ) -> Result<T, StepError> {
-        self.shared
-            .in_flight
-            .spawn(action)
-            .await
+        let own = match self.phase {
+            Phase::Steps => self.shared.actions_of(self.index),
+            Phase::Finally | Phase::Monitors => None,
+        };
+        let task = match own {
+            Some(own) => self.shared.in_flight.spawn(own.track_future(action)),
+            None => self.shared.in_flight.spawn(action),
+        };
+        task.await
             .map_err(|e| StepError::Failed(format!("the fault's action did not finish: {e}")))?
     }
 

@@ -205,8 +205,14 @@ async fn run_steps(shared: &Arc<RunShared>, cancel: &CancellationToken) -> (Vec<
 fn start_background(shared: &Arc<RunShared>, step: &Step, cancel: &CancellationToken) {
     let abort = cancel.child_token();
     let stop = abort.child_token();
+    shared.track_actions(step.index);
     let ended = CancellationToken::new();
-    let task = (Arc::clone(shared), stop.clone(), abort.clone(), ended.clone());
+    let task = (
+        Arc::clone(shared),
+        stop.clone(),
+        abort.clone(),
+        ended.clone(),
+    );
     let index = step.index;
     let handle = tokio::spawn(async move {
         let (task_shared, task_stop, task_abort, task_ended) = task;
