@@ -1,6 +1,7 @@
 //! `undo`: reverse, mid-run, the faults earlier steps applied — exactly as cleanup would
 //! (verified), and off the ledger, so cleanup does not undo them again. A scenario that shows
-//! the subject recovering must first lift the fault, not leave it to cleanup.
+//! the subject recovering must first lift the fault, not leave it to cleanup. A background
+//! fault step still running is stopped first: it would otherwise apply faults after the undo.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
