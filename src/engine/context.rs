@@ -768,8 +768,8 @@ impl StepContext {
     }
 
     /// Reverses now the faults still in place that `which` picks, newest first, as cleanup
-    /// would (verified, each off the ledger once done: see `undo_now`). Returns what was done, one description each:
-    /// empty when `which` found nothing in place.
+    /// would (verified, each off the ledger once done: see `undo_now`). Returns what was done,
+    /// one description each: empty when `which` found nothing in place.
     pub async fn undo_outstanding(&self, which: Outstanding<'_>) -> Result<Vec<String>, StepError> {
         let undos = {
             let origins = self
