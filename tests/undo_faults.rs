@@ -1,6 +1,7 @@
 //! `undo` against the real engine: a fault step's faults reversed mid-run are gone before the
 //! next step (the cgroup file shows the limit lifted, the container answers again after a
-//! pause), taken off the ledger, and cleanup has nothing left to undo twice.
+//! pause), taken off the ledger, and cleanup has nothing left to undo twice; a background
+//! fault step still running is stopped first, so none of its faults comes back after the undo.
 
 mod common;
 
@@ -79,4 +80,83 @@ fn undo_lifts_a_limit_and_a_pause_mid_run_and_cleanup_has_nothing_left() {
         "running"
     );
     remove_project(project);
+}
+
+/// A background step that applies one user-defined fault (a marker file in the container) per
+/// item, 40 items, each taking a moment: still running when the `undo` comes.
+fn drip(id: &str, marker: &str) -> String {
+    let items: Vec<String> = (0..40).map(|i| i.to_string()).collect();
+    format!(
+        "[[steps]]\nid = \"{id}\"\nuses = \"fault.docker_exec\"\nbackground = true\nfor_each = [{}]\nwith = {{ service = \"db\", apply = [\"sh\", \"-c\", \"sleep 0.2; touch /tmp/{marker}-{{{{ item }}}}\"], undo = [\"rm\", \"-f\", \"/tmp/{marker}-{{{{ item }}}}\"], check = [\"sh\", \"-c\", \"! test -e /tmp/{marker}-{{{{ item }}}}\"] }}\n",
+        items.join(", ")
+    )
+}
+
+/// How many of a drip's markers are in the container.
+fn markers(id: &str, marker: &str) -> String {
+    format!(
+        "[[steps]]\nid = \"{id}\"\nuses = \"docker.exec\"\nwith = {{ service = \"db\", argv = [\"sh\", \"-c\", \"ls /tmp | grep -c {marker} || true\"] }}\n"
+    )
+}
+
+const SETTLE: &str = "[[steps]]\nuses = \"sleep\"\nwith = { duration = \"1500ms\" }\n";
+
+#[test]
+fn undo_stops_a_background_fault_step_still_running_and_nothing_of_it_stays() {
+    let project = "cpt-undobg";
+    remove_project(project);
+    run_labelled(project, "db", &[]);
+    let dir = scratch("undo-background");
+    let steps = [
+        drip("drip", "drip"),
+        // Some of its faults in place, however slow the engine is today.
+        format!(
+            "{}until = \"output.stdout | trim | int > 0\"\ninterval = \"100ms\"\ntimeout = \"30s\"\n",
+            markers("applied", "drip")
+        ),
+        "[[steps]]\nid = \"lift\"\nuses = \"undo\"\nwith = { step = \"drip\" }\n".into(),
+        // Long enough for the next items to land, had the step gone on.
+        SETTLE.into(),
+        markers("after_lift", "drip"),
+        ledger_left("ledger_after_lift", &dir, project),
+        // Without `step`: every background fault step still running is stopped too.
+        drip("again", "again"),
+        SETTLE.into(),
+        "[[steps]]\nid = \"all\"\nuses = \"undo\"\n".into(),
+        SETTLE.into(),
+        markers("after_all", "again"),
+        ledger_left("ledger_after_all", &dir, project),
+        "[[steps]]\nid = \"joined\"\nuses = \"await\"\nwith = { steps = [\"drip\", \"again\"] }\n"
+            .into(),
+    ]
+    .concat();
+    let (out, report) = run_here(&dir, &playbook(project, &steps));
+    remove_project(project);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    let stdout = |name| {
+        step(&report, name)["output"]["stdout"]
+            .as_str()
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let applied: u32 = stdout("applied").parse().unwrap();
+    assert!(applied > 0, "the drip applied faults before the undo");
+    let lift = &step(&report, "lift")["output"];
+    assert_eq!(lift["stopped"], serde_json::json!(["drip"]), "{lift:#}");
+    assert!(lift["undone"].as_array().unwrap().len() as u32 >= applied);
+    assert_eq!(stdout("after_lift"), "0", "no marker left nor added later");
+    assert_eq!(stdout("ledger_after_lift"), "none");
+    assert_eq!(
+        step(&report, "all")["output"]["stopped"],
+        serde_json::json!(["again"])
+    );
+    assert_eq!(stdout("after_all"), "0");
+    assert_eq!(stdout("ledger_after_all"), "none");
+    assert_eq!(step(&report, "drip")["status"], "stopped");
+    assert_eq!(
+        step(&report, "joined")["output"],
+        serde_json::json!({"drip": "stopped", "again": "stopped"})
+    );
+    assert_eq!(report["runs"][0]["undo"], serde_json::json!([]));
 }

@@ -20,7 +20,7 @@ use crate::duration::Duration;
 use crate::playbook::node::{Node, Value as NodeValue};
 use crate::playbook::{MAX_ITEMS, Phase, Playbook, Step, StepDuration};
 use crate::steps::StepKind;
-use crate::steps::undo::Undo;
+use crate::steps::undo::{Outstanding, Undo};
 use crate::template;
 
 /// Values by name that grow during the run: step outputs (`steps.<id>`) and metrics
@@ -74,6 +74,9 @@ pub(crate) struct Background {
     pub stop: CancellationToken,
     /// Cancels the step because the run failed (it ends as `cancelled`); also stops it.
     pub abort: CancellationToken,
+    /// Fired when the step's task has ended, however it ended: `undo` waits for it without
+    /// taking the handle, which a later `await` still joins.
+    pub ended: CancellationToken,
 }
 
 /// State shared by every step of one run (and its background tasks).
@@ -115,6 +118,9 @@ pub(crate) struct RunShared {
     /// future, but a Docker call already sent goes on in the daemon. Each fault action runs
     /// as a task here, so cleanup can wait for it to land before undoing it.
     in_flight: tokio_util::task::TaskTracker,
+    /// The same actions again, by background step (its index; a group's steps count as the
+    /// step that calls the group): `undo` waits for those of the steps it stops to land.
+    background_actions: Mutex<HashMap<usize, tokio_util::task::TaskTracker>>,
     /// Why cleanup gave up on the Docker daemon after waiting for it: the undos after that
     /// fail at once with this, rather than each waiting again for a daemon that does not
     /// answer.
@@ -153,6 +159,7 @@ impl RunShared {
             ready: Mutex::default(),
             joined: Mutex::default(),
             in_flight: tokio_util::task::TaskTracker::new(),
+            background_actions: Mutex::default(),
             docker_given_up: std::sync::OnceLock::new(),
         }
     }
@@ -518,6 +525,70 @@ impl RunShared {
         statuses
     }
 
+    /// Stops the background steps still running among `ids` (without `ids`, those whose kind
+    /// leaves faults for cleanup, as the registry says) and waits until each has ended and the
+    /// fault actions it had sent have landed: what they applied is then all in the ledger, and
+    /// nothing of theirs lands later. Their handles stay, for `await` or the end of the steps
+    /// to join (status `stopped`). Returns their ids.
+    pub async fn stop_background(&self, ids: Option<&[String]>) -> Vec<String> {
+        let running: Vec<(String, CancellationToken, CancellationToken)> = {
+            let map = self.background.lock().unwrap_or_else(|e| e.into_inner());
+            map.iter()
+                .filter(|(id, bg)| !bg.ended.is_cancelled() && self.stops_for_undo(id, ids))
+                .map(|(id, bg)| (id.clone(), bg.stop.clone(), bg.ended.clone()))
+                .collect()
+        };
+        for (_, stop, _) in &running {
+            stop.cancel();
+        }
+        for (id, _, ended) in &running {
+            ended.cancelled().await;
+            if let Some(actions) = self
+                .background_step(id)
+                .and_then(|s| self.actions_of(s.index))
+            {
+                actions.close();
+                actions.wait().await;
+            }
+        }
+        running.into_iter().map(|(id, ..)| id).collect()
+    }
+
+    fn background_step(&self, id: &str) -> Option<&Step> {
+        self.playbook
+            .steps
+            .iter()
+            .find(|s| s.background && s.id.as_deref() == Some(id))
+    }
+
+    /// Whether `undo` of `ids` (every fault so far without them) stops the background step
+    /// `id`: it is named, or it is of a kind that leaves faults to undo.
+    fn stops_for_undo(&self, id: &str, ids: Option<&[String]>) -> bool {
+        match ids {
+            Some(ids) => ids.iter().any(|i| i == id),
+            None => self
+                .background_step(id)
+                .is_some_and(|s| s.kind.doc().effect.undo().is_some()),
+        }
+    }
+
+    /// Starts keeping the fault actions of the background step at `index` apart, before it
+    /// runs (see [`StepContext::apply_fault`]).
+    pub fn track_actions(&self, index: usize) {
+        self.background_actions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(index, tokio_util::task::TaskTracker::new());
+    }
+
+    fn actions_of(&self, index: usize) -> Option<tokio_util::task::TaskTracker> {
+        self.background_actions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&index)
+            .cloned()
+    }
+
     /// The items of a `for_each` step, rendered: a list of at most [`MAX_ITEMS`].
     pub fn items(
         &self,
@@ -678,42 +749,44 @@ impl StepContext {
     /// Runs a fault's action (its calls to the Docker daemon or the host) to completion even
     /// if the step is cancelled meanwhile: dropping the future would not take back a request
     /// the daemon already has, so the action is a task of its own that cleanup awaits
-    /// ([`RunShared::settle_faults`]).
+    /// ([`RunShared::settle_faults`]), and `undo`, when it stops the background step that sent
+    /// it ([`RunShared::stop_background`]).
     pub async fn apply_fault<T: Send + 'static>(
         &self,
         action: impl std::future::Future<Output = Result<T, StepError>> + Send + 'static,
     ) -> Result<T, StepError> {
-        self.shared
-            .in_flight
-            .spawn(action)
-            .await
+        let own = match self.phase {
+            Phase::Steps => self.shared.actions_of(self.index),
+            Phase::Finally | Phase::Monitors => None,
+        };
+        let task = match own {
+            Some(own) => self.shared.in_flight.spawn(own.track_future(action)),
+            None => self.shared.in_flight.spawn(action),
+        };
+        task.await
             .map_err(|e| StepError::Failed(format!("the fault's action did not finish: {e}")))?
     }
 
-    /// Undos registered and not yet done, oldest first: what a step that reverses faults
-    /// (`network.heal`) can find to do.
-    pub fn pending_undo(&self) -> Vec<Undo> {
-        self.shared.ledger.pending()
-    }
-
-    /// Undos not yet done that the steps with these ids registered in this run, oldest first.
-    pub fn pending_undo_of(&self, ids: &[String]) -> Vec<Undo> {
-        let origins = self
-            .shared
-            .undo_origins
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        self.pending_undo()
-            .into_iter()
-            .filter(|u| origins.iter().any(|(id, o)| o == u && ids.contains(id)))
-            .collect()
+    /// Reverses now the faults still in place that `which` picks, newest first, as cleanup
+    /// would (verified, each off the ledger once done: see `undo_now`). Returns what was done,
+    /// one description each: empty when `which` found nothing in place.
+    pub async fn undo_outstanding(&self, which: Outstanding<'_>) -> Result<Vec<String>, StepError> {
+        let undos = {
+            let origins = self
+                .shared
+                .undo_origins
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            which.pick(self.shared.ledger.pending(), &origins)
+        };
+        self.undo_now(&undos).await
     }
 
     /// Reverses `undos` newest first, exactly as cleanup would (verified), and takes each off
     /// the ledger once done, so cleanup does not undo it again. Returns what was done, one
     /// description each (with a note when there was nothing left to undo). Stops at the first
     /// undo that fails: it stays in the ledger, for cleanup to try again.
-    pub async fn undo_now(&self, undos: &[Undo]) -> Result<Vec<String>, StepError> {
+    async fn undo_now(&self, undos: &[Undo]) -> Result<Vec<String>, StepError> {
         let mut done = Vec::new();
         for undo in undos.iter().rev() {
             self.status(undo.describe());
@@ -856,6 +929,12 @@ impl StepContext {
                 "`group` is named by a file's path".into(),
             )))),
         }
+    }
+
+    /// Stops, before `undo` reverses their faults, the background steps still running that
+    /// would apply more: see [`RunShared::stop_background`].
+    pub async fn stop_background(&self, ids: Option<&[String]>) -> Vec<String> {
+        self.shared.stop_background(ids).await
     }
 
     pub async fn await_background(

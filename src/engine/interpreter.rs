@@ -205,10 +205,19 @@ async fn run_steps(shared: &Arc<RunShared>, cancel: &CancellationToken) -> (Vec<
 fn start_background(shared: &Arc<RunShared>, step: &Step, cancel: &CancellationToken) {
     let abort = cancel.child_token();
     let stop = abort.child_token();
-    let task = (Arc::clone(shared), stop.clone(), abort.clone());
+    shared.track_actions(step.index);
+    let ended = CancellationToken::new();
+    let task = (
+        Arc::clone(shared),
+        stop.clone(),
+        abort.clone(),
+        ended.clone(),
+    );
     let index = step.index;
     let handle = tokio::spawn(async move {
-        let (task_shared, task_stop, task_abort) = task;
+        let (task_shared, task_stop, task_abort, task_ended) = task;
+        // Fired on the way out however the task ends, a panic included: nothing waits forever.
+        let _ended = task_ended.drop_guard();
         let step = task_shared.step(Phase::Steps, index);
         let record = execute(&task_shared, step, &task_stop, Some(&task_abort)).await;
         // A step that ended before it was ready (skipped, failed to bind) holds nothing.
@@ -225,6 +234,7 @@ fn start_background(shared: &Arc<RunShared>, step: &Step, cancel: &CancellationT
             handle,
             stop,
             abort,
+            ended,
         },
     );
 }

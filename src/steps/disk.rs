@@ -14,7 +14,7 @@ use std::str::FromStr;
 use serde_json::{Value, json};
 
 use super::select::{self, hit_output, hit_outputs, select, selector_params};
-use super::undo::Undo;
+use super::undo::{Family, Outstanding, Undo};
 use super::{Effect, OutOfBounds, StepDoc};
 use crate::clients::blkio::{self, Rates};
 use crate::clients::disk::{self, human};
@@ -345,19 +345,10 @@ pub const RESTORE_DOC: StepDoc = StepDoc {
 
 pub async fn restore(p: RestoreParams, cx: &StepContext) -> Result<Value, StepError> {
     let hit = select(cx, &p.selector()).await?;
-    // Newest first, as cleanup would: undo_now reverses the list it is given from its end.
-    let mine: Vec<Undo> = cx
-        .pending_undo()
-        .into_iter()
-        .filter(|u| {
-            hit.iter().any(|c| {
-                matches!(u,
-                    Undo::RemoveFiller { container, .. }
-                    | Undo::Throttle { container, .. } if *container == c.name)
-            })
-        })
-        .collect();
-    let restored = cx.undo_now(&mine).await?;
+    let names: Vec<String> = hit.iter().map(|c| c.name.clone()).collect();
+    let restored = cx
+        .undo_outstanding(Outstanding::On(Family::Disk, &names))
+        .await?;
     let mut out = hit_output(&hit);
     out["restored"] = json!(restored);
     Ok(out)

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::select::{self, hit_output, hit_outputs, select, selector_params};
-use super::undo::Undo;
+use super::undo::{Family, Outstanding, Undo};
 use super::{Effect, OutOfBounds, Params, StepDoc};
 use crate::clients::docker::{Container, DockerClient};
 use crate::clients::netns::{self, Hook, Netns};
@@ -229,20 +229,10 @@ pub const HEAL_DOC: StepDoc = StepDoc {
 
 pub async fn heal(p: HealParams, cx: &StepContext) -> Result<Value, StepError> {
     let hit = select(cx, &p.selector()).await?;
-    // Newest first, as cleanup would: undo_now reverses the list it is given from its end.
-    let mine: Vec<Undo> = cx
-        .pending_undo()
-        .into_iter()
-        .filter(|u| {
-            hit.iter().any(|c| {
-                matches!(u,
-                    Undo::Reconnect { container, .. }
-                    | Undo::FlushIptables { container, .. }
-                    | Undo::ClearQdisc { container, .. } if *container == c.name)
-            })
-        })
-        .collect();
-    let healed = cx.undo_now(&mine).await?;
+    let names: Vec<String> = hit.iter().map(|c| c.name.clone()).collect();
+    let healed = cx
+        .undo_outstanding(Outstanding::On(Family::Network, &names))
+        .await?;
     let mut out = hit_output(&hit);
     out["healed"] = json!(healed);
     Ok(out)

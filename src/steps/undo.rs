@@ -127,6 +127,43 @@ pub enum Undo {
     },
 }
 
+/// A family of faults that one step reverses on the containers it selects, whichever steps
+/// applied them: `network.heal` lifts the network's, `disk.restore` the disk's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Network,
+    Disk,
+}
+
+/// Which of the faults still in place a step reverses mid-run. The three steps that do
+/// (`undo`, `network.heal`, `disk.restore`) differ only in this choice.
+#[derive(Debug, Clone, Copy)]
+pub enum Outstanding<'a> {
+    /// Every one (`undo` without `step` or `steps`).
+    All,
+    /// Those the steps with these ids applied (`undo`).
+    Of(&'a [String]),
+    /// Those of one family on the containers with these names.
+    On(Family, &'a [String]),
+}
+
+impl Outstanding<'_> {
+    /// The undos of `pending` (oldest first, as the ledger keeps them) this choice takes, in
+    /// the same order; `origins` says which step registered each undo of this run.
+    pub fn pick(self, pending: Vec<Undo>, origins: &[(String, Undo)]) -> Vec<Undo> {
+        pending
+            .into_iter()
+            .filter(|u| match self {
+                Outstanding::All => true,
+                Outstanding::Of(ids) => origins.iter().any(|(id, o)| o == u && ids.contains(id)),
+                Outstanding::On(family, names) => u
+                    .family()
+                    .is_some_and(|(f, c)| f == family && names.iter().any(|n| n == c)),
+            })
+            .collect()
+    }
+}
+
 /// The moment `after` from now, as an undo's `settles_by_ms`.
 pub fn settles_after(after: Duration) -> Option<u64> {
     let at = SystemTime::now() + after;
@@ -216,6 +253,28 @@ impl Undo {
                     ..
                 }
         )
+    }
+
+    /// The family of the fault this undo reverses and the container it is in, for the steps
+    /// that reverse one family on the containers they select; `None` for other faults.
+    pub fn family(&self) -> Option<(Family, &str)> {
+        match self {
+            Undo::Reconnect { container, .. }
+            | Undo::FlushIptables { container, .. }
+            | Undo::ClearQdisc { container, .. } => Some((Family::Network, container)),
+            Undo::RemoveFiller { container, .. } | Undo::Throttle { container, .. } => {
+                Some((Family::Disk, container))
+            }
+            // Listed, so that a new undo takes a side.
+            Undo::Start { .. }
+            | Undo::Continue { .. }
+            | Undo::Unpause { .. }
+            | Undo::ContinueProcesses { .. }
+            | Undo::Limits { .. }
+            | Undo::Stress { .. }
+            | Undo::Command { .. }
+            | Undo::PdConfig { .. } => None,
+        }
     }
 
     /// Whether this undo is made unnecessary by an explicit step doing the same: starting a
@@ -642,6 +701,36 @@ mod tests {
             stopped: false,
             finished_at: finished_ms.map(|ms| UNIX_EPOCH + Duration::from_millis(ms)),
         }
+    }
+
+    #[test]
+    fn a_family_picks_its_own_faults_on_the_containers_named_and_ids_pick_their_steps() {
+        let qdisc = |c: &str| Undo::ClearQdisc {
+            container: c.into(),
+            device: "eth0".into(),
+        };
+        let throttle = Undo::Throttle {
+            container: "a".into(),
+            device: "8:0".into(),
+            before: Rates::default(),
+        };
+        let pause = Undo::Unpause {
+            container: "a".into(),
+        };
+        let pending = vec![qdisc("a"), throttle.clone(), pause.clone(), qdisc("b")];
+        let origins = [
+            ("slow".to_string(), qdisc("a")),
+            ("freeze".into(), pause.clone()),
+        ];
+        let a = ["a".to_string()];
+        let pick = |which: Outstanding<'_>| which.pick(pending.clone(), &origins);
+        assert_eq!(pick(Outstanding::On(Family::Network, &a)), [qdisc("a")]);
+        assert_eq!(pick(Outstanding::On(Family::Disk, &a)), [throttle]);
+        assert_eq!(pick(Outstanding::On(Family::Disk, &["b".into()])), []);
+        let ids = ["freeze".to_string(), "slow".into()];
+        // In the ledger's order, whatever the order of the ids.
+        assert_eq!(pick(Outstanding::Of(&ids)), [qdisc("a"), pause]);
+        assert_eq!(pick(Outstanding::All), pending);
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! `undo`: reverse, mid-run, the faults earlier steps applied — exactly as cleanup would
 //! (verified), and off the ledger, so cleanup does not undo them again. A scenario that shows
-//! the subject recovering must first lift the fault, not leave it to cleanup.
+//! the subject recovering must first lift the fault, not leave it to cleanup. A background
+//! fault step still running is stopped first: it would otherwise apply faults after the undo.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::undo::Outstanding;
 use super::{Effect, OutOfBounds, Params, StepDoc};
 use crate::engine::{StepContext, StepError};
 
@@ -49,13 +51,17 @@ impl Params for UndoParams {
 }
 
 pub const DOC: StepDoc = StepDoc {
-    summary: "Reverse now, verified as cleanup would, the faults that earlier steps (by id; every fault so far without `step`/`steps`) applied in this run and that are still in place; cleanup then has nothing left to undo for them.",
+    summary: "Reverse now, verified as cleanup would, the faults that earlier steps (by id; every fault so far without `step`/`steps`) applied in this run and that are still in place; cleanup then has nothing left to undo for them. A background fault step still running is stopped first (status `stopped`), so it applies nothing more.",
     outputs: &[
         (
             "undone",
             "what was reversed and seen reversed, newest first, one description each",
         ),
         ("steps", "the ids of the steps whose faults were reversed"),
+        (
+            "stopped",
+            "the ids of the background steps that were still running and were stopped first",
+        ),
     ],
     expressions: &[],
     read_only: false,
@@ -66,18 +72,21 @@ pub const DOC: StepDoc = StepDoc {
 
 pub async fn run(p: UndoParams, cx: &StepContext) -> Result<serde_json::Value, StepError> {
     let ids = p.ids();
-    let undos = match &ids {
-        Some(ids) => cx.pending_undo_of(ids),
-        None => cx.pending_undo(),
+    // A fault step still running in the background would apply more after the undo: stop it
+    // first, then reverse everything it applied.
+    let stopped = cx.stop_background(ids.as_deref()).await;
+    let which = match &ids {
+        Some(ids) => Outstanding::Of(ids),
+        None => Outstanding::All,
     };
-    if undos.is_empty() {
+    let undone = cx.undo_outstanding(which).await?;
+    if undone.is_empty() {
         cx.warn(match &ids {
             Some(ids) => format!("nothing to undo: {} left no fault in place", ids.join(", ")),
             None => "nothing to undo: no fault is in place".to_string(),
         });
     }
-    let undone = cx.undo_now(&undos).await?;
-    Ok(json!({ "undone": undone, "steps": ids.unwrap_or_default() }))
+    Ok(json!({ "undone": undone, "steps": ids.unwrap_or_default(), "stopped": stopped }))
 }
 
 #[cfg(test)]
