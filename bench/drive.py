@@ -17,7 +17,8 @@ the order of the sides (A B C, B C A, …) so drift and noise hit every side ali
 rounds are discarded; medians are compared. Standard library only, so it runs on any python3.
 
 Environment (set by bench/run.sh via bench/lib.sh): BENCH_BIN (chaosplay), BENCH_VENV,
-BENCH_ROUNDS, BENCH_WARMUP, CHAOSPLAY_STATE_DIR.
+BENCH_ROUNDS, BENCH_WARMUP, CHAOSPLAY_STATE_DIR; BENCH_BASELINE (optional, set by hand): a
+second chaosplay binary timed beside BENCH_BIN in the kill comparison.
 """
 
 import datetime
@@ -57,12 +58,20 @@ BIN = os.environ.get("BENCH_BIN", os.path.join(ROOT, "target", "release", "chaos
 VENV = os.environ.get("BENCH_VENV", os.path.join(HERE, ".venv"))
 CHAOS = os.path.join(VENV, "bin", "chaos")
 VPYTHON = os.path.join(VENV, "bin", "python")
+# Another chaosplay binary (e.g. a build of the commit before a change) timed as one more side
+# of the kill comparison, in the same rounds, so a before/after ratio is taken under one load.
+BASELINE = os.environ.get("BENCH_BASELINE")
 ROUNDS = env_int("BENCH_ROUNDS", 9)
 WARMUP = env_int("BENCH_WARMUP", 1)
 
 
 class Failed(Exception):
     pass
+
+
+def chaosplay_sides():
+    """(side name, binary): chaosplay, and the baseline binary when BENCH_BASELINE names one."""
+    return [("chaosplay", BIN)] + ([("chaosplay baseline", BASELINE)] if BASELINE else [])
 
 
 def spawn(cmd, env=None, cwd=None, rss=False):
@@ -217,6 +226,13 @@ def activities_chaosplay(path):
     return acts, run["duration_us"] / 1e6
 
 
+def lead_tail_ms(acts, run_s):
+    """chaosplay's run proper before its first step (engine ping, the project lock's create)
+    and after its last one (cleanup, the lock's remove), in ms: step times count from the
+    run's start."""
+    return acts[0][1] * 1000, (run_s - acts[-1][2]) * 1000
+
+
 def activities_chaos(path):
     journal = json.load(open(path))
     if journal["status"] != "completed":
@@ -240,11 +256,14 @@ def cmd_kill(out):
     report_path = os.path.join(work, "out.json")
     py_env = {"PYTHONPATH": COMPARE}
     sides = {
-        "chaosplay": (
-            [BIN, "run", "-q", os.path.join(COMPARE, "etcd-kill.toml"), "--report-json", report_path],
+        name: (
+            [binary, "run", "-q", os.path.join(COMPARE, "etcd-kill.toml"), "--report-json", report_path],
             None,
             activities_chaosplay,
-        ),
+        )
+        for name, binary in chaosplay_sides()
+    }
+    sides |= {
         # chaostoolkit.log is written as by default; only the version check (a request to the
         # Chaos Toolkit release server, unreachable here) is turned off.
         "chaos": (
@@ -260,7 +279,7 @@ def cmd_kill(out):
     }
     chaosplay_reset(KILL_PROJECT, KILL_PORTS)
     wait_healthy(KILL_PORTS)
-    fields = ("total_ms", "activity_ms", "overhead_ms", "outside_run_ms", "detect_ms", "kill_ms", "start_ms", "unhealthy_ms", "healthy_ms", "rss_kb")
+    fields = ("total_ms", "activity_ms", "overhead_ms", "outside_run_ms", "lead_ms", "tail_ms", "detect_ms", "kill_ms", "start_ms", "unhealthy_ms", "healthy_ms", "rss_kb")
     data = {"sides": {k: {f: [] for f in fields} for k in sides}, "load_before": load()}
     for _, warm, name in rounds_of(sides):
         cmd, env, parse = sides[name]
@@ -287,6 +306,8 @@ def cmd_kill(out):
         }
         if run_s is not None:
             row["outside_run_ms"] = (wall - run_s) * 1000
+        if parse is activities_chaosplay:
+            row["lead_ms"], row["tail_ms"] = lead_tail_ms(acts, run_s)
         if warm:  # timed through GNU time: only the peak RSS is kept
             data["sides"][name]["rss_kb"].append(rss)
         else:
@@ -593,6 +614,10 @@ def cmd_table(out):
             rows.append((f"detection latency (kill returned → probe saw it, 100 ms polls), vs {label}", fmt_ms(cp["detect_ms"]), fmt_ms(o["detect_ms"]), f"{ratio(cp['detect_ms'], o['detect_ms']):.2f}×", "—", None))
             rows.append((f"kill + start calls (inside the activities), vs {label}", fmt_ms(cp["kill_ms"] + cp["start_ms"]), fmt_ms(o["kill_ms"] + o["start_ms"]), f"{ratio(cp['kill_ms'] + cp['start_ms'], o['kill_ms'] + o['start_ms']):.2f}×", "—", None))
             rows.append((f"peak RSS of the kill run, vs {label}", f"{cp['rss_kb'] / 1024:.1f} MiB", f"{o['rss_kb'] / 1024:.1f} MiB", f"{ratio(cp['rss_kb'], o['rss_kb']):.2f}×", "≤ 30 MB", cp["rss_kb"] * 1024 <= 30e6))
+        if "chaosplay baseline" in s:
+            b = {f: med(xs) for f, xs in s["chaosplay baseline"].items()}
+            for f, what in (("overhead_ms", "tool overhead per run"), ("lead_ms", "run start → first step"), ("tail_ms", "last step → run end"), ("total_ms", "total wall time")):
+                rows.append((f"kill run, {what}, vs chaosplay baseline (BENCH_BASELINE)", fmt_ms(cp[f]), fmt_ms(b[f]), f"{ratio(cp[f], b[f]):.2f}×", "—", None))
     r = get("reset")
     if r:
         a = med(r["sides"]["chaosplay"]["wall_ms"])
