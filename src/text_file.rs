@@ -13,12 +13,15 @@ pub const MAX_BYTES: u64 = 16 << 20;
 /// A file the user named on the command line. Pipes are read (`--vars-file <(…)` is a file
 /// they chose to generate), up to [`MAX_BYTES`].
 pub fn read(path: &Path) -> io::Result<String> {
+    read_at_most(path, MAX_BYTES)
+}
+
+/// [`read`] with another cap, for files that are recorded data rather than written by hand.
+pub fn read_at_most(path: &Path, max: u64) -> io::Result<String> {
     let mut bytes = Vec::new();
-    File::open(path)?
-        .take(MAX_BYTES + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_BYTES {
-        return Err(too_large());
+    File::open(path)?.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(too_large(max));
     }
     String::from_utf8(bytes)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, NotUtf8::new(e.into_bytes())))
@@ -84,15 +87,15 @@ pub fn read_regular(path: &Path) -> io::Result<String> {
         ));
     }
     if metadata.len() > MAX_BYTES {
-        return Err(too_large());
+        return Err(too_large(MAX_BYTES));
     }
     read(path)
 }
 
-fn too_large() -> io::Error {
+fn too_large(max: u64) -> io::Error {
     io::Error::new(
         io::ErrorKind::FileTooLarge,
-        format!("it is larger than {} MiB", MAX_BYTES >> 20),
+        format!("it is larger than {} MiB", max >> 20),
     )
 }
 

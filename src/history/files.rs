@@ -116,7 +116,7 @@ fn check_file(path: &Path, options: Options) -> Checked {
         deadline: Some(started + options.timeout),
         max_bytes: options.max_bytes,
     };
-    let result = crate::text_file::read(path)
+    let result = super::read_file(path)
         .map_err(FileError::Read)
         .and_then(|text| super::read(&text, options.model).map_err(|e| FileError::Parse(e, text)))
         .map(|parsed| {

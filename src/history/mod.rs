@@ -15,6 +15,7 @@ pub mod models;
 pub mod stale;
 
 use std::fmt;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -184,6 +185,25 @@ pub struct Parsed {
     pub lines: Vec<usize>,
 }
 
+/// Histories are data other tools recorded, far larger than anything written by hand (a
+/// Jepsen run of ten minutes is ~100 MB). Bounded still: a path naming a pipe that never ends
+/// must fail, not fill the memory.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// The text of a history file: a regular file or a pipe, up to [`MAX_FILE_BYTES`]. A device
+/// is refused without reading (a typo for `/dev/zero` would be read to the cap).
+pub fn read_file(path: &Path) -> std::io::Result<String> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = std::fs::metadata(path)?.file_type();
+    if kind.is_block_device() || kind.is_char_device() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "it is a device, not a file",
+        ));
+    }
+    crate::text_file::read_at_most(path, MAX_FILE_BYTES)
+}
+
 /// Reads a history in any known format; `model` (the user's `--model`) overrides the one the
 /// format implies, and every operation must belong to it.
 pub fn read(text: &str, model: Option<Model>) -> Result<Parsed, ParseError> {
@@ -265,6 +285,16 @@ mod tests {
             err.message.contains("not an operation of the kv model"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_history_file_may_be_large_but_not_a_device() {
+        let err = read_file(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(err.to_string(), "it is a device, not a file");
+        let dir = crate::test_support::TempDir::new();
+        // Past a playbook's cap, far below a history's.
+        let big = "\n".repeat(usize::try_from(crate::text_file::MAX_BYTES).unwrap() + 1);
+        assert_eq!(read_file(&dir.write("h", &big)).unwrap().len(), big.len());
     }
 
     #[test]

@@ -154,7 +154,7 @@ fn run_check(
     (time, max_bytes): (std::time::Duration, usize),
 ) -> Result<Checked, StepError> {
     let started = Instant::now();
-    let text = crate::text_file::read(path).map_err(|e| {
+    let text = crate::history::read_file(path).map_err(|e| {
         StepError::Failed(format!("cannot read the history {}: {e}", path.display()))
     })?;
     let parsed = crate::history::read(&text, model)
