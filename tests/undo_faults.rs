@@ -1,7 +1,8 @@
 //! `undo` against the real engine: a fault step's faults reversed mid-run are gone before the
 //! next step (the cgroup file shows the limit lifted, the container answers again after a
 //! pause), taken off the ledger, and cleanup has nothing left to undo twice; a background
-//! fault step still running is stopped first, so none of its faults comes back after the undo.
+//! fault step still running is stopped first, so none of its faults comes back after the undo
+//! — nor after `network.heal` or `disk.restore`, for a step of their family.
 
 mod common;
 
@@ -225,16 +226,16 @@ fn heal_and_restore_stop_a_background_fault_step_of_their_family_still_running()
             .trim()
             .to_string()
     };
+    assert_eq!(stdout("after_heal"), "off", "no loss rule left nor added later");
+    assert_eq!(stdout("ledger_after_heal"), "none");
+    assert_eq!(stdout("after_restore"), "off", "no write limit left nor set later");
+    assert_eq!(stdout("ledger_after_restore"), "none");
     let heal = &step(&report, "heal")["output"];
     assert_eq!(heal["stopped"], serde_json::json!(["drop"]), "{heal:#}");
     assert!(!heal["healed"].as_array().unwrap().is_empty(), "{heal:#}");
-    assert_eq!(stdout("after_heal"), "off", "no loss rule left nor added later");
-    assert_eq!(stdout("ledger_after_heal"), "none");
     let restore = &step(&report, "restore")["output"];
     assert_eq!(restore["stopped"], serde_json::json!(["slow"]), "{restore:#}");
     assert!(!restore["restored"].as_array().unwrap().is_empty());
-    assert_eq!(stdout("after_restore"), "off", "no write limit left nor set later");
-    assert_eq!(stdout("ledger_after_restore"), "none");
     assert_eq!(step(&report, "drop")["status"], "stopped");
     assert_eq!(step(&report, "slow")["status"], "stopped");
     assert_eq!(report["runs"][0]["undo"], serde_json::json!([]));
