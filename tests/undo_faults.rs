@@ -176,7 +176,9 @@ fn fault_loop(id: &str, uses: &str, with: &str) -> String {
 /// `until`, it waits until the fault is on.
 fn in_force(id: &str, shell: &str, wait: bool) -> String {
     let until = match wait {
-        true => "until = \"output.stdout | trim == 'on'\"\ninterval = \"100ms\"\ntimeout = \"30s\"\n",
+        true => {
+            "until = \"output.stdout | trim == 'on'\"\ninterval = \"100ms\"\ntimeout = \"30s\"\n"
+        }
         false => "",
     };
     format!(
@@ -226,15 +228,27 @@ fn heal_and_restore_stop_a_background_fault_step_of_their_family_still_running()
             .trim()
             .to_string()
     };
-    assert_eq!(stdout("after_heal"), "off", "no loss rule left nor added later");
+    assert_eq!(
+        stdout("after_heal"),
+        "off",
+        "no loss rule left nor added later"
+    );
     assert_eq!(stdout("ledger_after_heal"), "none");
-    assert_eq!(stdout("after_restore"), "off", "no write limit left nor set later");
+    assert_eq!(
+        stdout("after_restore"),
+        "off",
+        "no write limit left nor set later"
+    );
     assert_eq!(stdout("ledger_after_restore"), "none");
     let heal = &step(&report, "heal")["output"];
     assert_eq!(heal["stopped"], serde_json::json!(["drop"]), "{heal:#}");
     assert!(!heal["healed"].as_array().unwrap().is_empty(), "{heal:#}");
     let restore = &step(&report, "restore")["output"];
-    assert_eq!(restore["stopped"], serde_json::json!(["slow"]), "{restore:#}");
+    assert_eq!(
+        restore["stopped"],
+        serde_json::json!(["slow"]),
+        "{restore:#}"
+    );
     assert!(!restore["restored"].as_array().unwrap().is_empty());
     assert_eq!(step(&report, "drop")["status"], "stopped");
     assert_eq!(step(&report, "slow")["status"], "stopped");
