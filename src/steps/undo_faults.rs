@@ -2,6 +2,7 @@
 //! (verified), and off the ledger, so cleanup does not undo them again. A scenario that shows
 //! the subject recovering must first lift the fault, not leave it to cleanup. A background
 //! fault step still running is stopped first: it would otherwise apply faults after the undo.
+//! `network.heal` and `disk.restore` do the same for one family of faults ([`lift_family`]).
 
 use schemars::JsonSchema;
 use serde::Deserialize;
