@@ -1,7 +1,8 @@
 //! `undo` against the real engine: a fault step's faults reversed mid-run are gone before the
 //! next step (the cgroup file shows the limit lifted, the container answers again after a
 //! pause), taken off the ledger, and cleanup has nothing left to undo twice; a background
-//! fault step still running is stopped first, so none of its faults comes back after the undo.
+//! fault step still running is stopped first, so none of its faults comes back after the undo
+//! — nor after `network.heal` or `disk.restore`, for a step of their family.
 
 mod common;
 
@@ -158,5 +159,98 @@ fn undo_stops_a_background_fault_step_still_running_and_nothing_of_it_stays() {
         step(&report, "joined")["output"],
         serde_json::json!({"drip": "stopped", "again": "stopped"})
     );
+    assert_eq!(report["runs"][0]["undo"], serde_json::json!([]));
+}
+
+/// A background step that applies `uses` with `with` to `db` once per item, 500 items: still
+/// running when the heal comes, however fast the engine.
+fn fault_loop(id: &str, uses: &str, with: &str) -> String {
+    let items: Vec<String> = (0..500).map(|i| i.to_string()).collect();
+    format!(
+        "[[steps]]\nid = \"{id}\"\nuses = \"{uses}\"\nbackground = true\nfor_each = [{}]\nwith = {{ service = \"db\", {with} }}\n",
+        items.join(", ")
+    )
+}
+
+/// A local command printing `on` while `shell` finds the fault in place, else `off`; with
+/// `until`, it waits until the fault is on.
+fn in_force(id: &str, shell: &str, wait: bool) -> String {
+    let until = match wait {
+        true => {
+            "until = \"output.stdout | trim == 'on'\"\ninterval = \"100ms\"\ntimeout = \"30s\"\n"
+        }
+        false => "",
+    };
+    format!(
+        "[[steps]]\nid = \"{id}\"\nuses = \"exec\"\nwith = {{ argv = [\"sh\", \"-c\", \"{shell} && echo on || echo off\"] }}\n{until}"
+    )
+}
+
+#[test]
+fn heal_and_restore_stop_a_background_fault_step_of_their_family_still_running() {
+    let project = "cpt-healbg";
+    remove_project(project);
+    let db = run_labelled(project, "db", &[]);
+    let dir = scratch("heal-background");
+    let pid = docker_ok(&["inspect", "-f", "{{.State.Pid}}", &db]);
+    // The loss chain in db's namespace, and db's write limits in its blkio group (cgroup v1).
+    let chain = format!("nsenter -t {pid} -n iptables -w 5 -S CHAOSPLAY-LOSS >/dev/null 2>&1");
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let blkio = cgroup
+        .lines()
+        .find_map(|l| l.split_once(":blkio:").map(|(_, p)| p.to_string()))
+        .expect("a blkio cgroup (these tests run on cgroup v1)");
+    let limits = format!("grep -q . /sys/fs/cgroup/blkio{blkio}/blkio.throttle.write_bps_device");
+    let steps = [
+        fault_loop("drop", "network.loss", "loss_percent = 1"),
+        in_force("dropping", &chain, true),
+        "[[steps]]\nid = \"heal\"\nuses = \"network.heal\"\nwith = { service = \"db\" }\n".into(),
+        // Long enough for the next items to land, had the step gone on.
+        SETTLE.into(),
+        in_force("after_heal", &chain, false),
+        ledger_left("ledger_after_heal", &dir, project),
+        fault_loop("slow", "disk.throttle", "write_bps = \"1m\""),
+        in_force("slowed", &limits, true),
+        "[[steps]]\nid = \"restore\"\nuses = \"disk.restore\"\nwith = { service = \"db\" }\n"
+            .into(),
+        SETTLE.into(),
+        in_force("after_restore", &limits, false),
+        ledger_left("ledger_after_restore", &dir, project),
+    ]
+    .concat();
+    let (out, report) = run_here(&dir, &playbook(project, &steps));
+    remove_project(project);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    let stdout = |name| {
+        step(&report, name)["output"]["stdout"]
+            .as_str()
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        stdout("after_heal"),
+        "off",
+        "no loss rule left nor added later"
+    );
+    assert_eq!(stdout("ledger_after_heal"), "none");
+    assert_eq!(
+        stdout("after_restore"),
+        "off",
+        "no write limit left nor set later"
+    );
+    assert_eq!(stdout("ledger_after_restore"), "none");
+    let heal = &step(&report, "heal")["output"];
+    assert_eq!(heal["stopped"], serde_json::json!(["drop"]), "{heal:#}");
+    assert!(!heal["healed"].as_array().unwrap().is_empty(), "{heal:#}");
+    let restore = &step(&report, "restore")["output"];
+    assert_eq!(
+        restore["stopped"],
+        serde_json::json!(["slow"]),
+        "{restore:#}"
+    );
+    assert!(!restore["restored"].as_array().unwrap().is_empty());
+    assert_eq!(step(&report, "drop")["status"], "stopped");
+    assert_eq!(step(&report, "slow")["status"], "stopped");
     assert_eq!(report["runs"][0]["undo"], serde_json::json!([]));
 }

@@ -525,16 +525,16 @@ impl RunShared {
         statuses
     }
 
-    /// Stops the background steps still running among `ids` (without `ids`, those whose kind
-    /// leaves faults for cleanup, as the registry says) and waits until each has ended and the
-    /// fault actions it had sent have landed: what they applied is then all in the ledger, and
-    /// nothing of theirs lands later. Their handles stay, for `await` or the end of the steps
-    /// to join (status `stopped`). Returns their ids.
-    pub async fn stop_background(&self, ids: Option<&[String]>) -> Vec<String> {
+    /// Stops the background steps still running that would apply more of the faults `which`
+    /// picks ([`Outstanding::stops`]) and waits until each has ended and the fault actions it
+    /// had sent have landed: what they applied is then all in the ledger, and nothing of theirs
+    /// lands later. Their handles stay, for `await` or the end of the steps to join (status
+    /// `stopped`). Returns their ids.
+    pub async fn stop_background(&self, which: Outstanding<'_>) -> Vec<String> {
         let running: Vec<(String, CancellationToken, CancellationToken)> = {
             let map = self.background.lock().unwrap_or_else(|e| e.into_inner());
             map.iter()
-                .filter(|(id, bg)| !bg.ended.is_cancelled() && self.stops_for_undo(id, ids))
+                .filter(|(id, bg)| !bg.ended.is_cancelled() && self.stops(which, id))
                 .map(|(id, bg)| (id.clone(), bg.stop.clone(), bg.ended.clone()))
                 .collect()
         };
@@ -561,15 +561,10 @@ impl RunShared {
             .find(|s| s.background && s.id.as_deref() == Some(id))
     }
 
-    /// Whether `undo` of `ids` (every fault so far without them) stops the background step
-    /// `id`: it is named, or it is of a kind that leaves faults to undo.
-    fn stops_for_undo(&self, id: &str, ids: Option<&[String]>) -> bool {
-        match ids {
-            Some(ids) => ids.iter().any(|i| i == id),
-            None => self
-                .background_step(id)
-                .is_some_and(|s| s.kind.doc().effect.undo().is_some()),
-        }
+    /// Whether undoing what `which` picks stops the background step `id`.
+    fn stops(&self, which: Outstanding<'_>, id: &str) -> bool {
+        self.background_step(id)
+            .is_some_and(|s| which.stops(id, s.kind))
     }
 
     /// Starts keeping the fault actions of the background step at `index` apart, before it
@@ -665,6 +660,15 @@ pub(crate) struct Frame {
     pub group: Option<Arc<GroupScope>>,
     /// The playbook step the events of a group's steps are shown under.
     pub at: Option<(Phase, usize)>,
+}
+
+/// What a step that reverses faults mid-run (`undo`, `network.heal`, `disk.restore`) did.
+#[derive(Debug)]
+pub struct Lifted {
+    /// The ids of the background steps it stopped first, for the step's output `stopped`.
+    pub stopped: Vec<String>,
+    /// What it reversed, newest first, one description each.
+    pub undone: Vec<String>,
 }
 
 /// What a step function can use while it runs.
@@ -768,9 +772,12 @@ impl StepContext {
     }
 
     /// Reverses now the faults still in place that `which` picks, newest first, as cleanup
-    /// would (verified, each off the ledger once done: see `undo_now`). Returns what was done,
-    /// one description each: empty when `which` found nothing in place.
-    pub async fn undo_outstanding(&self, which: Outstanding<'_>) -> Result<Vec<String>, StepError> {
+    /// would (verified, each off the ledger once done: see `undo_now`), once the background
+    /// steps still running that would apply more of them are stopped
+    /// ([`RunShared::stop_background`]): reversed first, they would come back. Returns what was
+    /// stopped and done: nothing undone when `which` found nothing in place.
+    pub async fn undo_outstanding(&self, which: Outstanding<'_>) -> Result<Lifted, StepError> {
+        let stopped = self.shared.stop_background(which).await;
         let undos = {
             let origins = self
                 .shared
@@ -779,7 +786,8 @@ impl StepContext {
                 .unwrap_or_else(|e| e.into_inner());
             which.pick(self.shared.ledger.pending(), &origins)
         };
-        self.undo_now(&undos).await
+        let undone = self.undo_now(&undos).await?;
+        Ok(Lifted { stopped, undone })
     }
 
     /// Reverses `undos` newest first, exactly as cleanup would (verified), and takes each off
@@ -929,12 +937,6 @@ impl StepContext {
                 "`group` is named by a file's path".into(),
             )))),
         }
-    }
-
-    /// Stops, before `undo` reverses their faults, the background steps still running that
-    /// would apply more: see [`RunShared::stop_background`].
-    pub async fn stop_background(&self, ids: Option<&[String]>) -> Vec<String> {
-        self.shared.stop_background(ids).await
     }
 
     pub async fn await_background(

@@ -18,7 +18,7 @@ pub mod timing;
 pub mod trials;
 
 pub use cancel::{Cancel, CancelReason};
-pub use context::StepContext;
+pub use context::{Lifted, StepContext};
 pub use down::{DownError, down};
 pub use events::{EventKind, Listener, RunEvent};
 pub use interpreter::{RunOptions, run};

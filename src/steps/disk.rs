@@ -14,7 +14,8 @@ use std::str::FromStr;
 use serde_json::{Value, json};
 
 use super::select::{self, hit_output, hit_outputs, select, selector_params};
-use super::undo::{Family, Outstanding, Undo};
+use super::undo::{Family, Undo};
+use super::undo_faults::lift_family;
 use super::{Effect, OutOfBounds, StepDoc};
 use crate::clients::blkio::{self, Rates};
 use crate::clients::disk::{self, human};
@@ -334,8 +335,14 @@ selector_params! {
 }
 
 pub const RESTORE_DOC: StepDoc = StepDoc {
-    summary: "Reverse the disk faults this run applied to containers (all matches by default), as cleanup would: remove the fillers of disk.fill, put back the rates disk.throttle changed. A container that is down is reached through its filesystem's mount on the host.",
-    outputs: hit_outputs!(("restored", "what was reversed, one description each")),
+    summary: "Reverse the disk faults this run applied to containers (all matches by default), as cleanup would: remove the fillers of disk.fill, put back the rates disk.throttle changed. A container that is down is reached through its filesystem's mount on the host. A background `disk.*` fault step still running is stopped first (status `stopped`), whichever containers it acts on, so it applies nothing more.",
+    outputs: hit_outputs!(
+        ("restored", "what was reversed, one description each"),
+        (
+            "stopped",
+            "the ids of the background disk fault steps that were still running and were stopped first"
+        ),
+    ),
     expressions: &[],
     read_only: false,
     needs_docker: true,
@@ -344,14 +351,7 @@ pub const RESTORE_DOC: StepDoc = StepDoc {
 };
 
 pub async fn restore(p: RestoreParams, cx: &StepContext) -> Result<Value, StepError> {
-    let hit = select(cx, &p.selector()).await?;
-    let names: Vec<String> = hit.iter().map(|c| c.name.clone()).collect();
-    let restored = cx
-        .undo_outstanding(Outstanding::On(Family::Disk, &names))
-        .await?;
-    let mut out = hit_output(&hit);
-    out["restored"] = json!(restored);
-    Ok(out)
+    lift_family(cx, &p.selector(), Family::Disk, "restored").await
 }
 
 #[cfg(test)]

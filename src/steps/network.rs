@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::select::{self, hit_output, hit_outputs, select, selector_params};
-use super::undo::{Family, Outstanding, Undo};
+use super::undo::{Family, Undo};
+use super::undo_faults::lift_family;
 use super::{Effect, OutOfBounds, Params, StepDoc};
 use crate::clients::docker::{Container, DockerClient};
 use crate::clients::netns::{self, Hook, Netns};
@@ -218,8 +219,14 @@ selector_params! {
 }
 
 pub const HEAL_DOC: StepDoc = StepDoc {
-    summary: "Reverse the network faults this run applied to containers (all matches by default): reconnect them, remove loss and partition rules and bandwidth or delay qdiscs.",
-    outputs: hit_outputs!(("healed", "what was reversed, one description each")),
+    summary: "Reverse the network faults this run applied to containers (all matches by default): reconnect them, remove loss, partition and DNS rules and bandwidth or delay qdiscs. A background `network.*` fault step still running is stopped first (status `stopped`), whichever containers it acts on, so it applies nothing more.",
+    outputs: hit_outputs!(
+        ("healed", "what was reversed, one description each"),
+        (
+            "stopped",
+            "the ids of the background network fault steps that were still running and were stopped first"
+        ),
+    ),
     expressions: &[],
     read_only: false,
     needs_docker: true,
@@ -228,14 +235,7 @@ pub const HEAL_DOC: StepDoc = StepDoc {
 };
 
 pub async fn heal(p: HealParams, cx: &StepContext) -> Result<Value, StepError> {
-    let hit = select(cx, &p.selector()).await?;
-    let names: Vec<String> = hit.iter().map(|c| c.name.clone()).collect();
-    let healed = cx
-        .undo_outstanding(Outstanding::On(Family::Network, &names))
-        .await?;
-    let mut out = hit_output(&hit);
-    out["healed"] = json!(healed);
-    Ok(out)
+    lift_family(cx, &p.selector(), Family::Network, "healed").await
 }
 
 selector_params! {

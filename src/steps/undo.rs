@@ -23,6 +23,7 @@ use crate::clients::limits::{Kinds, Limits};
 use crate::clients::netns::{self, by_name};
 use crate::clients::pd::{PdClient, find_config};
 use crate::engine::StepError;
+use crate::steps::StepKind;
 
 /// How long an undo may take to show its effect before it counts as failed.
 pub const VERIFY_WITHIN: Duration = Duration::from_secs(10);
@@ -135,6 +136,23 @@ pub enum Family {
     Disk,
 }
 
+impl Family {
+    /// The namespace of the step kinds of this family: `network.heal` lifts what the
+    /// `network.*` faults apply, `disk.restore` what the `disk.*` faults do.
+    fn namespace(self) -> &'static str {
+        match self {
+            Family::Network => "network.",
+            Family::Disk => "disk.",
+        }
+    }
+
+    /// Whether steps of `kind` apply faults of this family, as the registry names and
+    /// describes them: the fault kinds in the family's namespace.
+    pub fn applied_by(self, kind: StepKind) -> bool {
+        kind.doc().effect.is_fault() && kind.name().starts_with(self.namespace())
+    }
+}
+
 /// Which of the faults still in place a step reverses mid-run. The three steps that do
 /// (`undo`, `network.heal`, `disk.restore`) differ only in this choice.
 #[derive(Debug, Clone, Copy)]
@@ -161,6 +179,17 @@ impl Outstanding<'_> {
                     .is_some_and(|(f, c)| f == family && names.iter().any(|n| n == c)),
             })
             .collect()
+    }
+
+    /// Whether the background step `id`, of `kind` and still running, is stopped before these
+    /// undos are applied: it would apply more after them. Those of a family are stopped
+    /// whichever containers they act on, which a loop renders only item by item.
+    pub fn stops(self, id: &str, kind: StepKind) -> bool {
+        match self {
+            Outstanding::All => kind.doc().effect.undo().is_some(),
+            Outstanding::Of(ids) => ids.iter().any(|i| i == id),
+            Outstanding::On(family, _) => family.applied_by(kind),
+        }
     }
 }
 
@@ -731,6 +760,38 @@ mod tests {
         // In the ledger's order, whatever the order of the ids.
         assert_eq!(pick(Outstanding::Of(&ids)), [qdisc("a"), pause]);
         assert_eq!(pick(Outstanding::All), pending);
+    }
+
+    #[test]
+    fn a_family_stops_its_own_fault_kinds_ids_their_steps_and_all_every_fault_kind() {
+        let of = |family: Family| -> Vec<&str> {
+            StepKind::ALL
+                .iter()
+                .filter(|k| family.applied_by(**k))
+                .map(|k| k.name())
+                .collect()
+        };
+        assert_eq!(
+            of(Family::Network),
+            [
+                "network.partition",
+                "network.loss",
+                "network.bandwidth",
+                "network.delay",
+                "network.dns"
+            ]
+        );
+        assert_eq!(of(Family::Disk), ["disk.fill", "disk.throttle"]);
+        let names = ["a".to_string()];
+        let heal = Outstanding::On(Family::Network, &names);
+        assert!(heal.stops("x", StepKind::NetworkLoss));
+        assert!(!heal.stops("x", StepKind::DiskFill));
+        assert!(!heal.stops("x", StepKind::DockerPause));
+        let ids = ["x".to_string()];
+        assert!(Outstanding::Of(&ids).stops("x", StepKind::Group));
+        assert!(!Outstanding::Of(&ids).stops("y", StepKind::NetworkLoss));
+        assert!(Outstanding::All.stops("y", StepKind::PdConfig));
+        assert!(!Outstanding::All.stops("y", StepKind::Sleep));
     }
 
     #[test]

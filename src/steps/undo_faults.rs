@@ -2,12 +2,14 @@
 //! (verified), and off the ledger, so cleanup does not undo them again. A scenario that shows
 //! the subject recovering must first lift the fault, not leave it to cleanup. A background
 //! fault step still running is stopped first: it would otherwise apply faults after the undo.
+//! `network.heal` and `disk.restore` do the same for one family of faults ([`lift_family`]).
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::undo::Outstanding;
+use super::select::{Selector, hit_output, select};
+use super::undo::{Family, Outstanding};
 use super::{Effect, OutOfBounds, Params, StepDoc};
 use crate::engine::{StepContext, StepError};
 
@@ -72,21 +74,40 @@ pub const DOC: StepDoc = StepDoc {
 
 pub async fn run(p: UndoParams, cx: &StepContext) -> Result<serde_json::Value, StepError> {
     let ids = p.ids();
-    // A fault step still running in the background would apply more after the undo: stop it
-    // first, then reverse everything it applied.
-    let stopped = cx.stop_background(ids.as_deref()).await;
     let which = match &ids {
         Some(ids) => Outstanding::Of(ids),
         None => Outstanding::All,
     };
-    let undone = cx.undo_outstanding(which).await?;
-    if undone.is_empty() {
+    let lifted = cx.undo_outstanding(which).await?;
+    if lifted.undone.is_empty() {
         cx.warn(match &ids {
             Some(ids) => format!("nothing to undo: {} left no fault in place", ids.join(", ")),
             None => "nothing to undo: no fault is in place".to_string(),
         });
     }
-    Ok(json!({ "undone": undone, "steps": ids.unwrap_or_default(), "stopped": stopped }))
+    Ok(json!({
+        "undone": lifted.undone,
+        "steps": ids.unwrap_or_default(),
+        "stopped": lifted.stopped,
+    }))
+}
+
+/// `network.heal` and `disk.restore`: reverses the faults of `family` on the containers
+/// `selector` picks, once the background steps that apply that family's faults are stopped.
+/// The output is the containers hit, with what was reversed as `field` and the steps stopped.
+pub(super) async fn lift_family(
+    cx: &StepContext,
+    selector: &Selector,
+    family: Family,
+    field: &str,
+) -> Result<serde_json::Value, StepError> {
+    let hit = select(cx, selector).await?;
+    let names: Vec<String> = hit.iter().map(|c| c.name.clone()).collect();
+    let lifted = cx.undo_outstanding(Outstanding::On(family, &names)).await?;
+    let mut out = hit_output(&hit);
+    out[field] = json!(lifted.undone);
+    out["stopped"] = json!(lifted.stopped);
+    Ok(out)
 }
 
 #[cfg(test)]
