@@ -228,6 +228,7 @@ pub struct Ran {
 /// A running container's network namespace, entered from the host through its main process.
 /// The process is looked up by container name each time, so undo finds the namespace of
 /// whatever runs under that name now.
+#[derive(Debug, Clone)]
 pub struct Netns {
     pub container: String,
     pid: i64,

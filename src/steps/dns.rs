@@ -20,6 +20,7 @@
 
 use serde_json::Value;
 
+use super::network::{Chain, install_rules};
 use super::select::{self, hit_output, hit_outputs, select, selector_params};
 use super::undo::Undo;
 use super::{Effect, OutOfBounds, StepDoc};
@@ -159,12 +160,8 @@ pub async fn run(p: DnsParams, cx: &StepContext) -> Result<Value, StepError> {
             chain: DNS_CHAIN.into(),
         })?;
         cx.status(format!("rejecting DNS queries in {}", ns.container));
-        ns.remove_chain(DNS_CHAIN).await?;
-        ns.ensure_chain(DNS_CHAIN, &[Hook::Resolver]).await?;
-        for rule in &rules {
-            let rule: Vec<&str> = rule.iter().map(String::as_str).collect();
-            ns.append_rule(DNS_CHAIN, &rule).await?;
-        }
+        let chain = Chain::Replace(DNS_CHAIN);
+        install_rules(cx, ns, chain, &[Hook::Resolver], rules.clone()).await?;
     }
     Ok(hit_output(&hit))
 }

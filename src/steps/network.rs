@@ -200,17 +200,53 @@ async fn drop_peers(
             addresses.len(),
             ns.container
         ));
-        ns.ensure_chain(PARTITION_CHAIN, Direction::Both.hooks())
-            .await?;
-        for address in addresses {
-            ns.append_rule(PARTITION_CHAIN, &["-s", address, "-j", "DROP"])
-                .await?;
-            ns.append_rule(PARTITION_CHAIN, &["-d", address, "-j", "DROP"])
-                .await?;
-            all.insert(address.clone());
-        }
+        let rules = addresses
+            .iter()
+            .flat_map(|a| [["-s", a, "-j", "DROP"], ["-d", a, "-j", "DROP"]])
+            .map(|rule| rule.map(str::to_string).to_vec())
+            .collect();
+        let hooks = Direction::Both.hooks();
+        install_rules(cx, ns, Chain::Add(PARTITION_CHAIN), hooks, rules).await?;
+        all.extend(addresses.into_iter().cloned());
     }
     Ok(json!(all))
+}
+
+/// Whether a fault's rules join those already in its chain (partitions from several steps
+/// add up) or replace them (a new loss rate replaces the old one).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Chain {
+    Add(&'static str),
+    Replace(&'static str),
+}
+
+/// Installs `rules` in a chain that `hooks` jump to, as one fault action
+/// ([`StepContext::apply_fault`]): once started it runs to its end even if the step is
+/// stopped, so an undo or a heal that follows never races a rule still being added.
+pub(super) async fn install_rules(
+    cx: &StepContext,
+    ns: &Netns,
+    chain: Chain,
+    hooks: &'static [Hook],
+    rules: Vec<Vec<String>>,
+) -> Result<(), StepError> {
+    let ns = ns.clone();
+    cx.apply_fault(async move {
+        let name = match chain {
+            Chain::Add(name) => name,
+            Chain::Replace(name) => {
+                ns.remove_chain(name).await?;
+                name
+            }
+        };
+        ns.ensure_chain(name, hooks).await?;
+        for rule in &rules {
+            let rule: Vec<&str> = rule.iter().map(String::as_str).collect();
+            ns.append_rule(name, &rule).await?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 selector_params! {
@@ -296,19 +332,13 @@ pub async fn loss(p: LossParams, cx: &StepContext) -> Result<Value, StepError> {
             chain: LOSS_CHAIN.into(),
         })?;
         cx.status(format!("dropping {}% in {}", p.loss_percent, ns.container));
-        ns.remove_chain(LOSS_CHAIN).await?;
-        ns.ensure_chain(LOSS_CHAIN, p.direction.hooks()).await?;
-        let rule = [
-            "-m",
-            "statistic",
-            "--mode",
-            "random",
-            "--probability",
-            &probability,
-            "-j",
-            "DROP",
-        ];
-        ns.append_rule(LOSS_CHAIN, &rule).await?;
+        let rule = ["-m", "statistic", "--mode", "random", "--probability"]
+            .into_iter()
+            .chain([probability.as_str(), "-j", "DROP"])
+            .map(str::to_string)
+            .collect();
+        let hooks = p.direction.hooks();
+        install_rules(cx, ns, Chain::Replace(LOSS_CHAIN), hooks, vec![rule]).await?;
     }
     let mut out = hit_output(&hit);
     out["loss_percent"] = json!(p.loss_percent);
@@ -526,7 +556,14 @@ async fn set_root_qdisc(
                 device: device.clone(),
             })?;
             cx.status(format!("{} on {device} in {}", qdisc[0], ns.container));
-            let ran = ns.replace_root_qdisc(&device, qdisc).await?;
+            // A fault action: it runs to its end even if the step is stopped meanwhile.
+            let action = (ns.clone(), device.clone(), qdisc.to_vec());
+            let ran = cx
+                .apply_fault(async move {
+                    let (ns, device, qdisc) = action;
+                    Ok(ns.replace_root_qdisc(&device, &qdisc).await?)
+                })
+                .await?;
             if !ran.ok {
                 return Err(StepError::Failed(
                     if netns::qdisc_kind_unknown(&ran.stderr) {
