@@ -15,25 +15,8 @@ mkdir -p "$BENCH_OUT"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 histories=$repo_dir/tests/fixtures/histories
-porcupine_src=$(cd "$repo_dir/.." && pwd)/shared/porcupine
 
-porcupine=
-if [ -f "$porcupine_src/checker.go" ]; then
-  log "building Porcupine from $porcupine_src (offline)"
-  cp -r "$porcupine_src" "$work/porcupine"
-  chmod -R u+w "$work/porcupine"
-  # Its test_data/ links to ../shared/histories; point it at the same files chaosplay checks.
-  rm -rf "$work/porcupine/test_data"
-  mkdir "$work/porcupine/test_data"
-  ln -s "$histories/jepsen-etcd" "$work/porcupine/test_data/jepsen"
-  ln -s "$histories/kv" "$work/porcupine/test_data/kv"
-  (cd "$work/porcupine" && GOFLAGS=-mod=mod GOPROXY=off GOCACHE=$work/gocache \
-    go test -c -o "$work/porcupine.test" .)
-  porcupine=$work/porcupine.test
-else
-  log "Porcupine is absent ($porcupine_src): timing chaosplay alone"
-fi
-
+porcupine=$(build_porcupine "$work")
 python3 - "$BENCH_BIN" "$porcupine" "$work/porcupine" "$histories" "$BENCH_OUT/check.json" <<'PY'
 import glob, json, os, resource, statistics, subprocess, sys, time
 binary, porcupine, porcupine_dir, histories, out = sys.argv[1:]

@@ -94,3 +94,28 @@ down_projects() {
     docker ps -aq --filter "label=com.docker.compose.project=$p" | xargs -r docker rm -f >/dev/null
   done
 }
+
+# build_porcupine WORK: builds Porcupine's test binary from ../shared/porcupine (beside the
+# checkout; its source is not in this repository) in WORK, offline with Debian's golang-go,
+# with bench/porcupine/*_test.go added to its package; prints the binary's path (nothing when
+# Porcupine is absent). Its tests read WORK/porcupine/test_data/{jepsen,kv}: the repository's
+# copies of the histories, tests/fixtures/histories.
+build_porcupine() {
+  local work=$1 src
+  src=$(cd "$repo_dir/.." && pwd)/shared/porcupine
+  if [ ! -f "$src/checker.go" ]; then
+    log "Porcupine is absent ($src): timing chaosplay alone"
+    return
+  fi
+  log "building Porcupine from $src (offline)"
+  cp -r "$src" "$work/porcupine"
+  chmod -R u+w "$work/porcupine"
+  cp "$bench_dir"/porcupine/*_test.go "$work/porcupine/"
+  rm -rf "$work/porcupine/test_data"
+  mkdir "$work/porcupine/test_data"
+  ln -s "$repo_dir/tests/fixtures/histories/jepsen-etcd" "$work/porcupine/test_data/jepsen"
+  ln -s "$repo_dir/tests/fixtures/histories/kv" "$work/porcupine/test_data/kv"
+  (cd "$work/porcupine" && GOFLAGS=-mod=mod GOPROXY=off GOCACHE=$work/gocache \
+    go test -c -o "$work/porcupine.test" .) >&2
+  echo "$work/porcupine.test"
+}

@@ -5,14 +5,15 @@
 # bench/.venv), builds chaosplay, brings up the offline etcd subject, runs the sections and
 # prints one table (what, chaosplay, other tool, ratio, goal, met?).
 #
-#   bench/run.sh [--quick] [--only core,compare,docker,faults,check]
+#   bench/run.sh [--quick] [--only core,compare,docker,faults,check,hard]
 #
 # --quick: 3 measured rounds instead of 9 (to check that everything works, not for figures).
 # Sections (each also runs alone): core.sh (validation, per-step overhead, peak RSS),
 # compare.sh (chaos validate; kill -> unhealthy -> start -> healthy vs Chaos Toolkit and the
 # script), docker.sh (reset vs docker-compose; kill + start vs docker CLI and raw API),
 # faults.sh (apply + undo of docker.limit, process.signal, docker.stress, disk.fill, disk.throttle vs docker CLI and raw API),
-# check.sh (`chaosplay check` vs Porcupine on the recorded histories of issue #17).
+# check.sh (`chaosplay check` vs Porcupine on the recorded histories of issue #17); hard.sh
+# (the same on generated concurrent histories, minutes: only with --only hard).
 # Raw figures go to bench/.out/<time>/ (the last run is bench/.out/latest), with versions.txt
 # and table.md. Docker: compose projects bench* and host ports 24500-24599 only.
 set -euo pipefail
@@ -22,8 +23,8 @@ while [ $# -gt 0 ]; do
   case $1 in
     --quick) export BENCH_QUICK=1 ;;
     --only) only=${2:?--only needs a list}; shift ;;
-    -h | --help) sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 0 ;;
-    *) echo "unknown argument: $1 (usage: bench/run.sh [--quick] [--only core,compare,docker,faults,check])" >&2; exit 2 ;;
+    -h | --help) sed -n '2,18s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1 (usage: bench/run.sh [--quick] [--only core,compare,docker,faults,check,hard])" >&2; exit 2 ;;
   esac
   shift
 done
@@ -59,8 +60,8 @@ down_projects # leftovers of an interrupted run
 IFS=, read -ra sections <<<"$only"
 for section in "${sections[@]}"; do
   case $section in
-    core | compare | docker | faults | check) log "section: $section"; bash "$here/$section.sh" ;;
-    *) echo "unknown section: $section (core, compare, docker, faults, check)" >&2; exit 2 ;;
+    core | compare | docker | faults | check | hard) log "section: $section"; bash "$here/$section.sh" ;;
+    *) echo "unknown section: $section (core, compare, docker, faults, check, hard)" >&2; exit 2 ;;
   esac
 done
 
