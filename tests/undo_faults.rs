@@ -48,13 +48,7 @@ fn undo_lifts_a_limit_and_a_pause_mid_run_and_cleanup_has_nothing_left() {
     .concat();
     let (out, report) = run_here(&dir, &playbook(project, &steps));
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
-    let stdout = |name| {
-        step(&report, name)["output"]["stdout"]
-            .as_str()
-            .unwrap()
-            .trim()
-            .to_string()
-    };
+    let stdout = |name| exec_stdout(&report, name);
     assert_eq!(stdout("capped"), "20");
     assert_eq!(
         stdout("lifted"),
@@ -134,13 +128,7 @@ fn undo_stops_a_background_fault_step_still_running_and_nothing_of_it_stays() {
     let (out, report) = run_here(&dir, &playbook(project, &steps));
     remove_project(project);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
-    let stdout = |name| {
-        step(&report, name)["output"]["stdout"]
-            .as_str()
-            .unwrap()
-            .trim()
-            .to_string()
-    };
+    let stdout = |name| exec_stdout(&report, name);
     let applied: u32 = stdout("applied").parse().unwrap();
     assert!(applied > 0, "the drip applied faults before the undo");
     let lift = &step(&report, "lift")["output"];
@@ -221,13 +209,7 @@ fn heal_and_restore_stop_a_background_fault_step_of_their_family_still_running()
     let (out, report) = run_here(&dir, &playbook(project, &steps));
     remove_project(project);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
-    let stdout = |name| {
-        step(&report, name)["output"]["stdout"]
-            .as_str()
-            .unwrap()
-            .trim()
-            .to_string()
-    };
+    let stdout = |name| exec_stdout(&report, name);
     assert_eq!(
         stdout("after_heal"),
         "off",
@@ -253,4 +235,13 @@ fn heal_and_restore_stop_a_background_fault_step_of_their_family_still_running()
     assert_eq!(step(&report, "drop")["status"], "stopped");
     assert_eq!(step(&report, "slow")["status"], "stopped");
     assert_eq!(report["runs"][0]["undo"], serde_json::json!([]));
+}
+
+/// What the exec step `name` printed, trimmed.
+fn exec_stdout(report: &serde_json::Value, name: &str) -> String {
+    step(report, name)["output"]["stdout"]
+        .as_str()
+        .unwrap()
+        .trim()
+        .to_string()
 }
