@@ -18,13 +18,15 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
+    let mut held_bytes = 0;
     let result = match history::read(&text, None) {
         Ok(parsed) => {
             let budget = Budget {
                 deadline: Some(Instant::now() + Duration::from_secs(1)),
                 max_bytes: 1 << 24,
             };
-            let verdict = history::check(&parsed.history, parsed.model, budget);
+            let (verdict, held) = history::check(&parsed.history, parsed.model, budget);
+            held_bytes = held;
             Ok((parsed, verdict))
         }
         Err(e) => {
@@ -40,6 +42,7 @@ fuzz_target!(|data: &[u8]| {
         path: "fuzz.history".into(),
         result,
         elapsed: Duration::ZERO,
+        held_bytes,
     };
     let _ = report::history::text(&checked);
     let _ = report::history::json(&checked);

@@ -33,6 +33,8 @@ pub struct Checked {
     pub result: Result<(Parsed, Verdict), FileError>,
     /// Reading, parsing and checking.
     pub elapsed: Duration,
+    /// The most memory one key's search held, as `--max-memory` counts it (0 if unchecked).
+    pub held_bytes: usize,
 }
 
 /// Files totalling less than this are checked on the calling thread alone. Most runs are a
@@ -116,17 +118,20 @@ fn check_file(path: &Path, options: Options) -> Checked {
         deadline: Some(started + options.timeout),
         max_bytes: options.max_bytes,
     };
+    let mut held_bytes = 0;
     let result = super::read_file(path)
         .map_err(FileError::Read)
         .and_then(|text| super::read(&text, options.model).map_err(|e| FileError::Parse(e, text)))
         .map(|parsed| {
-            let verdict = super::check(&parsed.history, parsed.model, budget);
+            let (verdict, held) = super::check(&parsed.history, parsed.model, budget);
+            held_bytes = held;
             (parsed, verdict)
         });
     Checked {
         path: path.to_path_buf(),
         result,
         elapsed: started.elapsed(),
+        held_bytes,
     }
 }
 
@@ -211,6 +216,7 @@ mod tests {
             path: PathBuf::from(i.to_string()),
             result: Err(FileError::Read(std::io::ErrorKind::NotFound.into())),
             elapsed: Duration::ZERO,
+            held_bytes: 0,
         };
         let mut order = InOrder::new(3);
         let mut seen = Vec::new();

@@ -78,32 +78,46 @@ pub struct Violation {
 
 /// Checks a history against a model, key by key; the first key that is not linearizable is
 /// the verdict. A key whose search ran out of budget makes the verdict `Unknown`, unless
-/// another key is not linearizable.
-pub fn check(history: &History, model: Model, budget: Budget) -> Verdict {
+/// another key is not linearizable. Also returns the most memory one key's search held, as
+/// the budget counts it (bytes): reported, so a user can size `--max-memory`.
+pub fn check(history: &History, model: Model, budget: Budget) -> (Verdict, usize) {
     let mut exhausted = None;
+    let mut held = 0;
     for (key, ops) in partitions(history) {
-        let searched = match model {
-            Model::Register => {
-                Search::new(&ops, Register::new(ops.iter().map(|k| k.op))).run(budget)
-            }
-            Model::Kv => Search::new(&ops, Kv::new(ops.iter().map(|k| k.op))).run(budget),
+        let (searched, bytes) = match model {
+            Model::Register => search(&ops, Register::new(ops.iter().map(|k| k.op)), budget),
+            Model::Kv => search(&ops, Kv::new(ops.iter().map(|k| k.op)), budget),
         };
+        held = held.max(bytes);
         match searched {
             Ok(None) => {}
             Ok(Some(deepest)) => {
                 let index = |i: u32| ops[i as usize].index;
-                return Verdict::NotLinearizable(Violation {
+                let violation = Violation {
                     key: key.cloned(),
                     operations: ops.len(),
                     prefix: deepest.prefix.into_iter().map(index).collect(),
                     blocked: deepest.blocked.into_iter().map(index).collect(),
                     states: deepest.states,
-                });
+                };
+                return (Verdict::NotLinearizable(violation), held);
             }
             Err(e) => exhausted = exhausted.or(Some(e)),
         }
     }
-    exhausted.map_or(Verdict::Linearizable, Verdict::Unknown)
+    let verdict = exhausted.map_or(Verdict::Linearizable, Verdict::Unknown);
+    (verdict, held)
+}
+
+/// One key's search, and the memory it held at its end: the most, since it only grows.
+fn search<M: Machine>(
+    ops: &[KeyOp],
+    machine: M,
+    budget: Budget,
+) -> (Result<Option<Deepest<String>>, Exhausted>, usize) {
+    let mut search = Search::new(ops, machine);
+    let found = search.run(budget);
+    (found, search.bytes())
 }
 
 /// An operation of one key, with its index in the history.
@@ -278,7 +292,7 @@ impl<M: Machine> Search<M> {
     }
 
     /// `Ok(None)`: linearizable; `Ok(Some(deepest))`: not; `Err`: the budget ran out.
-    fn run(mut self, budget: Budget) -> Result<Option<Deepest<String>>, Exhausted> {
+    fn run(&mut self, budget: Budget) -> Result<Option<Deepest<String>>, Exhausted> {
         let remaining_ok = self.ok.iter().filter(|&&ok| ok).count();
         let (mut remaining_ok, mut state, mut hash) = (remaining_ok, self.machine.init(), 0u64);
         // The calls linearized, in order, with the state before each.
@@ -319,8 +333,8 @@ impl<M: Machine> Search<M> {
                     let states = self.deepest.states.iter();
                     return Ok(Some(Deepest {
                         states: states.map(|&s| self.machine.describe(s)).collect(),
-                        prefix: self.deepest.prefix,
-                        blocked: self.deepest.blocked,
+                        prefix: std::mem::take(&mut self.deepest.prefix),
+                        blocked: std::mem::take(&mut self.deepest.blocked),
                     }));
                 };
                 let op = self.events[call as usize].0;
@@ -334,8 +348,13 @@ impl<M: Machine> Search<M> {
         Ok(None)
     }
 
+    /// What the search holds, as the memory budget counts it.
+    fn bytes(&self) -> usize {
+        self.visited.bytes() + self.machine.bytes()
+    }
+
     fn within(&self, budget: Budget) -> Result<(), Exhausted> {
-        let bytes = self.visited.bytes() + self.machine.bytes();
+        let bytes = self.bytes();
         if bytes > budget.max_bytes {
             return Err(Exhausted::Memory(bytes));
         }
@@ -488,7 +507,7 @@ mod tests {
     }
 
     fn verdict(model: Model, ops: Vec<Operation>) -> Verdict {
-        check(&History { operations: ops }, model, FREE)
+        check(&History { operations: ops }, model, FREE).0
     }
 
     fn violation(model: Model, ops: Vec<Operation>) -> Violation {
@@ -638,17 +657,20 @@ mod tests {
             max_bytes: usize::MAX,
         };
         assert_eq!(
-            check(&history, Model::Register, past),
+            check(&history, Model::Register, past).0,
             Verdict::Unknown(Exhausted::Time)
         );
         let tiny = Budget {
             deadline: None,
             max_bytes: 1,
         };
-        assert!(matches!(
-            check(&history, Model::Register, tiny),
-            Verdict::Unknown(Exhausted::Memory(_))
-        ));
+        // What ran out is what is reported as held.
+        let (verdict, held) = check(&history, Model::Register, tiny);
+        assert!(held > 1);
+        assert_eq!(verdict, Verdict::Unknown(Exhausted::Memory(held)));
+        let (verdict, held_to_the_end) = check(&history, Model::Register, FREE);
+        assert!(matches!(verdict, Verdict::NotLinearizable(_)));
+        assert!(held_to_the_end >= held, "{held_to_the_end} < {held}");
     }
 
     #[test]

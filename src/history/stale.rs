@@ -178,7 +178,7 @@ mod tests {
             max_bytes: usize::MAX,
         };
         assert!(matches!(
-            crate::history::check(&h, crate::history::Model::Register, budget),
+            crate::history::check(&h, crate::history::Model::Register, budget).0,
             crate::history::Verdict::NotLinearizable(_)
         ));
     }

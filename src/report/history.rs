@@ -75,6 +75,7 @@ pub fn json(checked: &Checked) -> String {
     let mut line = json!({
         "file": checked.path.display().to_string(),
         "elapsed_ms": checked.elapsed.as_secs_f64() * 1000.0,
+        "search_bytes": checked.held_bytes,
     });
     let fields = match &checked.result {
         Err(e) => json!({ "verdict": "error", "error": error_text(e) }),

@@ -109,6 +109,10 @@ pub const CHECK_DOC: StepDoc = StepDoc {
             "not linearizable or unknown: why, as `chaosplay check` says it; null otherwise",
         ),
         ("elapsed_ms", "reading and checking, in milliseconds"),
+        (
+            "search_bytes",
+            "the most memory one key's search held, in bytes, as `max_memory_mib` bounds it (0 when stale reads decided without a search)",
+        ),
     ],
     expressions: &[],
     read_only: true,
@@ -139,6 +143,8 @@ struct Checked {
     parsed: Parsed,
     finding: Finding,
     elapsed: std::time::Duration,
+    /// The most memory one key's search held (0 when stale reads made the search needless).
+    held_bytes: usize,
 }
 
 enum Finding {
@@ -160,12 +166,15 @@ fn run_check(
     let parsed = crate::history::read(&text, model)
         .map_err(|e| StepError::Failed(format!("{}:{e}", path.display())))?;
     let stale = stale_reads(&parsed.history);
+    let mut held_bytes = 0;
     let finding = if stale.is_empty() {
         let budget = Budget {
             deadline: Some(started + time),
             max_bytes,
         };
-        Finding::Searched(crate::history::check(&parsed.history, parsed.model, budget))
+        let (verdict, held) = crate::history::check(&parsed.history, parsed.model, budget);
+        held_bytes = held;
+        Finding::Searched(verdict)
     } else {
         Finding::Stale(stale)
     };
@@ -173,6 +182,7 @@ fn run_check(
         parsed,
         finding,
         elapsed: started.elapsed(),
+        held_bytes,
     })
 }
 
@@ -189,6 +199,7 @@ fn verdict(expect: Expect, path: &Path, c: Checked) -> Result<Value, StepError> 
         "missed_writes": [],
         "explanation": null,
         "elapsed_ms": c.elapsed.as_millis() as u64,
+        "search_bytes": c.held_bytes,
     });
     let line = |i: usize| c.parsed.lines[i] - 1;
     let why = match &c.finding {
@@ -283,6 +294,7 @@ mod tests {
             finding: finding(&parsed),
             parsed,
             elapsed: std::time::Duration::ZERO,
+            held_bytes: 0,
         }
     }
 

@@ -414,7 +414,7 @@ pub(super) mod tests {
             deadline: None,
             max_bytes: 1 << 28,
         };
-        let Verdict::NotLinearizable(violation) = check(&parsed.history, parsed.model, budget)
+        let (Verdict::NotLinearizable(violation), _) = check(&parsed.history, parsed.model, budget)
         else {
             panic!("etcd_000 is not linearizable");
         };
