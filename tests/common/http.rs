@@ -12,50 +12,71 @@ pub struct Received {
     pub body: String,
 }
 
-/// Serves `responses` in order, one connection each, and reports what it received.
+/// Serves `responses` in order, one connection each, and reports what it received. A
+/// response counts as served only once written whole: a client that gave up on a connection
+/// (a request timeout on a loaded machine) gets the same response on its next one, and a
+/// broken connection never ends the server, which would leave the rest unanswered.
 pub fn serve(responses: Vec<(u16, &'static str, &'static str)>) -> (u16, mpsc::Receiver<Received>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        for (status, content_type, body) in responses {
+        let mut responses = responses.into_iter().peekable();
+        // Bounded: a client that keeps breaking connections cannot keep the server alive.
+        for _ in 0..1_000 {
+            let Some(&response) = responses.peek() else {
+                return;
+            };
             let Ok((stream, _)) = listener.accept() else {
                 return;
             };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request_line = String::new();
-            reader.read_line(&mut request_line).unwrap();
-            let mut headers = Vec::new();
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                let line = line.trim_end().to_string();
-                if line.is_empty() {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap();
-                }
-                headers.push(line);
+            if let Ok(received) = exchange(stream, response) {
+                responses.next();
+                let _ = tx.send(received);
             }
-            let mut received = vec![0; length];
-            reader.read_exact(&mut received).unwrap();
-            let _ = tx.send(Received {
-                request_line: request_line.trim_end().to_string(),
-                headers,
-                body: String::from_utf8(received).unwrap(),
-            });
-            let mut stream = stream;
-            write!(
-                stream,
-                "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\nx-test: yes\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            )
-            .unwrap();
         }
     });
     (port, rx)
+}
+
+/// Reads one request from `stream` and writes `response` to it.
+fn exchange(
+    stream: std::net::TcpStream,
+    (status, content_type, body): (u16, &str, &str),
+) -> std::io::Result<Received> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut headers = Vec::new();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let line = line.trim_end().to_string();
+        if line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+        headers.push(line);
+    }
+    let mut received = vec![0; length];
+    reader.read_exact(&mut received)?;
+    let mut stream = stream;
+    write!(
+        stream,
+        "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\nx-test: yes\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    stream.flush()?;
+    Ok(Received {
+        request_line: request_line.trim_end().to_string(),
+        headers,
+        body: String::from_utf8_lossy(&received).into_owned(),
+    })
 }
 
 /// How the [`LoadServer`] answers one request.
